@@ -1,0 +1,403 @@
+"""Fit many scikit-learn-style MLP estimators at once: host preparation, grouping, materialising.
+
+`fit_estimators(jobs)` is the one entry point. Each `FitJob` is an unfitted MLP estimator (vgrid's
+or scikit-learn's, parameters already set) with the data it must be fit on. The jobs are
+validated as scikit-learn validates them, their random numbers are replayed on the host
+(`vgrid.replay`), they are grouped by what must be static (`plan_groups`), each group is trained
+by one jitted program (`vgrid.training.train_models`), and the results are written back onto
+the estimators as scikit-learn's fitted attributes. A single `fit` is one job; a grid search is
+one job per (candidate, fold): both run the same code.
+
+Example:
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> jobs = [FitJob(MLPClassifier(hidden_layer_sizes=(5,), learning_rate_init=lr, max_iter=20,
+    ...                              random_state=0), X, y, data_key="all")
+    ...         for lr in (1e-3, 1e-2)]
+    >>> outcomes = fit_estimators(jobs)
+    >>> [job.estimator.n_iter_ for job in jobs]
+    [20, 20]
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Hashable, NamedTuple
+
+import jax
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight
+
+from .replay import FitRandomness, replay_fit_randomness
+from .training import (SCHEDULES, GroupConfig, HyperParams, ModelInputs, SharedInputs,
+                       train_models)
+
+__all__ = ["FitJob", "FitOutcome", "fit_estimators", "plan_groups", "GroupPlan"]
+
+#: Hyperparameters that only enter arithmetic: traced, one program for any of their values.
+TRACED_PARAMS = ("alpha", "learning_rate_init", "beta_1", "beta_2", "epsilon", "momentum",
+                 "nesterovs_momentum", "power_t", "tol", "n_iter_no_change", "max_iter",
+                 "learning_rate")
+#: Hyperparameters that are padded and masked inside one program.
+MASKED_PARAMS = ("hidden_layer_sizes", "batch_size", "validation_fraction")
+#: Hyperparameters that select the program: each distinct value is its own group.
+STATIC_PARAMS = ("solver", "activation", "early_stopping", "shuffle", "loss")
+
+
+@dataclass
+class FitJob:
+    """One estimator to fit on one data set. Jobs with the same `data_key` share their data."""
+
+    estimator: BaseMultilayerPerceptron
+    X: Any
+    y: Any
+    sample_weight: Any = None
+    data_key: Hashable = None
+
+
+@dataclass
+class FitOutcome:
+    """What happened to one job: its share of the fit wall time, and its error if it failed."""
+
+    fit_time: float = 0.0
+    error: str | None = None  # formatted traceback, as scikit-learn's `fit_error`
+    exception: BaseException | None = field(default=None, repr=False)
+
+
+class _FitData(NamedTuple):
+    X: np.ndarray  # (n, f) dense, float32 or float64
+    Y: np.ndarray  # (n, n_outputs) in X's dtype
+    W: np.ndarray  # (n,) sample weights (ones when none were given)
+    weighted: bool
+    fitted_attrs: dict  # what validation set on the estimator (classes_, n_features_in_, ...)
+
+
+class _Prepared(NamedTuple):
+    index: int
+    estimator: BaseMultilayerPerceptron
+    data_key: Hashable
+    data: _FitData
+    hidden: tuple[int, ...]
+    batch_size: int
+    randomness: FitRandomness
+    replay_key: Hashable
+    static_key: tuple
+
+
+@dataclass
+class GroupPlan:
+    """One compiled program's worth of jobs: their static settings and padded shapes."""
+
+    config: GroupConfig
+    members: list  # [_Prepared]
+
+    @property
+    def n_models(self) -> int:
+        return len(self.members)
+
+
+def _is_vectorizable(est) -> bool:
+    return est.solver in ("adam", "sgd") and not (est.warm_start and hasattr(est, "coefs_"))
+
+
+def _validated_data(est, job, cache) -> _FitData:
+    key = (job.data_key if job.data_key is not None else ("job", id(job)), is_classifier(est))
+    if key in cache:
+        data = cache[key]
+        est.__dict__.update(copy.deepcopy(data.fitted_attrs))
+        return data
+    before = set(vars(est))
+    X, y = est._validate_input(job.X, job.y, incremental=False, reset=True)
+    fitted_attrs = {k: v for k, v in vars(est).items() if k not in before}
+    if sp.issparse(X):
+        X = X.toarray()
+    X = np.ascontiguousarray(X)
+    Y = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(X.dtype)
+    weighted = job.sample_weight is not None
+    W = (_check_sample_weight(job.sample_weight, X, dtype=X.dtype) if weighted
+         else np.ones(len(X), X.dtype))
+    cache[key] = data = _FitData(X, Y, W, weighted, fitted_attrs)
+    return data
+
+
+def _resolved_batch_size(est, n_train) -> int:
+    if est.batch_size == "auto":
+        return min(200, n_train)
+    if est.batch_size > n_train:
+        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to "
+                      "be clipped")
+    return int(np.clip(est.batch_size, 1, n_train))
+
+
+def _random_state_key(random_state, job_index):
+    if isinstance(random_state, (int, np.integer)):
+        return ("seed", int(random_state))
+    if isinstance(random_state, np.random.RandomState):
+        name, keys, pos, has_gauss, cached = random_state.get_state()
+        return ("state", keys.tobytes(), pos, has_gauss, cached)
+    return ("global", job_index)  # None: numpy's global RandomState, consumed in job order
+
+
+def _prepare(index, job, cache, replay_cache) -> _Prepared:
+    est = job.estimator
+    est._validate_params()
+    hidden = est.hidden_layer_sizes
+    hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
+    if np.any(np.array(hidden) <= 0):
+        raise ValueError("hidden_layer_sizes must be > 0, got %s." % hidden)
+    data = _validated_data(est, job, cache)
+    n_samples, n_features = data.X.shape
+    layer_units = [n_features, *hidden, data.Y.shape[1]]
+    stratify = data.Y if (is_classifier(est) and data.Y.shape[1] == 1) else None
+    rs_key = _random_state_key(est.random_state, index)
+    replay_key = (job.data_key if job.data_key is not None else ("job", index), rs_key,
+                  tuple(layer_units), est.activation == "logistic", est.early_stopping,
+                  est.validation_fraction if est.early_stopping else None, est.shuffle,
+                  est.max_iter if est.shuffle else 1, data.X.dtype.str)
+    randomness = replay_cache.get(replay_key)
+    if randomness is None:
+        randomness = replay_fit_randomness(
+            check_random_state(est.random_state), layer_units, activation=est.activation,
+            n_samples=n_samples, stratify=stratify, early_stopping=est.early_stopping,
+            validation_fraction=est.validation_fraction, shuffle=est.shuffle,
+            n_epochs=est.max_iter, dtype=data.X.dtype)
+        replay_cache[replay_key] = randomness
+    if est.early_stopping and len(randomness.val_rows) < 2:
+        raise ValueError("The validation set is too small. Increase 'validation_fraction' or "
+                         "the size of your dataset.")
+    batch_size = _resolved_batch_size(est, len(randomness.train_rows))
+    out_activation, loss = _output_and_loss(est, data)
+    static_key = (data.X.dtype.str, est.solver, len(hidden), est.activation, out_activation,
+                  loss, bool(est.early_stopping), is_classifier(est), n_features,
+                  data.Y.shape[1], _batch_bucket(batch_size))
+    return _Prepared(index, est, job.data_key, data, tuple(hidden), batch_size, randomness,
+                     replay_key, static_key)
+
+
+def _batch_bucket(batch_size: int) -> int:
+    """Batch sizes within a factor of two share a program (the smaller ones are padded)."""
+    return int(math.ceil(math.log2(batch_size)))
+
+
+def _output_and_loss(est, data):
+    if not is_classifier(est):
+        return ("exp", "poisson") if est.loss == "poisson" else ("identity", "squared_error")
+    if est._label_binarizer.y_type_ == "multiclass":
+        return "softmax", "log_loss"
+    return "logistic", "binary_log_loss"
+
+
+def plan_groups(prepared: list) -> list[GroupPlan]:
+    """Group prepared jobs by their static settings; pad widths and batches within a group."""
+    by_key: dict = {}
+    for p in prepared:
+        by_key.setdefault(p.static_key, []).append(p)
+    plans = []
+    for key, members in by_key.items():
+        dtype, solver, n_hidden, activation, out_activation, loss, es, clf, _, n_out, _ = key
+        widths = tuple(max(p.hidden[i] for p in members) for i in range(n_hidden))
+        batch_size = max(p.batch_size for p in members)
+        n_batches = max(-(-len(p.randomness.train_rows) // p.batch_size) for p in members)
+        max_epochs = max(p.estimator.max_iter for p in members)
+        config = GroupConfig(widths, n_out, activation, out_activation, loss, solver, es, clf,
+                             batch_size, n_batches, max_epochs)
+        plans.append(GroupPlan(config, members))
+    return plans
+
+
+def _unique(keys):
+    ids, table = [], {}
+    for k in keys:
+        ids.append(table.setdefault(k, len(table)))
+    return np.asarray(ids, np.int32), list(table)
+
+
+def _build_inputs(plan: GroupPlan):
+    """Host arrays for one group: shared (data, inits, minibatch orders) and per-model inputs."""
+    cfg, members = plan.config, plan.members
+    dtype = members[0].data.X.dtype
+    data_ids, data_keys = _unique([p.data_key if p.data_key is not None else ("job", p.index)
+                                   for p in members])
+    first_of_data = {k: next(p for p in members if (p.data_key if p.data_key is not None
+                                                    else ("job", p.index)) == k)
+                     for k in data_keys}
+    n_rows = max(len(first_of_data[k].data.X) for k in data_keys)
+    sentinel = n_rows
+    n_features = members[0].data.X.shape[1]
+    X = np.zeros((len(data_keys), n_rows + 1, n_features), dtype)
+    Y = np.zeros((len(data_keys), n_rows + 1, cfg.n_outputs), dtype)
+    W = np.zeros((len(data_keys), n_rows + 1), dtype)
+    for d, k in enumerate(data_keys):
+        data = first_of_data[k].data
+        X[d, :len(data.X)], Y[d, :len(data.X)], W[d, :len(data.X)] = data.X, data.Y, data.W
+
+    order_ids, order_keys = _unique([(p.replay_key, p.batch_size) for p in members])
+    first_of_order = {k: next(p for p in members if (p.replay_key, p.batch_size) == k)
+                      for k in order_keys}
+    n_table_epochs = max(len(first_of_order[k].randomness.orders) for k in order_keys)
+    orders = np.full((len(order_keys), n_table_epochs, cfg.n_batches, cfg.batch_size), sentinel,
+                     np.int32)
+    for o, k in enumerate(order_keys):
+        p = first_of_order[k]
+        rows = p.randomness.orders
+        n_train = rows.shape[1]
+        positions = np.arange(n_train)
+        orders[o][:len(rows), positions // p.batch_size, positions % p.batch_size] = rows
+        orders[o, len(rows):] = orders[o, len(rows) - 1]
+    orders = orders.reshape(len(order_keys), n_table_epochs, -1)
+
+    init_ids, init_keys = _unique([p.replay_key for p in members])
+    first_of_init = {k: next(p for p in members if p.replay_key == k) for k in init_keys}
+    units = [n_features, *cfg.hidden_widths, cfg.n_outputs]
+    inits = {}
+    for layer, (fan_in, fan_out) in enumerate(zip(units[:-1], units[1:])):
+        kernel = np.zeros((len(init_keys), fan_in, fan_out), dtype)
+        bias = np.zeros((len(init_keys), fan_out), dtype)
+        for i, k in enumerate(init_keys):
+            coef, intercept = first_of_init[k].randomness.init[layer]
+            kernel[i, :coef.shape[0], :coef.shape[1]] = coef
+            bias[i, :len(intercept)] = intercept
+        inits[f"layer_{layer}"] = {"kernel": kernel, "bias": bias}
+
+    ests = [p.estimator for p in members]
+    hyper = HyperParams(
+        alpha=np.array([e.alpha for e in ests], dtype),
+        learning_rate_init=np.array([e.learning_rate_init for e in ests], dtype),
+        beta_1=np.array([e.beta_1 for e in ests], dtype),
+        beta_2=np.array([e.beta_2 for e in ests], dtype),
+        epsilon=np.array([e.epsilon for e in ests], dtype),
+        momentum=np.array([e.momentum for e in ests], dtype),
+        nesterovs_momentum=np.array([bool(e.nesterovs_momentum) for e in ests]),
+        power_t=np.array([e.power_t for e in ests], dtype),
+        tol=np.array([e.tol for e in ests], dtype),
+        n_iter_no_change=np.array([e.n_iter_no_change for e in ests], dtype),
+        max_iter=np.array([e.max_iter for e in ests], np.int32),
+        schedule=np.array([SCHEDULES[e.learning_rate] for e in ests], np.int32))
+    masks = tuple(np.array([[1 if u < p.hidden[i] else 0 for u in range(w)] for p in members],
+                           dtype) for i, w in enumerate(cfg.hidden_widths))
+    n_val = max(1, max(len(p.randomness.val_rows) for p in members))
+    val_rows = np.full((len(members), n_val), sentinel, np.int32)
+    for m, p in enumerate(members):
+        val_rows[m, :len(p.randomness.val_rows)] = p.randomness.val_rows
+    models = ModelInputs(
+        hyper=hyper, unit_masks=masks, init_id=init_ids, order_id=order_ids, data_id=data_ids,
+        n_train=np.array([len(p.randomness.train_rows) for p in members], dtype),
+        val_rows=val_rows)
+    return SharedInputs(X, Y, W, inits, orders), models
+
+
+def run_group(plan: GroupPlan):
+    """Train one group on the default device; returns the results as numpy arrays."""
+    shared, models = _build_inputs(plan)
+    x64 = shared.X.dtype == np.float64
+    with jax.enable_x64(x64):
+        result = train_models(plan.config, shared, models)
+        return jax.tree.map(np.asarray, result)
+
+
+def _materialize(p: _Prepared, result, m: int):
+    """Write model m of a group's result onto its estimator as scikit-learn's attributes."""
+    est, dtype = p.estimator, p.data.X.dtype
+    n_layers = len(p.hidden) + 1
+    widths = [p.data.X.shape[1], *p.hidden, p.data.Y.shape[1]]
+    sl = [(slice(0, widths[i]), slice(0, widths[i + 1])) for i in range(n_layers)]
+
+    def take(tree):
+        coefs = [np.array(tree[f"layer_{i}"]["kernel"][m][sl[i]], dtype) for i in range(n_layers)]
+        intercepts = [np.array(tree[f"layer_{i}"]["bias"][m][sl[i][1]], dtype)
+                      for i in range(n_layers)]
+        return coefs, intercepts
+
+    n_iter = int(result.n_iter[m])
+    n_train = len(p.randomness.train_rows)
+    est.coefs_, est.intercepts_ = take(result.params)
+    est.n_outputs_ = p.data.Y.shape[1]
+    est.n_layers_ = n_layers + 1
+    est.out_activation_ = p.static_key[4]
+    est.n_iter_ = n_iter
+    est.t_ = n_iter * n_train
+    est.loss_curve_ = [dtype.type(v) for v in result.loss_curve[m][:n_iter]]
+    est.loss_ = est.loss_curve_[-1]
+    est._no_improvement_count = int(result.no_improvement_count[m])
+    if est.early_stopping:
+        est.best_loss_ = None
+        est.validation_scores_ = [float(v) for v in result.validation_scores[m][:n_iter]]
+        est.best_validation_score_ = float(result.best_validation_score[m])
+    else:
+        est.best_loss_ = dtype.type(result.best_loss[m])
+        est.validation_scores_ = None
+        est.best_validation_score_ = None
+    est._best_coefs, est._best_intercepts = est.coefs_, est.intercepts_
+    est._random_state = check_random_state(est.random_state)
+    params = est.coefs_ + est.intercepts_
+    first, second = take(result.opt.first), take(result.opt.second)
+    if est.solver == "adam":
+        opt = AdamOptimizer(params, est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon)
+        opt.ms, opt.vs, opt.t = first[0] + first[1], second[0] + second[1], int(result.opt.step[m])
+    else:
+        opt = SGDOptimizer(params, est.learning_rate_init, est.learning_rate, est.momentum,
+                           est.nesterovs_momentum, est.power_t)
+        opt.velocities = first[0] + first[1]
+        opt.learning_rate = float(result.opt.learning_rate[m])
+    est._optimizer = opt
+    if n_iter == est.max_iter and not bool(result.stopped_by_rule[m]):
+        warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization"
+                      " hasn't converged yet." % est.max_iter, ConvergenceWarning)
+    if not all(np.isfinite(w).all() for w in params):
+        raise ValueError("Solver produced non-finite parameter weights. The input data may"
+                         " contain large values and need to be preprocessed.")
+
+
+def _record_failure(outcome, exc, raise_errors):
+    if raise_errors:
+        raise exc
+    outcome.error = traceback.format_exc()
+    outcome.exception = exc
+
+
+def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True) -> list[FitOutcome]:
+    """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
+
+    With `raise_errors=False` a job that fails (invalid parameters, bad data, non-finite
+    weights) is reported in its outcome, as scikit-learn's `_fit_and_score` does, and the other
+    jobs are unaffected. `fit_time` is each job's share of the wall time of the program that
+    trained it, plus its own host-side preparation.
+    """
+    outcomes = [FitOutcome() for _ in jobs]
+    data_cache, replay_cache, prepared = {}, {}, []
+    for i, job in enumerate(jobs):
+        start = time.perf_counter()
+        try:
+            if not _is_vectorizable(job.estimator):
+                job.estimator._validate_params()
+                BaseMultilayerPerceptron._fit(job.estimator, job.X, job.y,
+                                              sample_weight=job.sample_weight)
+            else:
+                prepared.append(_prepare(i, job, data_cache, replay_cache))
+        except Exception as exc:  # noqa: BLE001 - reported like scikit-learn's fit_error
+            _record_failure(outcomes[i], exc, raise_errors)
+        outcomes[i].fit_time += time.perf_counter() - start
+    for plan in plan_groups(prepared):
+        start = time.perf_counter()
+        result = run_group(plan)
+        share = (time.perf_counter() - start) / plan.n_models
+        for m, p in enumerate(plan.members):
+            start = time.perf_counter()
+            try:
+                _materialize(p, result, m)
+            except Exception as exc:  # noqa: BLE001
+                _record_failure(outcomes[p.index], exc, raise_errors)
+            outcomes[p.index].fit_time += share + time.perf_counter() - start
+    return outcomes

@@ -1,0 +1,106 @@
+"""The Flax network that vgrid trains, and scikit-learn's activation and output formulas.
+
+One `MaskedMLP` describes every multi-layer perceptron of a group: hidden layers are padded to
+the widest candidate and a per-model unit mask switches the padding off, so a padded unit is
+exactly zero in the forward pass and receives exactly zero gradient.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> net = MaskedMLP(hidden_widths=(4,), n_outputs=1, activation="relu")
+    >>> params = net.init_zeros(n_features=3, dtype=jnp.float32)
+    >>> net.apply({"params": params}, jnp.ones((2, 3)), (jnp.ones(4),)).shape
+    (2, 1)
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+__all__ = ["MaskedMLP", "hidden_activation", "output_activation"]
+
+
+@jax.custom_jvp
+def _logistic(x):
+    return jax.nn.sigmoid(x)
+
+
+@_logistic.defjvp
+def _logistic_jvp(primals, tangents):
+    # scikit-learn's inplace_logistic_derivative: delta *= Z; delta *= 1 - Z
+    out = _logistic(primals[0])
+    return out, tangents[0] * out * (1 - out)
+
+
+@jax.custom_jvp
+def _tanh(x):
+    return jnp.tanh(x)
+
+
+@_tanh.defjvp
+def _tanh_jvp(primals, tangents):
+    # scikit-learn's inplace_tanh_derivative: delta *= 1 - Z**2
+    out = jnp.tanh(primals[0])
+    return out, tangents[0] * (1 - out**2)
+
+
+def _identity(x):
+    return x
+
+
+_HIDDEN = {"identity": _identity, "logistic": _logistic, "tanh": _tanh, "relu": jax.nn.relu}
+
+
+def hidden_activation(name: str):
+    """The hidden-layer activation `name` with scikit-learn's derivative."""
+    return _HIDDEN[name]
+
+
+def _softmax(z):
+    # scikit-learn's inplace_softmax, formula for formula
+    e = jnp.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+_OUTPUT = {"identity": _identity, "logistic": jax.nn.sigmoid, "softmax": _softmax, "exp": jnp.exp}
+
+
+def output_activation(name: str):
+    """scikit-learn's output activation `name` ('identity', 'logistic', 'softmax', 'exp')."""
+    return _OUTPUT[name]
+
+
+class MaskedMLP(nn.Module):
+    """A multi-layer perceptron whose hidden units can be switched off per model.
+
+    Attributes:
+        hidden_widths: padded width of each hidden layer.
+        n_outputs: width of the output layer (pre-activation logits are returned).
+        activation: scikit-learn's hidden activation name.
+    """
+
+    hidden_widths: tuple[int, ...]
+    n_outputs: int
+    activation: str
+
+    @nn.compact
+    def __call__(self, x, unit_masks):
+        act = hidden_activation(self.activation)
+        for i, width in enumerate(self.hidden_widths):
+            x = nn.Dense(width, name=f"layer_{i}", dtype=x.dtype, param_dtype=x.dtype)(x)
+            x = act(x) * unit_masks[i]
+        return nn.Dense(self.n_outputs, name=f"layer_{len(self.hidden_widths)}",
+                        dtype=x.dtype, param_dtype=x.dtype)(x)
+
+    def layer_shapes(self, n_features: int) -> list[tuple[int, int]]:
+        """(fan_in, fan_out) of every Dense layer, padded."""
+        units = [n_features, *self.hidden_widths, self.n_outputs]
+        return list(zip(units[:-1], units[1:]))
+
+    def init_zeros(self, n_features: int, dtype) -> dict:
+        """A parameter tree of zeros with this network's padded shapes."""
+        return {
+            f"layer_{i}": {"kernel": jnp.zeros(shape, dtype), "bias": jnp.zeros(shape[1], dtype)}
+            for i, shape in enumerate(self.layer_shapes(n_features))
+        }

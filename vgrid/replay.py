@@ -1,0 +1,62 @@
+"""Replay scikit-learn's random number use for one MLP fit, on the host.
+
+scikit-learn's `_fit` draws from one `RandomState`, in this order: the Glorot-uniform weights
+and biases, layer by layer (`_init_coef`); the early-stopping split (`train_test_split`); then
+one `shuffle` of the sample order per epoch. Replaying the same calls gives the same initial
+weights and the same minibatches, which is what makes vgrid's exact mode exact.
+
+Example:
+    >>> import numpy as np
+    >>> r = replay_fit_randomness(np.random.RandomState(0), [3, 4, 1], activation="relu",
+    ...     n_samples=10, stratify=None, early_stopping=False, validation_fraction=0.1,
+    ...     shuffle=True, n_epochs=2, dtype=np.float64)
+    >>> [w.shape for w, b in r.init], r.orders.shape
+    ([(3, 4), (4, 1)], (2, 10))
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.utils import shuffle as sklearn_shuffle
+
+__all__ = ["FitRandomness", "replay_fit_randomness"]
+
+
+class FitRandomness(NamedTuple):
+    init: list  # [(coef (fan_in, fan_out), intercept (fan_out,)), ...]
+    train_rows: np.ndarray  # rows of the fit's data used for training
+    val_rows: np.ndarray  # rows held out for early stopping (empty without)
+    orders: np.ndarray  # (n_epochs, n_train): rows of the data, in minibatch order, per epoch
+
+
+def replay_fit_randomness(random_state, layer_units, *, activation, n_samples, stratify,
+                          early_stopping, validation_fraction, shuffle, n_epochs, dtype,
+                          draw_init=True) -> FitRandomness:
+    """Consume `random_state` exactly as scikit-learn's MLP `_fit` does for these settings."""
+    rs = random_state
+    init = []
+    if draw_init:
+        factor = 2.0 if activation == "logistic" else 6.0
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coef = rs.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False)
+            intercept = rs.uniform(-bound, bound, fan_out).astype(dtype, copy=False)
+            init.append((coef, intercept))
+    rows = np.arange(n_samples)
+    if early_stopping:
+        train_rows, val_rows = train_test_split(
+            rows, random_state=rs, test_size=validation_fraction, stratify=stratify)
+    else:
+        train_rows, val_rows = rows, rows[:0]
+    sample_idx = np.arange(len(train_rows))
+    if shuffle:
+        orders = np.empty((n_epochs, len(train_rows)), dtype=np.int64)
+        for epoch in range(n_epochs):
+            sample_idx = sklearn_shuffle(sample_idx, random_state=rs)
+            orders[epoch] = sample_idx
+    else:
+        orders = sample_idx[None, :]
+    return FitRandomness(init, train_rows, val_rows, train_rows[orders])

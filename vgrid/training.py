@@ -1,0 +1,273 @@
+"""Pure training core: scikit-learn's stochastic MLP training, for one model, vmapped over many.
+
+`train_models(config, shared, models)` trains every model of a group in one XLA program:
+`jax.vmap` over the model axis of `models`, the epoch loop a `lax.while_loop` (under vmap it
+runs until the last model stops; a stopped model is frozen), the minibatch loop a `lax.scan`.
+Everything a model needs that is only a number (learning rate, alpha, tol, ...) is traced, so a
+grid over numbers compiles once. The formulas are scikit-learn's, to the letter:
+`_multilayer_perceptron.py` (`_backprop`, `_fit_stochastic`, `_update_no_improvement_count`) and
+`_stochastic_optimizers.py` (`AdamOptimizer`, `SGDOptimizer`).
+
+Minibatch order, initial weights and the early-stopping split are inputs: they come from
+`vgrid.replay`, which replays scikit-learn's `RandomState` on the host.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.scipy.special import xlogy
+
+from .network import MaskedMLP, output_activation
+
+__all__ = ["GroupConfig", "HyperParams", "ModelInputs", "SharedInputs", "TrainResult",
+           "train_models", "SCHEDULES"]
+
+SCHEDULES = {"constant": 0, "invscaling": 1, "adaptive": 2}
+
+
+class GroupConfig(NamedTuple):
+    """Static description of a group: everything that changes shapes or the program."""
+
+    hidden_widths: tuple[int, ...]
+    n_outputs: int
+    activation: str
+    out_activation: str  # 'softmax', 'logistic', 'identity' or 'exp'
+    loss: str  # 'log_loss', 'binary_log_loss', 'squared_error' or 'poisson'
+    solver: str  # 'adam' or 'sgd'
+    early_stopping: bool
+    is_classifier: bool
+    batch_size: int
+    n_batches: int
+    max_epochs: int
+
+
+class HyperParams(NamedTuple):
+    """Traced hyperparameters, one value per model (leading model axis)."""
+
+    alpha: jax.Array
+    learning_rate_init: jax.Array
+    beta_1: jax.Array
+    beta_2: jax.Array
+    epsilon: jax.Array
+    momentum: jax.Array
+    nesterovs_momentum: jax.Array  # bool
+    power_t: jax.Array
+    tol: jax.Array
+    n_iter_no_change: jax.Array  # float, may be inf
+    max_iter: jax.Array  # int32
+    schedule: jax.Array  # int32, see SCHEDULES
+
+
+class ModelInputs(NamedTuple):
+    """Per-model inputs (leading model axis)."""
+
+    hyper: HyperParams
+    unit_masks: tuple  # one (width,) mask per hidden layer
+    init_id: jax.Array  # row of SharedInputs.inits
+    order_id: jax.Array  # row of SharedInputs.orders
+    data_id: jax.Array  # row of SharedInputs.X / Y / W
+    n_train: jax.Array  # rows in the training part (float)
+    val_rows: jax.Array  # (n_val_max,) rows of the validation part, padded with the sentinel
+
+
+class SharedInputs(NamedTuple):
+    """Inputs shared by the models of a group. Row `X.shape[1] - 1` is an all-zero sentinel."""
+
+    X: jax.Array  # (n_data, n_rows + 1, n_features)
+    Y: jax.Array  # (n_data, n_rows + 1, n_outputs)
+    W: jax.Array  # (n_data, n_rows + 1) sample weights, 0 on padding
+    inits: dict  # parameter tree with a leading (n_inits,) axis
+    orders: jax.Array  # (n_orders, n_epochs_in_table, n_batches * batch_size) int32
+
+
+class OptState(NamedTuple):
+    first: dict  # Adam's m, or SGD's velocity
+    second: dict  # Adam's v (zeros for SGD)
+    step: jax.Array  # Adam's t (minibatches seen)
+    learning_rate: jax.Array  # SGD's current learning rate
+
+
+class TrainResult(NamedTuple):
+    params: dict  # final parameters (the best ones with early stopping)
+    opt: OptState
+    loss_curve: jax.Array  # (max_epochs,), NaN past n_iter
+    validation_scores: jax.Array  # (max_epochs,), NaN past n_iter or without early stopping
+    n_iter: jax.Array
+    stopped_by_rule: jax.Array  # stopped by tol / n_iter_no_change (no ConvergenceWarning)
+    best_loss: jax.Array
+    best_validation_score: jax.Array
+    no_improvement_count: jax.Array
+
+
+class _EpochState(NamedTuple):
+    params: dict
+    best_params: dict
+    opt: OptState
+    n_iter: jax.Array
+    samples_seen: jax.Array
+    no_improvement_count: jax.Array
+    best_loss: jax.Array
+    best_validation_score: jax.Array
+    loss_curve: jax.Array
+    validation_scores: jax.Array
+    stopped_by_rule: jax.Array
+    done: jax.Array
+
+
+def _reported_loss(loss, y, out, w, w_sum):
+    """scikit-learn's LOSS_FUNCTIONS (clipped, weighted), for one minibatch."""
+    eps = jnp.finfo(out.dtype).eps
+    if loss in ("log_loss", "binary_log_loss"):
+        p = jnp.clip(out, eps, 1 - eps)
+        per_output = xlogy(y, p)
+        if loss == "binary_log_loss":
+            per_output = per_output + xlogy(1 - y, 1 - p)
+        return -jnp.sum(w[:, None] * per_output) / w_sum
+    if loss == "squared_error":
+        return 0.5 * jnp.mean(jnp.sum(w[:, None] * (y - out) ** 2, axis=0) / w_sum)
+    if loss == "poisson":
+        return jnp.sum(w[:, None] * (xlogy(y, y / out) - y + out)) / w_sum
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def _validation_score(config, y, out, w):
+    """scikit-learn's MLP `_score` (accuracy or R^2, weighted) on the validation part."""
+    w_sum = jnp.sum(w)
+    if config.is_classifier:
+        if config.out_activation == "softmax":
+            correct = jnp.argmax(out, axis=-1) == jnp.argmax(y, axis=-1)
+        else:
+            correct = jnp.all((out > 0.5) == (y > 0.5), axis=-1)
+        return jnp.sum(w * correct) / w_sum
+    y_mean = jnp.sum(w[:, None] * y, axis=0) / w_sum
+    numerator = jnp.sum(w[:, None] * (y - out) ** 2, axis=0)
+    denominator = jnp.sum(w[:, None] * (y - y_mean) ** 2, axis=0)
+    valid = (numerator != 0) & (denominator != 0)
+    per_output = jnp.where(valid, 1 - numerator / jnp.where(valid, denominator, 1), 1.0)
+    per_output = jnp.where((numerator != 0) & (denominator == 0), 0.0, per_output)
+    finite = jnp.all(jnp.isfinite(jnp.where(w[:, None] > 0, out, 0)))
+    return jnp.where(finite, jnp.mean(per_output), jnp.nan)
+
+
+def _select(pred, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
+
+
+def _train_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs) -> TrainResult:
+    net = MaskedMLP(config.hidden_widths, config.n_outputs, config.activation)
+    out_act = output_activation(config.out_activation)
+    hp = model.hyper
+    dtype = shared.X.dtype
+    sentinel = shared.X.shape[1] - 1
+    n_table_epochs = shared.orders.shape[1]
+    params0 = jax.tree.map(lambda a: a[model.init_id], shared.inits)
+
+    def rows_data(rows):
+        return (shared.X[model.data_id, rows], shared.Y[model.data_id, rows],
+                shared.W[model.data_id, rows])
+
+    def surrogate(params, x, y, w, w_sum):
+        # Its gradient is scikit-learn's backprop: delta_out = w * (out - y), grads / w_sum.
+        z = net.apply({"params": params}, x, model.unit_masks)
+        out = out_act(z)
+        l2 = sum(jnp.sum(layer["kernel"] ** 2) for layer in params.values())
+        l2_term = 0.5 * hp.alpha * l2 / w_sum
+        data_term = jnp.sum(w[:, None] * lax.stop_gradient(out - y) * z) / w_sum
+        return data_term + l2_term, (out, l2_term)
+
+    def minibatch(carry, rows):
+        params, opt, loss_sum = carry
+        x, y, w = rows_data(rows)
+        n_rows = jnp.sum(rows != sentinel).astype(dtype)
+        real = n_rows > 0
+        w_sum = jnp.where(real, jnp.sum(w), 1)
+        grads, (out, l2_term) = jax.grad(surrogate, has_aux=True)(params, x, y, w, w_sum)
+        batch_loss = _reported_loss(config.loss, y, out, w, w_sum) + l2_term
+        if config.solver == "adam":
+            step = opt.step + 1
+            t = step.astype(dtype)
+            first = jax.tree.map(lambda m, g: hp.beta_1 * m + (1 - hp.beta_1) * g, opt.first, grads)
+            second = jax.tree.map(lambda v, g: hp.beta_2 * v + (1 - hp.beta_2) * g**2,
+                                  opt.second, grads)
+            lr_t = hp.learning_rate_init * jnp.sqrt(1 - hp.beta_2**t) / (1 - hp.beta_1**t)
+            new_params = jax.tree.map(lambda p, m, v: p + (-lr_t * m) / (jnp.sqrt(v) + hp.epsilon),
+                                      params, first, second)
+            new_opt = OptState(first, second, step, opt.learning_rate)
+        else:
+            lr = opt.learning_rate
+            velocity = jax.tree.map(lambda v, g: hp.momentum * v - lr * g, opt.first, grads)
+            nesterov = jax.tree.map(lambda v, g: hp.momentum * v - lr * g, velocity, grads)
+            update = _select(hp.nesterovs_momentum, nesterov, velocity)
+            new_params = jax.tree.map(jnp.add, params, update)
+            new_opt = OptState(velocity, opt.second, opt.step + 1, lr)
+        params, opt = _select(real, (new_params, new_opt), (params, opt))
+        return (params, opt, loss_sum + jnp.where(real, batch_loss * n_rows, 0)), None
+
+    def epoch(state: _EpochState) -> _EpochState:
+        order = shared.orders[model.order_id, state.n_iter % n_table_epochs]
+        batches = order.reshape(config.n_batches, config.batch_size)
+        (params, opt, loss_sum), _ = lax.scan(
+            minibatch, (state.params, state.opt, jnp.zeros((), dtype)), batches)
+        n_iter = state.n_iter + 1
+        loss = loss_sum / model.n_train
+        samples_seen = state.samples_seen + model.n_train
+        count = state.no_improvement_count
+        best_params, best_loss, best_val = state.best_params, state.best_loss, state.best_validation_score
+        val_scores = state.validation_scores
+        if config.early_stopping:
+            x, y, w = rows_data(model.val_rows)
+            score = _validation_score(config, y, out_act(net.apply({"params": params}, x,
+                                                                  model.unit_masks)), w)
+            val_scores = val_scores.at[n_iter - 1].set(score)
+            count = jnp.where(score < best_val + hp.tol, count + 1, 0)
+            improved = score > best_val
+            best_val = jnp.where(improved, score, best_val)
+            best_params = _select(improved, params, best_params)
+        else:
+            count = jnp.where(loss > best_loss - hp.tol, count + 1, 0)
+            best_loss = jnp.where(loss < best_loss, loss, best_loss)
+        triggered = count > hp.n_iter_no_change
+        if config.solver == "sgd":
+            lr = jnp.where(hp.schedule == SCHEDULES["invscaling"],
+                           hp.learning_rate_init / (samples_seen + 1) ** hp.power_t,
+                           opt.learning_rate)
+            reduce = triggered & (hp.schedule == SCHEDULES["adaptive"]) & (lr > 1e-6)
+            opt = opt._replace(learning_rate=jnp.where(reduce, lr / 5.0, lr))
+            count = jnp.where(reduce, 0, count)
+            stop = triggered & ~reduce
+        else:
+            stop = triggered
+        return _EpochState(
+            params=params, best_params=best_params, opt=opt, n_iter=n_iter,
+            samples_seen=samples_seen, no_improvement_count=count, best_loss=best_loss,
+            best_validation_score=best_val, loss_curve=state.loss_curve.at[n_iter - 1].set(loss),
+            validation_scores=val_scores, stopped_by_rule=stop, done=stop | (n_iter >= hp.max_iter))
+
+    zeros = jax.tree.map(jnp.zeros_like, params0)
+    nan_curve = jnp.full((config.max_epochs,), jnp.nan, dtype)
+    state = _EpochState(
+        params=params0, best_params=params0,
+        opt=OptState(zeros, zeros, jnp.zeros((), jnp.int32), hp.learning_rate_init.astype(dtype)),
+        n_iter=jnp.zeros((), jnp.int32), samples_seen=jnp.zeros((), dtype),
+        no_improvement_count=jnp.zeros((), jnp.int32), best_loss=jnp.full((), jnp.inf, dtype),
+        best_validation_score=jnp.full((), -jnp.inf, dtype), loss_curve=nan_curve,
+        validation_scores=nan_curve, stopped_by_rule=jnp.zeros((), bool),
+        done=jnp.zeros((), bool))
+    state = lax.while_loop(lambda s: ~s.done, epoch, state)
+    return TrainResult(
+        params=state.best_params if config.early_stopping else state.params,
+        opt=state.opt, loss_curve=state.loss_curve, validation_scores=state.validation_scores,
+        n_iter=state.n_iter, stopped_by_rule=state.stopped_by_rule, best_loss=state.best_loss,
+        best_validation_score=state.best_validation_score,
+        no_improvement_count=state.no_improvement_count)
+
+
+@partial(jax.jit, static_argnames="config")
+def train_models(config: GroupConfig, shared: SharedInputs, models: ModelInputs) -> TrainResult:
+    """Train every model of a group at once; every output has a leading model axis."""
+    return jax.vmap(partial(_train_one, config, shared))(models)
