@@ -1,0 +1,246 @@
+"""`GridSearchCV`: scikit-learn's grid search, with every (candidate, fold) MLP fit vectorized.
+
+`vgrid.GridSearchCV` is a subclass of `sklearn.model_selection.GridSearchCV`: same constructor,
+same attributes, same delegated methods. Only the evaluation of (candidate, fold) pairs differs:
+instead of one `_fit_and_score` call per pair, all pairs are fit together by `vgrid.engine`
+(one jitted program per group of structurally identical models) and then scored with
+scikit-learn's own `_score`, so `cv_results_` is built by scikit-learn's `_format_results` from
+the same kind of records scikit-learn builds it from.
+
+`mean_fit_time` is each model's share of the measured wall time of the program that trained it
+(plus its host-side preparation), so `mean_fit_time * n_candidates * n_splits` adds up to the
+real training time. `n_jobs` and `pre_dispatch` apply only to estimators vgrid cannot vectorize,
+which are handed to scikit-learn's own `GridSearchCV` with a warning.
+
+Example:
+    >>> from sklearn.datasets import load_iris
+    >>> from vgrid import GridSearchCV, MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GridSearchCV(MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0),
+    ...                       {"learning_rate_init": [1e-3, 1e-2]}, cv=3).fit(X, y)
+    >>> sorted(search.best_params_)
+    ['learning_rate_init']
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+import warnings
+from collections import defaultdict
+
+from joblib import logger
+from sklearn import model_selection, neural_network
+from sklearn.base import _fit_context, clone, is_classifier
+from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.model_selection._split import check_cv
+from sklearn.model_selection._validation import (_insert_error_scores, _score,
+                                                 _warn_or_raise_about_fit_failures)
+from sklearn.utils.metaestimators import _safe_split
+from sklearn.utils.validation import _check_method_params, _num_samples, indexable
+
+from . import estimators
+from .engine import FitJob, fit_estimators
+
+__all__ = ["GridSearchCV", "is_vectorizable"]
+
+_VECTORIZED_TYPES = (estimators.MLPClassifier, estimators.MLPRegressor,
+                     neural_network.MLPClassifier, neural_network.MLPRegressor)
+
+
+def is_vectorizable(estimator) -> bool:
+    """Whether vgrid trains this estimator's grid itself (vgrid's or scikit-learn's MLPs)."""
+    return type(estimator) in _VECTORIZED_TYPES
+
+
+def _fit_line(parameters, progress, verbose, test_scores, train_scores, total_time):
+    """scikit-learn's `[CV i/k] END ...` line from `_fit_and_score`, character for character."""
+    split_progress, candidate_progress = progress
+    progress_msg = ""
+    if verbose > 2:
+        progress_msg = f" {split_progress[0] + 1}/{split_progress[1]}"
+        if verbose > 9:
+            progress_msg += f"; {candidate_progress[0] + 1}/{candidate_progress[1]}"
+    params_msg = ", ".join(f"{k}={parameters[k]}" for k in sorted(parameters))
+    end_msg = f"[CV{progress_msg}] END "
+    result_msg = params_msg + (";" if params_msg else "")
+    if verbose > 2:
+        if isinstance(test_scores, dict):
+            for name in sorted(test_scores):
+                result_msg += f" {name}: ("
+                if train_scores is not None:
+                    result_msg += f"train={train_scores[name]:.3f}, "
+                result_msg += f"test={test_scores[name]:.3f})"
+        else:
+            result_msg += ", score="
+            if train_scores is not None:
+                result_msg += f"(train={train_scores:.3f}, test={test_scores:.3f})"
+            else:
+                result_msg += f"{test_scores:.3f}"
+    result_msg += f" total time={logger.short_format_time(total_time)}"
+    return end_msg + "." * (80 - len(end_msg) - len(result_msg)) + result_msg
+
+
+class _VectorizedSearchMixin:
+    """Replaces BaseSearchCV.fit's per-pair evaluation with one vectorized evaluation."""
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **params):
+        """Run fit with all sets of parameters; see scikit-learn's `GridSearchCV.fit`."""
+        if not is_vectorizable(self.estimator):
+            warnings.warn(f"vgrid does not vectorize {type(self.estimator).__name__}: its grid "
+                          "is evaluated by scikit-learn's search, one fit at a time.",
+                          UserWarning, stacklevel=2)
+            return super().fit.__wrapped__(self, X, y, **params)
+        return self._fit_vectorized(X, y, **params)
+
+    def _evaluate_vectorized(self, base_estimator, X, y, candidate_params, splits, scorers,
+                             routed_params):
+        fit_params = routed_params.estimator.fit
+        unknown = set(fit_params) - {"sample_weight"}
+        if unknown:
+            raise TypeError(f"{type(base_estimator).__name__}.fit() got unexpected keyword "
+                            f"arguments {sorted(unknown)}; it accepts only sample_weight.")
+        score_params = routed_params.scorer.score
+        folds = []
+        for train, test in splits:
+            X_train, y_train = _safe_split(base_estimator, X, y, train)
+            X_test, y_test = _safe_split(base_estimator, X, y, test, train)
+            folds.append(dict(
+                train=(X_train, y_train), test=(X_test, y_test),
+                sample_weight=_check_method_params(X, fit_params, train).get("sample_weight"),
+                score_train=_check_method_params(X, score_params, train),
+                score_test=_check_method_params(X, score_params, test)))
+        pairs, jobs = [], []
+        for c, parameters in enumerate(candidate_params):
+            for s, fold in enumerate(folds):
+                est = clone(base_estimator).set_params(**clone(parameters, safe=False))
+                jobs.append(FitJob(est, *fold["train"], fold["sample_weight"], data_key=s))
+                pairs.append((c, s, parameters))
+        outcomes = fit_estimators(jobs, raise_errors=self.error_score == "raise")
+
+        out = []
+        for job, outcome, (c, s, parameters) in zip(jobs, outcomes, pairs):
+            fold = folds[s]
+            result = {"fit_error": outcome.error}
+            train_scores = None
+            start = time.time()
+            if outcome.error is not None:
+                if isinstance(scorers, _MultimetricScorer):
+                    test_scores = {name: self.error_score for name in scorers._scorers}
+                else:
+                    test_scores = self.error_score
+                if self.return_train_score:
+                    train_scores = (test_scores.copy() if isinstance(test_scores, dict)
+                                    else test_scores)
+                score_time = 0.0
+            else:
+                test_scores = _score(job.estimator, *fold["test"], scorers, fold["score_test"],
+                                     self.error_score)
+                score_time = time.time() - start
+                if self.return_train_score:
+                    train_scores = _score(job.estimator, *fold["train"], scorers,
+                                          fold["score_train"], self.error_score)
+            if self.verbose > 1:
+                print(_fit_line(parameters, ((s, len(folds)), (c, len(candidate_params))),
+                                self.verbose, test_scores, train_scores,
+                                outcome.fit_time + score_time))
+            result["test_scores"] = test_scores
+            if self.return_train_score:
+                result["train_scores"] = train_scores
+            result["n_test_samples"] = _num_samples(fold["test"][0])
+            result["fit_time"] = outcome.fit_time
+            result["score_time"] = score_time
+            out.append(result)
+        return out
+
+    def _fit_vectorized(self, X, y=None, **params):
+        # Mirrors sklearn.model_selection._search.BaseSearchCV.fit (1.9.1) step for step.
+        scorers, refit_metric = self._get_scorers()
+        X, y = indexable(X, y)
+        params = _check_method_params(X, params=params)
+        routed_params = self._get_routed_params_for_fit(params)
+        root_ctx = self._init_callback_context(
+            max_subtasks=1 + (self.refit is not False)).call_on_fit_task_begin(
+            estimator=self, X=X, y=y)
+        self._checked_cv_orig = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        self._check_input_parameters(X=X, y=y, split_params=routed_params.splitter.split)
+        self.n_splits_ = self._checked_cv_orig.get_n_splits(X, y, **routed_params.splitter.split)
+        base_estimator = clone(self.estimator)
+
+        all_candidate_params, all_out, all_more_results = [], [], defaultdict(list)
+        results = {}
+
+        def evaluate_candidates(candidate_params, cv=None, more_results=None, callback_ctx=None):
+            nonlocal results
+            cv = cv or self._checked_cv_orig
+            candidate_params = list(candidate_params)
+            splits = list(cv.split(X, y, **routed_params.splitter.split))
+            if len(splits) != self.n_splits_:
+                raise ValueError("cv.split and cv.get_n_splits return inconsistent results. "
+                                 f"Expected {self.n_splits_} splits, got {len(splits)}")
+            if self.verbose > 0:
+                print(f"Fitting {self.n_splits_} folds for each of {len(candidate_params)} "
+                      f"candidates, totalling {len(candidate_params) * self.n_splits_} fits")
+            out = self._evaluate_vectorized(base_estimator, X, y, candidate_params, splits,
+                                            scorers, routed_params)
+            if len(out) < 1:
+                raise ValueError("No fits were performed. Was the CV iterator empty? "
+                                 "Were there no candidates?")
+            _warn_or_raise_about_fit_failures(out, self.error_score)
+            if callable(self.scoring):
+                _insert_error_scores(out, self.error_score)
+            all_candidate_params.extend(candidate_params)
+            all_out.extend(out)
+            if more_results is not None:
+                for key, value in more_results.items():
+                    all_more_results[key].extend(value)
+            results = self._format_results(all_candidate_params, self.n_splits_, all_out,
+                                           all_more_results)
+            return results
+
+        self._run_search(evaluate_candidates, callback_ctx=root_ctx)
+        first_test_score = all_out[0]["test_scores"]
+        self.multimetric_ = isinstance(first_test_score, dict)
+        if callable(self.scoring) and self.multimetric_:
+            self._check_refit_for_multimetric(first_test_score)
+            refit_metric = self.refit
+
+        if self.refit or not self.multimetric_:
+            self.best_index_ = self._select_best_index(self.refit, refit_metric, results)
+            if not callable(self.refit):
+                self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
+            self.best_params_ = results["params"][self.best_index_]
+
+        if self.refit:
+            self.best_estimator_ = clone(base_estimator).set_params(
+                **clone(self.best_params_, safe=False))
+            start = time.time()
+            sample_weight = routed_params.estimator.fit.get("sample_weight")
+            fit_estimators([FitJob(self.best_estimator_, X, y, sample_weight)])
+            self.refit_time_ = time.time() - start
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+
+        self.scorer_ = scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
+        self.cv_results_ = results
+        root_ctx.call_on_fit_task_end(estimator=self, X=X, y=y)
+        return self
+
+
+class GridSearchCV(_VectorizedSearchMixin, model_selection.GridSearchCV):
+    """scikit-learn's `GridSearchCV`; MLP grids are trained all at once by vgrid.
+
+    Takes exactly what `sklearn.model_selection.GridSearchCV` takes and sets the same
+    attributes; see its documentation. Estimators vgrid cannot vectorize are evaluated by
+    scikit-learn's own search, with a warning, so switching the import never breaks a script.
+
+    Example:
+        >>> from sklearn.datasets import load_wine
+        >>> from sklearn.neural_network import MLPClassifier
+        >>> X, y = load_wine(return_X_y=True)
+        >>> grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [1e-3, 1e-2]}
+        >>> search = GridSearchCV(MLPClassifier(max_iter=20, random_state=0), grid, cv=3)
+        >>> len(search.fit(X / X.max(0), y).cv_results_["params"])
+        4
+    """
