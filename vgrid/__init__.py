@@ -1,8 +1,10 @@
 """vgrid: scikit-learn's grid search for neural networks, every (candidate, fold) trained at once."""
 
 from .engine import FitJob, fit_estimators
+from .compare import ReferenceReport, compare_with_sklearn
 from .estimators import MLPClassifier, MLPRegressor
 from .search import GridSearchCV
 
-__all__ = ["FitJob", "GridSearchCV", "MLPClassifier", "MLPRegressor", "fit_estimators"]
+__all__ = ["FitJob", "GridSearchCV", "MLPClassifier", "MLPRegressor", "ReferenceReport",
+           "compare_with_sklearn", "fit_estimators"]
 __version__ = "0.1.0"

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 import traceback
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Hashable, NamedTuple
 
@@ -298,13 +300,48 @@ def _build_inputs(plan: GroupPlan):
     return SharedInputs(X, Y, W, inits, orders), models
 
 
-def run_group(plan: GroupPlan):
-    """Train one group on the default device; returns the results as numpy arrays."""
+def _default_parallel_chunks() -> int:
+    """XLA:CPU runs one small-matmul program on about one core; run a chunk per core instead."""
+    if jax.default_backend() != "cpu":
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
+
+
+def _chunk(models: ModelInputs, n_chunks: int) -> list[ModelInputs]:
+    """Split the model axis into n_chunks equal parts (the last padded with copies of model 0)."""
+    n = len(models.init_id)
+    size = -(-n // n_chunks)
+    padded = jax.tree.map(lambda a: np.concatenate([a, np.repeat(a[:1], size * n_chunks - n,
+                                                                  axis=0)]), models)
+    return [jax.tree.map(lambda a, i=i: a[i * size:(i + 1) * size], padded)
+            for i in range(n_chunks)]
+
+
+def run_group(plan: GroupPlan, n_chunks: int | None = None):
+    """Train one group; returns the results as numpy arrays with a leading model axis.
+
+    The models are split into `n_chunks` equal chunks (default: one per CPU core on the CPU,
+    one on an accelerator) that share one compiled program and run concurrently. Chunking
+    never changes a model's numbers: each model's computation is independent of the others.
+    """
     shared, models = _build_inputs(plan)
+    n_chunks = min(n_chunks or _default_parallel_chunks(), plan.n_models)
     x64 = shared.X.dtype == np.float64
     with jax.enable_x64(x64):
-        result = train_models(plan.config, shared, models)
-        return jax.tree.map(np.asarray, result)
+        shared = jax.device_put(shared)
+        chunks = _chunk(models, n_chunks)
+
+        def run(chunk):
+            with jax.enable_x64(x64):
+                return jax.tree.map(np.asarray, train_models(plan.config, shared, chunk))
+
+        if n_chunks == 1:
+            results = [run(chunks[0])]
+        else:
+            with ThreadPoolExecutor(n_chunks) as pool:
+                results = list(pool.map(run, chunks))
+    return jax.tree.map(lambda *parts: np.concatenate(parts)[:plan.n_models], *results)
 
 
 def _materialize(p: _Prepared, result, m: int):
