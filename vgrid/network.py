@@ -89,7 +89,7 @@ class MaskedMLP(nn.Module):
         act = hidden_activation(self.activation)
         for i, width in enumerate(self.hidden_widths):
             x = nn.Dense(width, name=f"layer_{i}", dtype=x.dtype, param_dtype=x.dtype)(x)
-            x = act(x) * unit_masks[i]
+            x = act(x) * unit_masks[i][None, :]
         return nn.Dense(self.n_outputs, name=f"layer_{len(self.hidden_widths)}",
                         dtype=x.dtype, param_dtype=x.dtype)(x)
 

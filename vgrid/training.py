@@ -144,7 +144,7 @@ def _validation_score(config, y, out, w):
         else:
             correct = jnp.all((out > 0.5) == (y > 0.5), axis=-1)
         return jnp.sum(w * correct) / w_sum
-    y_mean = jnp.sum(w[:, None] * y, axis=0) / w_sum
+    y_mean = jnp.sum(w[:, None] * y, axis=0, keepdims=True) / w_sum
     numerator = jnp.sum(w[:, None] * (y - out) ** 2, axis=0)
     denominator = jnp.sum(w[:, None] * (y - y_mean) ** 2, axis=0)
     valid = (numerator != 0) & (denominator != 0)

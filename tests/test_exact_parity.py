@@ -1,0 +1,134 @@
+"""Exact mode: a vgrid fit equals scikit-learn's fit of the same parameters (float64, int seed).
+
+Tolerances: loss_curve_, coefs_ and validation scores within 1e-10 (observed ~1e-15); n_iter_ and
+predictions equal.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import neural_network
+from sklearn.exceptions import ConvergenceWarning
+
+import vgrid
+
+TOL = 1e-10
+
+CASES = [
+    # (data set, parameters)
+    ("iris", dict(solver="adam")),
+    ("breast_cancer", dict(solver="adam", activation="tanh", alpha=1e-2)),
+    ("wine", dict(solver="adam", hidden_layer_sizes=(7, 5), activation="logistic")),
+    ("digits", dict(solver="adam", batch_size=64)),
+    ("iris_multilabel", dict(solver="adam", activation="relu")),
+    ("iris", dict(solver="sgd", learning_rate="constant", momentum=0.9, nesterovs_momentum=True)),
+    ("wine", dict(solver="sgd", learning_rate="constant", momentum=0.5, nesterovs_momentum=False)),
+    ("breast_cancer", dict(solver="sgd", learning_rate="invscaling", power_t=0.3,
+                           learning_rate_init=0.05)),
+    ("iris", dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=2)),
+    ("breast_cancer", dict(solver="adam", early_stopping=True, validation_fraction=0.2)),
+    ("iris_multilabel", dict(solver="adam", early_stopping=True)),
+    ("wine", dict(solver="adam", tol=1e-2, n_iter_no_change=3)),
+    ("iris", dict(solver="adam", batch_size=47, shuffle=False)),
+    ("diabetes", dict(solver="adam", learning_rate_init=1e-2)),
+    ("diabetes", dict(solver="sgd", learning_rate_init=1e-3, early_stopping=True)),
+    ("diabetes", dict(solver="adam", hidden_layer_sizes=(6, 4), activation="tanh",
+                      batch_size=100)),
+]
+
+
+def _fit_both(data, params, sample_weight=None):
+    X, y = data
+    regression = y.dtype.kind == "f"
+    base = dict(hidden_layer_sizes=(10,), max_iter=40, random_state=0)
+    base.update(params)
+    sk_cls = neural_network.MLPRegressor if regression else neural_network.MLPClassifier
+    vg_cls = vgrid.MLPRegressor if regression else vgrid.MLPClassifier
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = sk_cls(**base).fit(X, y, sample_weight=sample_weight)
+        ours = vg_cls(**base).fit(X, y, sample_weight=sample_weight)
+    return X, ref, ours
+
+
+def _assert_same_fit(X, ref, ours):
+    assert ours.n_iter_ == ref.n_iter_
+    assert ours.t_ == ref.t_
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=0, atol=TOL)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=0, atol=TOL)
+    if ref.early_stopping:
+        assert ours.best_loss_ is None
+        np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_, atol=TOL)
+        assert ours.best_validation_score_ == pytest.approx(ref.best_validation_score_, abs=TOL)
+    else:
+        assert ours.best_loss_ == pytest.approx(ref.best_loss_, abs=TOL)
+        assert ours.validation_scores_ is None
+    assert ours.out_activation_ == ref.out_activation_
+    assert ours.n_layers_ == ref.n_layers_ and ours.n_outputs_ == ref.n_outputs_
+    if hasattr(ref, "classes_"):
+        np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+    else:
+        np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("name, params", CASES, ids=[f"{n}-{p}" for n, p in CASES])
+def test_fit_equals_sklearn(datasets, name, params):
+    X, ref, ours = _fit_both(datasets[name], params)
+    _assert_same_fit(X, ref, ours)
+
+
+def test_sample_weight_equals_sklearn(datasets):
+    X, y = datasets["wine"]
+    weights = np.random.RandomState(0).uniform(0.1, 2.0, len(y))
+    X, ref, ours = _fit_both((X, y), dict(batch_size=50), sample_weight=weights)
+    _assert_same_fit(X, ref, ours)
+
+
+def test_poisson_regression_equals_sklearn(datasets):
+    X, y = datasets["diabetes"]
+    X, ref, ours = _fit_both((X, y), dict(loss="poisson", learning_rate_init=1e-3))
+    _assert_same_fit(X, ref, ours)
+
+
+def test_convergence_warning_like_sklearn(datasets):
+    X, y = datasets["iris"]
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
+        vgrid.MLPClassifier(max_iter=3, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        vgrid.MLPClassifier(max_iter=50, tol=1e9, random_state=0).fit(X, y)  # stops by tol
+
+
+def test_partial_fit_continues_like_sklearn(datasets):
+    X, y = datasets["iris"]
+    params = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = vgrid.MLPClassifier(**params).fit(X, y).partial_fit(X, y)
+        ref = neural_network.MLPClassifier(**params).fit(X, y).partial_fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, atol=TOL)
+    np.testing.assert_allclose(ours.coefs_[0], ref.coefs_[0], atol=TOL)
+
+
+def test_lbfgs_is_scikit_learns(datasets):
+    X, y = datasets["breast_cancer"]
+    params = dict(solver="lbfgs", hidden_layer_sizes=(5,), max_iter=50, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = vgrid.MLPClassifier(**params).fit(X, y)
+        ref = neural_network.MLPClassifier(**params).fit(X, y)
+    assert ours.n_iter_ == ref.n_iter_
+    assert ours.score(X, y) == pytest.approx(ref.score(X, y))
+
+
+def test_float32_trains_in_float32(datasets):
+    X, y = datasets["iris"]
+    clf = vgrid.MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X.astype(np.float32), y)
+    assert all(c.dtype == np.float32 for c in clf.coefs_)
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
