@@ -1,0 +1,118 @@
+"""Compile counts, the reference check, the command line and bad input."""
+
+import warnings
+
+import numpy as np
+import pytest
+from jax import monitoring
+from sklearn import model_selection, neural_network
+from sklearn.exceptions import ConvergenceWarning
+
+import vgrid
+from vgrid.cli import main
+
+_COMPILES = []
+monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **kw: _COMPILES.append(event)
+    if event == "/jax/core/compile/backend_compile_duration" else None)
+
+
+def _count_compiles(fn):
+    before = len(_COMPILES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fn()
+    return len(_COMPILES) - before
+
+
+def test_numbers_only_grid_compiles_one_program(datasets):
+    X, y = datasets["wine"]
+    X = X[:, :7]  # a shape no other test uses, so nothing is cached yet
+    grid = {"alpha": [1e-4, 1e-2, 1.0], "learning_rate_init": [1e-3, 1e-2],
+            "beta_1": [0.8, 0.9], "tol": [1e-4, 1e-2], "max_iter": [10, 15]}
+    search = vgrid.GridSearchCV(vgrid.MLPClassifier(hidden_layer_sizes=(6,), random_state=0),
+                                grid, cv=3, refit=False)
+    assert _count_compiles(lambda: search.fit(X, y)) == 1
+    assert _count_compiles(lambda: search.fit(X, y)) == 0
+
+
+def test_reference_check_report(datasets):
+    X, y = datasets["iris"]
+    search = vgrid.GridSearchCV(vgrid.MLPClassifier(hidden_layer_sizes=(5,), max_iter=20,
+                                                    random_state=0), {"alpha": [1e-4, 1.0]})
+    report = vgrid.compare_with_sklearn(search, X, y, sklearn_n_jobs=1)
+    assert report.agrees and report.same_keys and report.dtype_mismatches == {}
+    assert report.max_abs_split_score_diff == 0.0
+    assert report.n_fits == 10 and report.speedup > 0
+    assert isinstance(report.reference, model_selection.GridSearchCV)
+    assert "speedup" in str(report)
+
+
+def test_cli_demo_runs(capsys):
+    assert main(["demo", "--dataset", "wine", "--max-iter", "10", "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "top 2 rows of cv_results_" in out and "speedup" in out
+
+
+def test_cli_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "demo" in capsys.readouterr().out
+
+
+BAD_DATA = [
+    ("nan", lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X), y),
+     ValueError, "Input X contains NaN"),
+    ("inf", lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 3, np.inf, X), y),
+     ValueError, "Input X contains infinity"),
+    ("1-d X", lambda X, y: (X[:, 0], y), ValueError, "Expected 2D array"),
+    ("3-d X", lambda X, y: (X[:, :, None], y), ValueError, "Found array with dim 3"),
+    ("lengths", lambda X, y: (X, y[:-1]), ValueError, "inconsistent numbers of samples"),
+]
+
+
+@pytest.mark.parametrize("case, corrupt, error, match", BAD_DATA, ids=[c[0] for c in BAD_DATA])
+def test_bad_data_rejected_like_sklearn(datasets, case, corrupt, error, match):
+    X, y = corrupt(*datasets["iris"])
+    grid = {"alpha": [1e-4]}
+    with pytest.raises(error, match=match):
+        model_selection.GridSearchCV(neural_network.MLPClassifier(max_iter=2), grid,
+                                     cv=3).fit(X, y)
+    with pytest.raises(error, match=match):
+        vgrid.GridSearchCV(vgrid.MLPClassifier(max_iter=2), grid, cv=3).fit(X, y)
+    with pytest.raises(error, match=match):
+        vgrid.MLPClassifier(max_iter=2).fit(X, y)
+
+
+BAD_GRIDS = [
+    ({"alpha": 0.1}, TypeError, "Parameter grid for parameter 'alpha' needs to be a list"),
+    ({"alpha": []}, ValueError, "Parameter grid for parameter 'alpha' need to be a non-empty"),
+    ({"not_a_param": [1]}, ValueError, "Invalid parameter 'not_a_param'"),
+]
+
+
+@pytest.mark.parametrize("grid, error, match", BAD_GRIDS, ids=str)
+def test_bad_grids_rejected_like_sklearn(datasets, grid, error, match):
+    X, y = datasets["iris"]
+    for search_cls, est in [(model_selection.GridSearchCV, neural_network.MLPClassifier()),
+                            (vgrid.GridSearchCV, vgrid.MLPClassifier())]:
+        with pytest.raises(error, match=match):
+            search_cls(est, grid, cv=3).fit(X, y)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"alpha": -1.0}, "The 'alpha' parameter of MLPClassifier must be a float in the range"),
+    ({"activation": "swish"}, "The 'activation' parameter of MLPClassifier must be a str"),
+    ({"batch_size": 0}, "The 'batch_size' parameter of MLPClassifier must be"),
+    ({"hidden_layer_sizes": (0,)}, r"hidden_layer_sizes must be > 0, got \[0\]"),
+])
+def test_invalid_hyperparameters_rejected_like_sklearn(datasets, params, match):
+    X, y = datasets["iris"]
+    with pytest.raises(ValueError, match=match):
+        neural_network.MLPClassifier(**params).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        vgrid.MLPClassifier(**params).fit(X, y)
+    grid = {key: [value] for key, value in params.items()}
+    with pytest.raises(ValueError, match=match):
+        vgrid.GridSearchCV(vgrid.MLPClassifier(), grid, cv=3, error_score="raise").fit(X, y)
