@@ -300,6 +300,30 @@ def _build_inputs(plan: GroupPlan):
     return SharedInputs(X, Y, W, inits, orders), models
 
 
+def enable_compilation_cache(path: str | None = None) -> str | None:
+    """Turn on JAX's persistent compilation cache, so a rerun of the same grid compiles nothing.
+
+    Called once by `run_group`. It does nothing when the user already configured a cache
+    (`jax_compilation_cache_dir`) or set the environment variable `VGRID_COMPILATION_CACHE=0`;
+    otherwise the cache lives in `VGRID_COMPILATION_CACHE` or `~/.cache/vgrid/jax`.
+    Returns the directory in use, or None.
+    """
+    global _CACHE_CHECKED
+    if _CACHE_CHECKED:
+        return jax.config.jax_compilation_cache_dir
+    _CACHE_CHECKED = True
+    setting = os.environ.get("VGRID_COMPILATION_CACHE", "")
+    if setting == "0" or jax.config.jax_compilation_cache_dir:
+        return jax.config.jax_compilation_cache_dir
+    path = path or setting or os.path.join(os.path.expanduser("~"), ".cache", "vgrid", "jax")
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    return path
+
+
+_CACHE_CHECKED = False
+
+
 def _default_parallel_chunks() -> int:
     """XLA:CPU runs one small-matmul program on about one core; run a chunk per core instead."""
     if jax.default_backend() != "cpu":
@@ -325,6 +349,7 @@ def run_group(plan: GroupPlan, n_chunks: int | None = None):
     one on an accelerator) that share one compiled program and run concurrently. Chunking
     never changes a model's numbers: each model's computation is independent of the others.
     """
+    enable_compilation_cache()
     shared, models = _build_inputs(plan)
     n_chunks = min(n_chunks or _default_parallel_chunks(), plan.n_models)
     x64 = shared.X.dtype == np.float64
