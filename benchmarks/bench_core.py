@@ -7,8 +7,9 @@ Grids (both timed as whole fits, compilation included, refit included for both):
       x alpha 1e-4, 1e-2, 5 folds, max_iter=100 (fast mode).
 
 vgrid is timed twice: "cold", its first fit in this process with an empty persistent
-compilation cache (everything compiled), and "warm", the same fit again (nothing compiled,
-as in a rerun of the script with vgrid's persistent compilation cache). The speedups are
+compilation cache (everything compiled), and "warm", the same fit again in this process
+(nothing compiled or traced). A rerun of a script in a new process sits between the two: it
+loads the programs from vgrid's persistent compilation cache but still traces them. The speedups are
 ratios against scikit-learn's time measured in the same run.
 
 Usage: python benchmarks/bench_core.py [--cases a b] [--out benchmarks/results/core.json]

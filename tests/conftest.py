@@ -1,6 +1,11 @@
-import jax
-import numpy as np
-import pytest
+import os
+
+# Tests count compilations: keep vgrid's persistent compilation cache out of them.
+os.environ["VGRID_COMPILATION_CACHE"] = "0"
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 from sklearn.datasets import (load_breast_cancer, load_diabetes, load_digits, load_iris,
                               load_wine)
 from sklearn.preprocessing import StandardScaler
