@@ -4,7 +4,7 @@
 or scikit-learn's, parameters already set) with the data it must be fit on. The jobs are
 validated as scikit-learn validates them, their random numbers are replayed on the host
 (`vgrid.replay`), they are grouped by what must be static (`plan_groups`), each group is trained
-by one jitted program (`vgrid.training.train_models`), and the results are written back onto
+by one jitted program (`vgrid.training.train_segment`), and the results are written back onto
 the estimators as scikit-learn's fitted attributes. A single `fit` is one job; a grid search is
 one job per (candidate, fold): both run the same code.
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import threading
 import time
 import traceback
 import warnings
@@ -44,7 +45,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from .replay import FitRandomness, replay_fit_randomness
 from .training import (SCHEDULES, GroupConfig, HyperParams, ModelInputs, SharedInputs,
-                       train_models)
+                       initial_states, results_from_states, train_segment)
 
 __all__ = ["FitJob", "FitOutcome", "fit_estimators", "plan_groups", "GroupPlan"]
 
@@ -297,13 +298,13 @@ def _build_inputs(plan: GroupPlan):
         hyper=hyper, unit_masks=masks, init_id=init_ids, order_id=order_ids, data_id=data_ids,
         n_train=np.array([len(p.randomness.train_rows) for p in members], dtype),
         val_rows=val_rows)
-    return SharedInputs(X, Y, W, inits, orders), models
+    return SharedInputs(X, Y, W, orders), inits, models
 
 
 def enable_compilation_cache(path: str | None = None) -> str | None:
     """Turn on JAX's persistent compilation cache, so a rerun of the same grid compiles nothing.
 
-    Called once by `run_group`. It does nothing when the user already configured a cache
+    Called once by `run_groups`. It does nothing when the user already configured a cache
     (`jax_compilation_cache_dir`) or set the environment variable `VGRID_COMPILATION_CACHE=0`;
     otherwise the cache lives in `VGRID_COMPILATION_CACHE` or `~/.cache/vgrid/jax`.
     Returns the directory in use, or None.
@@ -324,49 +325,149 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
 _CACHE_CHECKED = False
 
 
-def _default_parallel_chunks() -> int:
-    """XLA:CPU runs one small-matmul program on about one core; run a chunk per core instead."""
+def _default_worker_threads() -> int:
+    """XLA:CPU runs one program of small matmuls on about one core: one worker per core."""
     if jax.default_backend() != "cpu":
         return 1
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else (os.cpu_count() or 1))
 
 
-def _chunk(models: ModelInputs, n_chunks: int) -> list[ModelInputs]:
-    """Split the model axis into n_chunks equal parts (the last padded with copies of model 0)."""
-    n = len(models.init_id)
-    size = -(-n // n_chunks)
-    padded = jax.tree.map(lambda a: np.concatenate([a, np.repeat(a[:1], size * n_chunks - n,
-                                                                  axis=0)]), models)
-    return [jax.tree.map(lambda a, i=i: a[i * size:(i + 1) * size], padded)
-            for i in range(n_chunks)]
+def _take(tree, index):
+    """A copy (never a view) of every leaf's rows `index`."""
+    return jax.tree.map(lambda a: np.array(a[index]), tree)
 
 
-def run_group(plan: GroupPlan, n_chunks: int | None = None):
-    """Train one group; returns the results as numpy arrays with a leading model axis.
+def _put(tree, index, values):
+    jax.tree.map(lambda a, v: a.__setitem__(index, v), tree, values)
 
-    The models are split into `n_chunks` equal chunks (default: one per CPU core on the CPU,
-    one on an accelerator) that share one compiled program and run concurrently. Chunking
-    never changes a model's numbers: each model's computation is independent of the others.
-    """
-    enable_compilation_cache()
-    shared, models = _build_inputs(plan)
-    n_chunks = min(n_chunks or _default_parallel_chunks(), plan.n_models)
+
+class _SlotScheduler:
+    """Feeds a group's models through fixed-size sets of slots, refilling a slot when its model
+    stops, so that a model that stopped early does not keep costing work. Each worker thread
+    owns one set of slots; all sets have the same size, so they share one compiled program."""
+
+    def __init__(self, plan, shared, inits, models, n_slots, segment_epochs):
+        self.plan, self.shared, self.inits, self.models = plan, shared, inits, models
+        self.n_slots, self.segment_epochs = n_slots, segment_epochs
+        self.dtype = shared.X.dtype
+        self.queue = iter(range(plan.n_models))
+        self.lock = threading.Lock()
+        self.results = [None] * plan.n_models
+
+    def _next(self):
+        with self.lock:
+            return next(self.queue, None)
+
+    def _fresh(self, index):
+        one = _take(self.models, np.array([index]))
+        return one, initial_states(self.inits, one, self.plan.config.max_epochs, self.dtype)
+
+    def work(self, x64):
+        owner = [self._next() for _ in range(self.n_slots)]
+        if owner[0] is None:
+            return
+        filled = np.array([m if m is not None else owner[0] for m in owner])
+        models = _take(self.models, filled)
+        states = initial_states(self.inits, models, self.plan.config.max_epochs, self.dtype)
+        states.done[[i for i, m in enumerate(owner) if m is None]] = True
+        shared = self.shared
+        while any(m is not None for m in owner):
+            with jax.enable_x64(x64):
+                advanced = train_segment(self.plan.config, shared, models, states,
+                                         np.int32(self.segment_epochs))
+                states = jax.tree.map(np.array, advanced)
+            for slot, m in enumerate(owner):
+                if m is None or not states.done[slot]:
+                    continue
+                self.results[m] = _take(states, slot)
+                owner[slot] = nxt = self._next()
+                if nxt is not None:
+                    one_model, one_state = self._fresh(nxt)
+                    _put(models, slot, _take(one_model, 0))
+                    _put(states, slot, _take(one_state, 0))
+
+
+class _GroupRun(NamedTuple):
+    plan: GroupPlan
+    shared: SharedInputs  # on the device
+    inits: dict
+    models: ModelInputs
+    n_threads: int
+    n_slots: int
+    segment_epochs: int
+    x64: bool
+
+
+def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None):
+    shared, inits, models = _build_inputs(plan)
+    n_threads = min(n_threads or _default_worker_threads(), plan.n_models)
+    waves = 2 if n_threads > 1 else 1
+    n_slots = n_slots or -(-plan.n_models // (n_threads * waves))
+    segment_epochs = segment_epochs or max(1, plan.config.max_epochs // 10)
     x64 = shared.X.dtype == np.float64
     with jax.enable_x64(x64):
         shared = jax.device_put(shared)
-        chunks = _chunk(models, n_chunks)
+    return _GroupRun(plan, shared, inits, models, n_threads, n_slots, segment_epochs, x64)
 
-        def run(chunk):
-            with jax.enable_x64(x64):
-                return jax.tree.map(np.asarray, train_models(plan.config, shared, chunk))
 
-        if n_chunks == 1:
-            results = [run(chunks[0])]
-        else:
-            with ThreadPoolExecutor(n_chunks) as pool:
-                results = list(pool.map(run, chunks))
-    return jax.tree.map(lambda *parts: np.concatenate(parts)[:plan.n_models], *results)
+_COMPILED: set = set()  # signatures already in jit's cache, so a warm call skips tracing
+
+
+def _compile_group(run: _GroupRun) -> None:
+    """Compile the group's program ahead of time (it lands in jit's cache)."""
+    slots = _take(run.models, np.zeros(run.n_slots, int))
+    states = initial_states(run.inits, slots, run.plan.config.max_epochs, run.shared.X.dtype)
+    signature = (run.plan.config, run.x64, str(jax.tree.map(lambda a: (a.shape, a.dtype.str),
+                                                            (run.shared, slots, states))))
+    if signature in _COMPILED:
+        return
+    with jax.enable_x64(run.x64):
+        train_segment.lower(run.plan.config, run.shared, slots, states,
+                            np.int32(run.segment_epochs)).compile()
+    _COMPILED.add(signature)
+
+
+def _execute_group(run: _GroupRun):
+    scheduler = _SlotScheduler(run.plan, run.shared, run.inits, run.models, run.n_slots,
+                               run.segment_epochs)
+    if run.n_threads == 1:
+        scheduler.work(run.x64)
+    else:
+        with ThreadPoolExecutor(run.n_threads) as pool:
+            list(pool.map(lambda _: scheduler.work(run.x64), range(run.n_threads)))
+    states = jax.tree.map(lambda *rows: np.stack(rows), *scheduler.results)
+    return results_from_states(run.plan.config, states)
+
+
+def run_groups(plans: list[GroupPlan], **options) -> list:
+    """Train every group; returns (TrainResult as numpy, seconds) per group.
+
+    Programs are compiled first, all groups at once (XLA compiles on one core each), then the
+    groups train one after the other. On the CPU each group's models are spread over one
+    worker thread per core (XLA:CPU runs one program of small matmuls on about one core), each
+    with `n_slots` model slots that are refilled as models stop; on an accelerator one worker
+    holds every model. None of this changes a model's numbers: each model's computation is
+    independent of the others, and its state carries over exactly from one segment of
+    `segment_epochs` epochs to the next. `seconds` is the group's compile and training time.
+    """
+    enable_compilation_cache()
+    runs, compile_seconds = [], []
+    for plan in plans:
+        runs.append(_prepare_group(plan, **options))
+
+    def timed_compile(run):
+        start = time.perf_counter()
+        _compile_group(run)
+        return time.perf_counter() - start
+
+    with ThreadPoolExecutor(max(1, len(runs))) as pool:
+        compile_seconds = list(pool.map(timed_compile, runs))
+    finished = []
+    for run, seconds in zip(runs, compile_seconds):
+        start = time.perf_counter()
+        finished.append((_execute_group(run), seconds + time.perf_counter() - start))
+    return finished
 
 
 def _materialize(p: _Prepared, result, m: int):
@@ -429,13 +530,15 @@ def _record_failure(outcome, exc, raise_errors):
     outcome.exception = exc
 
 
-def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True) -> list[FitOutcome]:
+def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True,
+                   **schedule) -> list[FitOutcome]:
     """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
 
     With `raise_errors=False` a job that fails (invalid parameters, bad data, non-finite
     weights) is reported in its outcome, as scikit-learn's `_fit_and_score` does, and the other
     jobs are unaffected. `fit_time` is each job's share of the wall time of the program that
-    trained it, plus its own host-side preparation.
+    trained it, plus its own host-side preparation. `schedule` (`n_threads`, `n_slots`,
+    `segment_epochs`) is passed to `run_groups`; it changes speed and memory, never numbers.
     """
     outcomes = [FitOutcome() for _ in jobs]
     data_cache, replay_cache, prepared = {}, {}, []
@@ -451,10 +554,9 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True) -> list[Fit
         except Exception as exc:  # noqa: BLE001 - reported like scikit-learn's fit_error
             _record_failure(outcomes[i], exc, raise_errors)
         outcomes[i].fit_time += time.perf_counter() - start
-    for plan in plan_groups(prepared):
-        start = time.perf_counter()
-        result = run_group(plan)
-        share = (time.perf_counter() - start) / plan.n_models
+    plans = plan_groups(prepared)
+    for plan, (result, seconds) in zip(plans, run_groups(plans, **schedule)):
+        share = seconds / plan.n_models
         for m, p in enumerate(plan.members):
             start = time.perf_counter()
             try:

@@ -20,7 +20,6 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-from sklearn.utils import shuffle as sklearn_shuffle
 
 __all__ = ["FitRandomness", "replay_fit_randomness"]
 
@@ -51,11 +50,17 @@ def replay_fit_randomness(random_state, layer_units, *, activation, n_samples, s
             rows, random_state=rs, test_size=validation_fraction, stratify=stratify)
     else:
         train_rows, val_rows = rows, rows[:0]
-    sample_idx = np.arange(len(train_rows))
+    n_train = len(train_rows)
+    sample_idx = np.arange(n_train)
     if shuffle:
-        orders = np.empty((n_epochs, len(train_rows)), dtype=np.int64)
+        # sklearn.utils.shuffle(sample_idx, random_state=rs) is resample(replace=False):
+        # indices = arange(n); rs.shuffle(indices); sample_idx[indices]. Same draws, no overhead.
+        orders = np.empty((n_epochs, n_train), dtype=np.int64)
+        permutation = np.empty(n_train, dtype=np.int64)
         for epoch in range(n_epochs):
-            sample_idx = sklearn_shuffle(sample_idx, random_state=rs)
+            permutation[:] = np.arange(n_train)
+            rs.shuffle(permutation)
+            sample_idx = sample_idx[permutation]
             orders[epoch] = sample_idx
     else:
         orders = sample_idx[None, :]

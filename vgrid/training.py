@@ -1,8 +1,11 @@
 """Pure training core: scikit-learn's stochastic MLP training, for one model, vmapped over many.
 
-`train_models(config, shared, models)` trains every model of a group in one XLA program:
-`jax.vmap` over the model axis of `models`, the epoch loop a `lax.while_loop` (under vmap it
-runs until the last model stops; a stopped model is frozen), the minibatch loop a `lax.scan`.
+`train_segment(config, shared, models, states, n_epochs)` advances every model of a group by
+up to `n_epochs` epochs in one XLA program: `jax.vmap` over the model axis, the epoch loop a
+`lax.while_loop` (under vmap it runs until the last model stops or the budget is spent; a
+stopped model is frozen), the minibatch loop a `lax.scan`. A model's whole training state is
+a `ModelState`, so training can stop and resume at any epoch boundary without changing a single
+number: the host uses this to refill the slot of a model that stopped early with a new model.
 Everything a model needs that is only a number (learning rate, alpha, tol, ...) is traced, so a
 grid over numbers compiles once. The formulas are scikit-learn's, to the letter:
 `_multilayer_perceptron.py` (`_backprop`, `_fit_stochastic`, `_update_no_improvement_count`) and
@@ -19,13 +22,14 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.scipy.special import xlogy
 
 from .network import MaskedMLP, output_activation
 
-__all__ = ["GroupConfig", "HyperParams", "ModelInputs", "SharedInputs", "TrainResult",
-           "train_models", "SCHEDULES"]
+__all__ = ["GroupConfig", "HyperParams", "ModelInputs", "ModelState", "SharedInputs",
+           "TrainResult", "initial_states", "train_segment", "results_from_states", "SCHEDULES"]
 
 SCHEDULES = {"constant": 0, "invscaling": 1, "adaptive": 2}
 
@@ -68,7 +72,7 @@ class ModelInputs(NamedTuple):
 
     hyper: HyperParams
     unit_masks: tuple  # one (width,) mask per hidden layer
-    init_id: jax.Array  # row of SharedInputs.inits
+    init_id: jax.Array  # row of the group's table of initial weights (host side)
     order_id: jax.Array  # row of SharedInputs.orders
     data_id: jax.Array  # row of SharedInputs.X / Y / W
     n_train: jax.Array  # rows in the training part (float)
@@ -81,7 +85,6 @@ class SharedInputs(NamedTuple):
     X: jax.Array  # (n_data, n_rows + 1, n_features)
     Y: jax.Array  # (n_data, n_rows + 1, n_outputs)
     W: jax.Array  # (n_data, n_rows + 1) sample weights, 0 on padding
-    inits: dict  # parameter tree with a leading (n_inits,) axis
     orders: jax.Array  # (n_orders, n_epochs_in_table, n_batches * batch_size) int32
 
 
@@ -104,7 +107,9 @@ class TrainResult(NamedTuple):
     no_improvement_count: jax.Array
 
 
-class _EpochState(NamedTuple):
+class ModelState(NamedTuple):
+    """Everything one model's training carries from epoch to epoch (leading model axis)."""
+
     params: dict
     best_params: dict
     opt: OptState
@@ -158,14 +163,14 @@ def _select(pred, new, old):
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
 
 
-def _train_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs) -> TrainResult:
+def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
+                 state: ModelState, n_epochs) -> ModelState:
     net = MaskedMLP(config.hidden_widths, config.n_outputs, config.activation)
     out_act = output_activation(config.out_activation)
     hp = model.hyper
     dtype = shared.X.dtype
     sentinel = shared.X.shape[1] - 1
     n_table_epochs = shared.orders.shape[1]
-    params0 = jax.tree.map(lambda a: a[model.init_id], shared.inits)
 
     def rows_data(rows):
         return (shared.X[model.data_id, rows], shared.Y[model.data_id, rows],
@@ -208,7 +213,7 @@ def _train_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs) ->
         params, opt = _select(real, (new_params, new_opt), (params, opt))
         return (params, opt, loss_sum + jnp.where(real, batch_loss * n_rows, 0)), None
 
-    def epoch(state: _EpochState) -> _EpochState:
+    def epoch(state: ModelState) -> ModelState:
         order = shared.orders[model.order_id, state.n_iter % n_table_epochs]
         batches = order.reshape(config.n_batches, config.batch_size)
         (params, opt, loss_sum), _ = lax.scan(
@@ -242,32 +247,46 @@ def _train_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs) ->
             stop = triggered & ~reduce
         else:
             stop = triggered
-        return _EpochState(
+        return ModelState(
             params=params, best_params=best_params, opt=opt, n_iter=n_iter,
             samples_seen=samples_seen, no_improvement_count=count, best_loss=best_loss,
             best_validation_score=best_val, loss_curve=state.loss_curve.at[n_iter - 1].set(loss),
             validation_scores=val_scores, stopped_by_rule=stop, done=stop | (n_iter >= hp.max_iter))
 
-    zeros = jax.tree.map(jnp.zeros_like, params0)
-    nan_curve = jnp.full((config.max_epochs,), jnp.nan, dtype)
-    state = _EpochState(
-        params=params0, best_params=params0,
-        opt=OptState(zeros, zeros, jnp.zeros((), jnp.int32), hp.learning_rate_init.astype(dtype)),
-        n_iter=jnp.zeros((), jnp.int32), samples_seen=jnp.zeros((), dtype),
-        no_improvement_count=jnp.zeros((), jnp.int32), best_loss=jnp.full((), jnp.inf, dtype),
-        best_validation_score=jnp.full((), -jnp.inf, dtype), loss_curve=nan_curve,
-        validation_scores=nan_curve, stopped_by_rule=jnp.zeros((), bool),
-        done=jnp.zeros((), bool))
-    state = lax.while_loop(lambda s: ~s.done, epoch, state)
+    stop_at = state.n_iter + n_epochs
+    return lax.while_loop(lambda st: ~st.done & (st.n_iter < stop_at), epoch, state)
+
+
+def initial_states(shared_inits: dict, models: ModelInputs, max_epochs: int, dtype) -> ModelState:
+    """Fresh states (host, numpy) for `models`: replayed initial weights, zero optimizer state."""
+    n = len(models.init_id)
+    params0 = jax.tree.map(lambda a: a[models.init_id], shared_inits)
+    zeros = jax.tree.map(np.zeros_like, params0)
+    nan_curve = np.full((n, max_epochs), np.nan, dtype)
+    return ModelState(
+        params=params0, best_params=jax.tree.map(np.copy, params0),
+        opt=OptState(zeros, jax.tree.map(np.copy, zeros), np.zeros(n, np.int32),
+                     models.hyper.learning_rate_init.astype(dtype)),
+        n_iter=np.zeros(n, np.int32), samples_seen=np.zeros(n, dtype),
+        no_improvement_count=np.zeros(n, np.int32), best_loss=np.full(n, np.inf, dtype),
+        best_validation_score=np.full(n, -np.inf, dtype), loss_curve=nan_curve,
+        validation_scores=nan_curve.copy(), stopped_by_rule=np.zeros(n, bool),
+        done=np.zeros(n, bool))
+
+
+def results_from_states(config: GroupConfig, states: ModelState) -> TrainResult:
+    """The fitted result of finished states (early stopping keeps the best parameters)."""
     return TrainResult(
-        params=state.best_params if config.early_stopping else state.params,
-        opt=state.opt, loss_curve=state.loss_curve, validation_scores=state.validation_scores,
-        n_iter=state.n_iter, stopped_by_rule=state.stopped_by_rule, best_loss=state.best_loss,
-        best_validation_score=state.best_validation_score,
-        no_improvement_count=state.no_improvement_count)
+        params=states.best_params if config.early_stopping else states.params,
+        opt=states.opt, loss_curve=states.loss_curve, validation_scores=states.validation_scores,
+        n_iter=states.n_iter, stopped_by_rule=states.stopped_by_rule, best_loss=states.best_loss,
+        best_validation_score=states.best_validation_score,
+        no_improvement_count=states.no_improvement_count)
 
 
 @partial(jax.jit, static_argnames="config")
-def train_models(config: GroupConfig, shared: SharedInputs, models: ModelInputs) -> TrainResult:
-    """Train every model of a group at once; every output has a leading model axis."""
-    return jax.vmap(partial(_train_one, config, shared))(models)
+def train_segment(config: GroupConfig, shared: SharedInputs, models: ModelInputs,
+                  states: ModelState, n_epochs) -> ModelState:
+    """Advance every model by up to `n_epochs` epochs (fewer if it stops); one XLA program."""
+    return jax.vmap(partial(_advance_one, config, shared), in_axes=(0, 0, None))(
+        models, states, n_epochs)

@@ -1,0 +1,67 @@
+"""A model's numbers never depend on how its group is scheduled, nor on its neighbours.
+
+XLA may order a reduction differently for a different model-axis size, so across schedules the
+numbers agree to rounding (1e-13 here; observed 2e-16), not bit for bit; n_iter_ is equal.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import ParameterGrid, StratifiedKFold
+
+import vgrid
+from vgrid import FitJob, fit_estimators
+
+
+def _fit_grid(X, y, grid, **schedule):
+    est = vgrid.MLPClassifier(hidden_layer_sizes=(6,), max_iter=30, random_state=0)
+    folds = list(StratifiedKFold(3).split(X, y))
+    jobs = [FitJob(clone(est).set_params(**params), X[train], y[train], data_key=f)
+            for params in ParameterGrid(grid) for f, (train, _) in enumerate(folds)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit_estimators(jobs, **schedule)
+    return [(job.estimator.n_iter_, job.estimator.loss_curve_, job.estimator.coefs_)
+            for job in jobs]
+
+
+GRID = {"learning_rate_init": [1e-3, 3e-2], "tol": [1e-4, 5e-2], "alpha": [1e-4, 1e-1],
+        "hidden_layer_sizes": [(3,), (6,)]}
+
+
+@pytest.mark.parametrize("schedule", [dict(n_threads=1, n_slots=1, segment_epochs=1),
+                                      dict(n_threads=2, n_slots=5, segment_epochs=7),
+                                      dict(n_threads=3, n_slots=2, segment_epochs=30)])
+def test_scheduling_never_changes_numbers(datasets, schedule):
+    X, y = datasets["wine"]
+    reference = _fit_grid(X, y, GRID, n_threads=1, n_slots=48, segment_epochs=1000)
+    assert len({n_iter for n_iter, _, _ in reference}) > 3  # models really stop at different times
+    for (n_ref, curve_ref, coefs_ref), (n, curve, coefs) in zip(
+            reference, _fit_grid(X, y, GRID, **schedule)):
+        assert n == n_ref
+        np.testing.assert_allclose(curve, curve_ref, rtol=0, atol=1e-13)
+        for a, b in zip(coefs, coefs_ref):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+
+def test_candidate_scores_do_not_depend_on_the_rest_of_the_grid(datasets):
+    X, y = datasets["wine"]
+    full = _fit_grid(X, y, GRID)
+    alone = _fit_grid(X, y, {key: values[-1:] for key, values in GRID.items()})
+    last = full[-3:]  # the last candidate of ParameterGrid(GRID), its three folds
+    for (n_a, curve_a, coefs_a), (n_b, curve_b, coefs_b) in zip(alone, last):
+        assert n_a == n_b
+        np.testing.assert_allclose(curve_a, curve_b, rtol=0, atol=1e-13)
+
+
+def test_same_call_gives_bitwise_the_same_results(datasets):
+    X, y = datasets["wine"]
+    first, second = _fit_grid(X, y, GRID), _fit_grid(X, y, GRID)
+    for (n_a, curve_a, coefs_a), (n_b, curve_b, coefs_b) in zip(first, second):
+        assert n_a == n_b
+        np.testing.assert_array_equal(curve_a, curve_b)
+        for a, b in zip(coefs_a, coefs_b):
+            np.testing.assert_array_equal(a, b)
