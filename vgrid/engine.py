@@ -43,11 +43,12 @@ from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOpti
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
+from .plan import GroupPlan, ProgramReport, model_flops, plan_groups
 from .replay import FitRandomness, replay_fit_randomness
 from .training import (SCHEDULES, GroupConfig, HyperParams, ModelInputs, SharedInputs,
                        initial_states, results_from_states, train_segment)
 
-__all__ = ["FitJob", "FitOutcome", "fit_estimators", "plan_groups", "GroupPlan"]
+__all__ = ["FitJob", "FitOutcome", "fit_estimators", "run_groups"]
 
 #: Hyperparameters that only enter arithmetic: traced, one program for any of their values.
 TRACED_PARAMS = ("alpha", "learning_rate_init", "beta_1", "beta_2", "epsilon", "momentum",
@@ -97,18 +98,6 @@ class _Prepared(NamedTuple):
     randomness: FitRandomness
     replay_key: Hashable
     static_key: tuple
-
-
-@dataclass
-class GroupPlan:
-    """One compiled program's worth of jobs: their static settings and padded shapes."""
-
-    config: GroupConfig
-    members: list  # [_Prepared]
-
-    @property
-    def n_models(self) -> int:
-        return len(self.members)
 
 
 def _is_vectorizable(est) -> bool:
@@ -200,24 +189,6 @@ def _output_and_loss(est, data):
     if est._label_binarizer.y_type_ == "multiclass":
         return "softmax", "log_loss"
     return "logistic", "binary_log_loss"
-
-
-def plan_groups(prepared: list) -> list[GroupPlan]:
-    """Group prepared jobs by their static settings; pad widths and batches within a group."""
-    by_key: dict = {}
-    for p in prepared:
-        by_key.setdefault(p.static_key, []).append(p)
-    plans = []
-    for key, members in by_key.items():
-        dtype, solver, n_hidden, activation, out_activation, loss, es, clf, _, n_out, _ = key
-        widths = tuple(max(p.hidden[i] for p in members) for i in range(n_hidden))
-        batch_size = max(p.batch_size for p in members)
-        n_batches = max(-(-len(p.randomness.train_rows) // p.batch_size) for p in members)
-        max_epochs = max(p.estimator.max_iter for p in members)
-        config = GroupConfig(widths, n_out, activation, out_activation, loss, solver, es, clf,
-                             batch_size, n_batches, max_epochs)
-        plans.append(GroupPlan(config, members))
-    return plans
 
 
 def _unique(keys):
@@ -399,12 +370,39 @@ class _GroupRun(NamedTuple):
     x64: bool
 
 
+#: On the CPU, slots per worker are sized so that their working set stays in the core's cache.
+#: Measured on the 2-core benchmark machine (benchmarks/bench_core.py, case b, warm): 1 slot
+#: 4.2 s, 5 slots 4.4 s, 10 slots 6.2 s, 20 slots 6.5 s; case a was flat (0.76-0.87 s).
+CPU_SLOT_BYTES = 2 * 2**20
+
+
+def _model_working_set_bytes(config: GroupConfig, n_features: int, itemsize: int) -> int:
+    """Bytes one model touches per minibatch step: parameters, gradients, Adam moments,
+    the minibatch and its activations (forward and backward)."""
+    units = [n_features, *config.hidden_widths, config.n_outputs]
+    n_params = sum(a * b + b for a, b in zip(units[:-1], units[1:]))
+    activations = config.batch_size * (sum(units) + sum(units[1:]) * 2)
+    return (4 * n_params + activations) * itemsize
+
+
+def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models: int,
+                   n_threads: int) -> int:
+    per_thread = -(-n_models // n_threads)
+    if jax.default_backend() != "cpu":
+        return per_thread  # an accelerator wants the widest program it can hold
+    fitting = CPU_SLOT_BYTES // _model_working_set_bytes(config, n_features, itemsize)
+    return int(max(1, min(per_thread, fitting)))
+
+
 def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None):
     shared, inits, models = _build_inputs(plan)
     n_threads = min(n_threads or _default_worker_threads(), plan.n_models)
-    waves = 2 if n_threads > 1 else 1
-    n_slots = n_slots or -(-plan.n_models // (n_threads * waves))
-    segment_epochs = segment_epochs or max(1, plan.config.max_epochs // 10)
+    n_slots = n_slots or _default_slots(plan.config, shared.X.shape[-1], shared.X.itemsize,
+                                        plan.n_models, n_threads)
+    if segment_epochs is None:
+        # One slot has nothing to refill mid-way: train each model in a single call.
+        segment_epochs = (plan.config.max_epochs if n_slots == 1
+                          else max(1, plan.config.max_epochs // 10))
     x64 = shared.X.dtype == np.float64
     with jax.enable_x64(x64):
         shared = jax.device_put(shared)
@@ -414,18 +412,19 @@ def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs
 _COMPILED: set = set()  # signatures already in jit's cache, so a warm call skips tracing
 
 
-def _compile_group(run: _GroupRun) -> None:
-    """Compile the group's program ahead of time (it lands in jit's cache)."""
+def _compile_group(run: _GroupRun) -> bool:
+    """Compile the group's program ahead of time (it lands in jit's cache); False if cached."""
     slots = _take(run.models, np.zeros(run.n_slots, int))
     states = initial_states(run.inits, slots, run.plan.config.max_epochs, run.shared.X.dtype)
     signature = (run.plan.config, run.x64, str(jax.tree.map(lambda a: (a.shape, a.dtype.str),
                                                             (run.shared, slots, states))))
     if signature in _COMPILED:
-        return
+        return False
     with jax.enable_x64(run.x64):
         train_segment.lower(run.plan.config, run.shared, slots, states,
                             np.int32(run.segment_epochs)).compile()
     _COMPILED.add(signature)
+    return True
 
 
 def _execute_group(run: _GroupRun):
@@ -441,32 +440,46 @@ def _execute_group(run: _GroupRun):
 
 
 def run_groups(plans: list[GroupPlan], **options) -> list:
-    """Train every group; returns (TrainResult as numpy, seconds) per group.
+    """Train every group; returns (TrainResult as numpy arrays, ProgramReport) per group.
 
     Programs are compiled first, all groups at once (XLA compiles on one core each), then the
     groups train one after the other. On the CPU each group's models are spread over one
-    worker thread per core (XLA:CPU runs one program of small matmuls on about one core), each
-    with `n_slots` model slots that are refilled as models stop; on an accelerator one worker
-    holds every model. None of this changes a model's numbers: each model's computation is
-    independent of the others, and its state carries over exactly from one segment of
-    `segment_epochs` epochs to the next. `seconds` is the group's compile and training time.
+    worker thread per core, each with a few model slots (`_default_slots`) that are refilled
+    as models stop; on an accelerator one worker holds every model. None of this changes a
+    model's numbers beyond rounding: each model's computation is independent of the others,
+    and its state carries over exactly from one segment of `segment_epochs` epochs to the next.
     """
     enable_compilation_cache()
-    runs, compile_seconds = [], []
-    for plan in plans:
-        runs.append(_prepare_group(plan, **options))
+    runs = [_prepare_group(plan, **options) for plan in plans]
 
     def timed_compile(run):
         start = time.perf_counter()
-        _compile_group(run)
-        return time.perf_counter() - start
+        compiled = _compile_group(run)
+        return time.perf_counter() - start if compiled else 0.0
 
     with ThreadPoolExecutor(max(1, len(runs))) as pool:
         compile_seconds = list(pool.map(timed_compile, runs))
     finished = []
-    for run, seconds in zip(runs, compile_seconds):
+    for run, compile_time in zip(runs, compile_seconds):
         start = time.perf_counter()
-        finished.append((_execute_group(run), seconds + time.perf_counter() - start))
+        result = _execute_group(run)
+        seconds = time.perf_counter() - start
+        cfg, members = run.plan.config, run.plan.members
+        n_features = run.shared.X.shape[-1]
+        executed = sum(model_flops(cfg.hidden_widths, n_features, cfg.n_outputs,
+                                   len(p.randomness.train_rows), n)
+                       for p, n in zip(members, result.n_iter))
+        useful = sum(model_flops(p.hidden, n_features, cfg.n_outputs,
+                                 len(p.randomness.train_rows), n)
+                     for p, n in zip(members, result.n_iter))
+        dtype = run.shared.X.dtype.name
+        report = ProgramReport(
+            solver=cfg.solver, activation=cfg.activation, early_stopping=cfg.early_stopping,
+            dtype=dtype, hidden_widths=cfg.hidden_widths, n_models=run.plan.n_models,
+            slots=run.n_slots, threads=run.n_threads,
+            padding_overhead=executed / useful - 1 if useful else 0.0,
+            compile_seconds=compile_time, train_seconds=seconds, useful_gflop=useful / 1e9)
+        finished.append((result, report))
     return finished
 
 
@@ -530,7 +543,7 @@ def _record_failure(outcome, exc, raise_errors):
     outcome.exception = exc
 
 
-def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True,
+def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: list | None = None,
                    **schedule) -> list[FitOutcome]:
     """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
 
@@ -539,6 +552,7 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True,
     jobs are unaffected. `fit_time` is each job's share of the wall time of the program that
     trained it, plus its own host-side preparation. `schedule` (`n_threads`, `n_slots`,
     `segment_epochs`) is passed to `run_groups`; it changes speed and memory, never numbers.
+    A `ProgramReport` per compiled program is appended to `reports` when given.
     """
     outcomes = [FitOutcome() for _ in jobs]
     data_cache, replay_cache, prepared = {}, {}, []
@@ -554,9 +568,11 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True,
         except Exception as exc:  # noqa: BLE001 - reported like scikit-learn's fit_error
             _record_failure(outcomes[i], exc, raise_errors)
         outcomes[i].fit_time += time.perf_counter() - start
-    plans = plan_groups(prepared)
-    for plan, (result, seconds) in zip(plans, run_groups(plans, **schedule)):
-        share = seconds / plan.n_models
+    plans = plan_groups(prepared, n_threads=schedule.get("n_threads") or _default_worker_threads())
+    for plan, (result, report) in zip(plans, run_groups(plans, **schedule)):
+        if reports is not None:
+            reports.append(report)
+        share = (report.compile_seconds + report.train_seconds) / plan.n_models
         for m, p in enumerate(plan.members):
             start = time.perf_counter()
             try:

@@ -7,6 +7,10 @@ instead of one `_fit_and_score` call per pair, all pairs are fit together by `vg
 scikit-learn's own `_score`, so `cv_results_` is built by scikit-learn's `_format_results` from
 the same kind of records scikit-learn builds it from.
 
+After fit, `vectorization_` lists one `vgrid.plan.ProgramReport` per compiled program: its
+models, padded widths, models per call, padding overhead, compile and training seconds and
+useful GFLOP; `verbose >= 1` prints them.
+
 `mean_fit_time` is each model's share of the measured wall time of the program that trained it
 (plus its host-side preparation), so `mean_fit_time * n_candidates * n_splits` adds up to the
 real training time. `n_jobs` and `pre_dispatch` apply only to estimators vgrid cannot vectorize,
@@ -117,7 +121,16 @@ class _VectorizedSearchMixin:
                 est = clone(base_estimator).set_params(**clone(parameters, safe=False))
                 jobs.append(FitJob(est, *fold["train"], fold["sample_weight"], data_key=s))
                 pairs.append((c, s, parameters))
-        outcomes = fit_estimators(jobs, raise_errors=self.error_score == "raise")
+        reports = []
+        outcomes = fit_estimators(jobs, raise_errors=self.error_score == "raise",
+                                  reports=reports)
+        self.vectorization_.extend(reports)
+        if self.verbose > 0:
+            n_vectorized = sum(r.n_models for r in reports)
+            print(f"vgrid: {n_vectorized} of {len(jobs)} fits vectorized in {len(reports)} "
+                  f"program{'s' if len(reports) != 1 else ''}")
+            for report in reports:
+                print(f"  {report}")
 
         out = []
         for job, outcome, (c, s, parameters) in zip(jobs, outcomes, pairs):
@@ -167,6 +180,7 @@ class _VectorizedSearchMixin:
         self._check_input_parameters(X=X, y=y, split_params=routed_params.splitter.split)
         self.n_splits_ = self._checked_cv_orig.get_n_splits(X, y, **routed_params.splitter.split)
         base_estimator = clone(self.estimator)
+        self.vectorization_ = []
 
         all_candidate_params, all_out, all_more_results = [], [], defaultdict(list)
         results = {}

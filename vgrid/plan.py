@@ -1,0 +1,166 @@
+"""Planning: which models share a compiled program, and how much padding that costs.
+
+Jobs are first grouped by what must be static (`engine.STATIC_PARAMS`, depth, dtype, ...).
+Inside a group, models of different widths can share one program by padding to the widest,
+which wastes the padded work; or be split into buckets, each costing one more compilation.
+`plan_groups` chooses the split that minimises the estimated time, from a `CostModel` of
+measured compile seconds and FLOP/s per worker thread.
+
+Example:
+    >>> cost = CostModel()
+    >>> cost.flops_per_second("float64") < cost.flops_per_second("float32")
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from .training import GroupConfig
+
+__all__ = ["CostModel", "COST_MODEL", "GroupPlan", "ProgramReport", "plan_groups", "model_flops"]
+
+
+def model_flops(hidden, n_features, n_outputs, n_train, epochs) -> float:
+    """Training FLOPs of one model: 6 x weights x samples x epochs (forward 2, backward 4)."""
+    units = [n_features, *hidden, n_outputs]
+    weights = sum(a * b for a, b in zip(units[:-1], units[1:]))
+    return 6.0 * weights * n_train * epochs
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Estimated seconds to compile one more program, and training FLOP/s per worker thread.
+
+    Fixed numbers, so that the same grid is always split the same way (a plan that changed
+    from run to run would change shapes and recompile). The CPU defaults were measured on the
+    2-core benchmark machine (benchmarks/bench_core.py, `verbose=1` reports): one more
+    program costs about 0.2 s of tracing plus 0.9 s of XLA compilation shared by 2 cores;
+    training reached about 100 GFLOP/s per thread in float32 and 45 in float64. On an
+    accelerator, work is far cheaper than a compilation, so padding nearly always wins.
+    """
+
+    compile_seconds: float = 0.65
+    cpu_rates: tuple = (("float32", 100e9), ("float64", 45e9))
+    accelerator_speedup: float = 100.0
+
+    def flops_per_second(self, dtype: str, backend: str = "cpu") -> float:
+        rate = dict(self.cpu_rates).get(dtype, dict(self.cpu_rates)["float32"])
+        return rate if backend == "cpu" else rate * self.accelerator_speedup
+
+
+COST_MODEL = CostModel()
+
+
+@dataclass
+class GroupPlan:
+    """One compiled program's worth of jobs: their static settings and padded shapes."""
+
+    config: GroupConfig
+    members: list  # engine._Prepared
+
+    @property
+    def n_models(self) -> int:
+        return len(self.members)
+
+    def _flops(self, padded: bool) -> float:
+        return sum(model_flops(self.config.hidden_widths if padded else p.hidden,
+                               p.data.X.shape[1], self.config.n_outputs,
+                               len(p.randomness.train_rows), p.estimator.max_iter)
+                   for p in self.members)
+
+    @property
+    def useful_flops(self) -> float:
+        """FLOPs of the real (unpadded) models, if every model ran to its max_iter."""
+        return self._flops(padded=False)
+
+    @property
+    def padded_flops(self) -> float:
+        return self._flops(padded=True)
+
+    @property
+    def padding_overhead(self) -> float:
+        """Extra work due to padding, as a fraction of the useful work."""
+        useful = self.useful_flops
+        return self.padded_flops / useful - 1 if useful else 0.0
+
+
+def _make_plan(key, members) -> GroupPlan:
+    dtype, solver, n_hidden, activation, out_activation, loss, es, clf, _, n_out, _ = key
+    widths = tuple(max(p.hidden[i] for p in members) for i in range(n_hidden))
+    batch_size = max(p.batch_size for p in members)
+    n_batches = max(-(-len(p.randomness.train_rows) // p.batch_size) for p in members)
+    max_epochs = max(p.estimator.max_iter for p in members)
+    config = GroupConfig(widths, n_out, activation, out_activation, loss, solver, es, clf,
+                         batch_size, n_batches, max_epochs)
+    # Longest first, so that worker threads finish together.
+    members = sorted(members, key=lambda p: -p.estimator.max_iter * len(p.randomness.train_rows))
+    return GroupPlan(config, members)
+
+
+def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list]:
+    """Split a static group into width buckets minimising compile + padded training time."""
+    by_arch: dict = {}
+    for p in members:
+        by_arch.setdefault(p.hidden, []).append(p)
+    archs = sorted(by_arch, key=lambda h: model_flops(h, 1, 1, 1, 1) + sum(h))
+    if len(archs) == 1:
+        return [members]
+    rate = cost.flops_per_second(np.dtype(key[0]).name, jax.default_backend()) * n_threads
+    compile_cost = cost.compile_seconds
+
+    def seconds(i, j):  # one program for archs[i:j]
+        group = [p for h in archs[i:j] for p in by_arch[h]]
+        widths = tuple(max(h[k] for h in archs[i:j]) for k in range(len(archs[0])))
+        work = sum(model_flops(widths, p.data.X.shape[1], key[9], len(p.randomness.train_rows),
+                               p.estimator.max_iter) for p in group)
+        return compile_cost + work / rate
+
+    best, cut = [0.0] + [float("inf")] * len(archs), [0] * (len(archs) + 1)
+    for j in range(1, len(archs) + 1):
+        for i in range(j):
+            candidate = best[i] + seconds(i, j)
+            if candidate < best[j]:
+                best[j], cut[j] = candidate, i
+    buckets, j = [], len(archs)
+    while j > 0:
+        buckets.append([p for h in archs[cut[j]:j] for p in by_arch[h]])
+        j = cut[j]
+    return buckets[::-1]
+
+
+def plan_groups(prepared: list, cost: CostModel = COST_MODEL, n_threads: int = 1):
+    """Group prepared jobs by static settings, then bucket widths by the cost model."""
+    by_key: dict = {}
+    for p in prepared:
+        by_key.setdefault(p.static_key, []).append(p)
+    return [_make_plan(key, bucket) for key, members in by_key.items()
+            for bucket in _bucket_by_width(key, members, cost, n_threads)]
+
+
+@dataclass
+class ProgramReport:
+    """How one compiled program was used: what `GridSearchCV.vectorization_` lists."""
+
+    solver: str
+    activation: str
+    early_stopping: bool
+    dtype: str
+    hidden_widths: tuple  # padded
+    n_models: int
+    slots: int  # models per program call (the vmapped model axis)
+    threads: int  # worker threads running calls concurrently
+    padding_overhead: float  # extra work from padding, fraction of useful work
+    compile_seconds: float  # 0.0 when the program came from a cache
+    train_seconds: float
+    useful_gflop: float  # 6 x real weights x samples x epochs actually run, in GFLOP
+
+    def __str__(self) -> str:
+        return (f"{self.n_models} models {self.solver}/{self.activation} "
+                f"hidden {self.hidden_widths} {self.dtype}: {self.slots} per call x "
+                f"{self.threads} threads, padding +{100 * self.padding_overhead:.0f}%, "
+                f"compile {self.compile_seconds:.2f}s, train {self.train_seconds:.2f}s, "
+                f"{self.useful_gflop / max(self.train_seconds, 1e-9):.1f} GFLOP/s")
