@@ -57,8 +57,10 @@ def test_candidate_scores_do_not_depend_on_the_rest_of_the_grid(datasets):
         np.testing.assert_allclose(curve_a, curve_b, rtol=0, atol=1e-13)
 
 
-def test_same_call_gives_bitwise_the_same_results(datasets):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_same_call_gives_bitwise_the_same_results(datasets, dtype):
     X, y = datasets["wine"]
+    X = X.astype(dtype)
     first, second = _fit_grid(X, y, GRID), _fit_grid(X, y, GRID)
     for (n_a, curve_a, coefs_a), (n_b, curve_b, coefs_b) in zip(first, second):
         assert n_a == n_b
