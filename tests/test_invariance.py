@@ -47,6 +47,32 @@ def test_scheduling_never_changes_numbers(datasets, schedule):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
 
 
+@pytest.mark.parametrize("schedule", [dict(n_threads=1, n_slots=1), dict(n_threads=2, n_slots=3,
+                                                                          segment_epochs=4)])
+def test_diverging_model_changes_no_other_model_in_any_layout(datasets, schedule):
+    X, y = datasets["diabetes"]
+    grid = {"learning_rate_init": [1e-3, 1e3, 1e-2], "solver": ["sgd"]}
+    est = vgrid.MLPRegressor(hidden_layer_sizes=(6,), max_iter=20, random_state=0)
+    folds = list(StratifiedKFold(3).split(X, y > y.mean()))
+
+    def fit(grid):
+        jobs = [FitJob(clone(est).set_params(**params), X[train], y[train], data_key=f)
+                for params in ParameterGrid(grid) for f, (train, _) in enumerate(folds)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outcomes = fit_estimators(jobs, raise_errors=False, **schedule)
+        return jobs, outcomes
+
+    jobs, outcomes = fit(grid)
+    failed = [o.error is not None for o in outcomes]
+    assert failed == [False] * 3 + [True] * 3 + [False] * 3  # lr=1e3 diverges on every fold
+    assert "Solver produced non-finite parameter weights" in outcomes[3].error
+    calm, _ = fit({**grid, "learning_rate_init": [1e-3, 1e-2]})
+    for job, alone in zip(jobs[:3] + jobs[6:], calm):
+        np.testing.assert_allclose(job.estimator.loss_curve_, alone.estimator.loss_curve_,
+                                   rtol=0, atol=1e-13)
+
+
 def test_candidate_scores_do_not_depend_on_the_rest_of_the_grid(datasets):
     X, y = datasets["wine"]
     full = _fit_grid(X, y, GRID)
