@@ -3,8 +3,10 @@
 from .engine import FitJob, fit_estimators
 from .compare import ReferenceReport, compare_with_sklearn
 from .estimators import MLPClassifier, MLPRegressor
-from .search import GridSearchCV
+from .search import (GridSearchCV, HalvingGridSearchCV, HalvingRandomSearchCV,
+                     RandomizedSearchCV)
 
-__all__ = ["FitJob", "GridSearchCV", "MLPClassifier", "MLPRegressor", "ReferenceReport",
+__all__ = ["FitJob", "GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
+           "MLPClassifier", "MLPRegressor", "RandomizedSearchCV", "ReferenceReport",
            "compare_with_sklearn", "fit_estimators"]
 __version__ = "0.1.0"

@@ -35,6 +35,8 @@ from collections import defaultdict
 
 from joblib import logger
 from sklearn import model_selection, neural_network
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+from sklearn.model_selection._search_successive_halving import BaseSuccessiveHalving
 from sklearn.base import _fit_context, clone, is_classifier
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection._split import check_cv
@@ -46,7 +48,8 @@ from sklearn.utils.validation import _check_method_params, _num_samples, indexab
 from . import estimators
 from .engine import FitJob, fit_estimators
 
-__all__ = ["GridSearchCV", "is_vectorizable"]
+__all__ = ["GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV", "RandomizedSearchCV",
+           "is_vectorizable"]
 
 _VECTORIZED_TYPES = (estimators.MLPClassifier, estimators.MLPRegressor,
                      neural_network.MLPClassifier, neural_network.MLPRegressor)
@@ -96,6 +99,11 @@ class _VectorizedSearchMixin:
                           "is evaluated by scikit-learn's search, one fit at a time.",
                           UserWarning, stacklevel=2)
             return super().fit.__wrapped__(self, X, y, **params)
+        if isinstance(self, BaseSuccessiveHalving):  # BaseSuccessiveHalving.fit, around ours
+            self._n_samples_orig = _num_samples(X)
+            self._fit_vectorized(X, y, **params)
+            self.best_score_ = self.cv_results_["mean_test_score"][self.best_index_]
+            return self
         return self._fit_vectorized(X, y, **params)
 
     def _evaluate_vectorized(self, base_estimator, X, y, candidate_params, splits, scorers,
@@ -257,4 +265,57 @@ class GridSearchCV(_VectorizedSearchMixin, model_selection.GridSearchCV):
         >>> search = GridSearchCV(MLPClassifier(max_iter=20, random_state=0), grid, cv=3)
         >>> len(search.fit(X / X.max(0), y).cv_results_["params"])
         4
+    """
+
+
+class RandomizedSearchCV(_VectorizedSearchMixin, model_selection.RandomizedSearchCV):
+    """scikit-learn's `RandomizedSearchCV`; MLP candidates are trained all at once by vgrid.
+
+    The candidates are scikit-learn's (`ParameterSampler` with the same `random_state`), so
+    `cv_results_` equals scikit-learn's. Distributions (`scipy.stats.loguniform` for
+    `learning_rate_init` or `alpha`) reach values between grid points and cost nothing extra:
+    numeric hyperparameters are traced, one program serves them all.
+
+    Example:
+        >>> from scipy.stats import loguniform
+        >>> from sklearn.datasets import load_iris
+        >>> from vgrid import MLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> search = RandomizedSearchCV(MLPClassifier(max_iter=20, random_state=0),
+        ...     {"learning_rate_init": loguniform(1e-4, 1e-1)}, n_iter=4, cv=3, random_state=0)
+        >>> len(search.fit(X, y).cv_results_["params"])
+        4
+    """
+
+
+class HalvingGridSearchCV(_VectorizedSearchMixin, model_selection.HalvingGridSearchCV):
+    """scikit-learn's `HalvingGridSearchCV` (successive halving), each round vectorized by vgrid.
+
+    `resource` may be 'n_samples' or 'max_iter'; `cv_results_` has scikit-learn's `iter` and
+    `n_resources` columns and equals scikit-learn's.
+
+    Example:
+        >>> from sklearn.datasets import load_iris
+        >>> from vgrid import MLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> search = HalvingGridSearchCV(MLPClassifier(random_state=0),
+        ...     {"alpha": [1e-4, 1e-2, 1.0]}, resource="max_iter", max_resources=27,
+        ...     min_resources=9, cv=3).fit(X, y)
+        >>> search.n_resources_
+        [9, 27]
+    """
+
+
+class HalvingRandomSearchCV(_VectorizedSearchMixin, model_selection.HalvingRandomSearchCV):
+    """scikit-learn's `HalvingRandomSearchCV`, each round vectorized by vgrid.
+
+    Example:
+        >>> from scipy.stats import loguniform
+        >>> from sklearn.datasets import load_iris
+        >>> from vgrid import MLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> search = HalvingRandomSearchCV(MLPClassifier(max_iter=10, random_state=0),
+        ...     {"alpha": loguniform(1e-5, 1.0)}, n_candidates=6, cv=3, random_state=0)
+        >>> search.fit(X, y).n_candidates_
+        [6, 2]
     """
