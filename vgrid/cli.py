@@ -1,12 +1,15 @@
 """The `vgrid` command.
 
-    vgrid demo    fit an MLP grid on a data set that ships with scikit-learn, print the top rows
-                  of cv_results_, the reference check against scikit-learn and the speedup.
+    vgrid demo        fit an MLP grid on a data set that ships with scikit-learn, print the top
+                      rows of cv_results_, the reference check against scikit-learn and the speedup.
+    vgrid run SPEC    run the search a TOML, YAML or JSON spec describes (see `vgrid.spec`) and write
+                      cv_results.csv, summary.md and plots to its output folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -40,6 +43,85 @@ def _demo(args) -> int:
     return 0 if report.agrees else 1
 
 
+def _write_outputs(search, folder, report=None) -> list[str]:
+    import pandas as pd
+
+    os.makedirs(folder, exist_ok=True)
+    results = search.cv_results_
+    frame = pd.DataFrame(results)
+    frame["params"] = [repr(p) for p in results["params"]]
+    frame.to_csv(os.path.join(folder, "cv_results.csv"), index=False)
+    metric = next(k[len("rank_test_"):] for k in results if k.startswith("rank_test_"))
+    order = np.argsort(results[f"rank_test_{metric}"], kind="stable")[:10]
+    lines = [f"# vgrid {type(search).__name__}", "",
+             f"{len(results['params'])} candidates x {search.n_splits_} folds", "",
+             f"| rank | mean_test_{metric} | std_test_{metric} | params |", "|---|---|---|---|"]
+    lines += [f"| {results[f'rank_test_{metric}'][i]} | {results[f'mean_test_{metric}'][i]:.4f} | "
+              f"{results[f'std_test_{metric}'][i]:.4f} | {results['params'][i]} |" for i in order]
+    if hasattr(search, "best_params_"):
+        lines += ["", f"best_params_: {search.best_params_}"]
+    lines += ["", "## vectorization", ""] + [f"- {r}" for r in search.vectorization_]
+    if report is not None:
+        lines += ["", "## reference check", "", "```", str(report), "```"]
+    with open(os.path.join(folder, "summary.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    written = ["cv_results.csv", "summary.md"] + _write_plots(search, folder)
+    return [os.path.join(folder, name) for name in written]
+
+
+def _write_plots(search, folder) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plot
+
+    written = []
+    searched = [k[len("param_"):] for k in search.cv_results_ if k.startswith("param_")]
+    drawings = [("ranks.png", lambda ax: plot.rank_plot(search, ax=ax)),
+                ("learning_curves.png", lambda ax: plot.learning_curves(search, ax=ax))]
+    if len(searched) >= 2:
+        drawings.append(("heatmap.png",
+                         lambda ax: plot.heatmap(search, searched[0], searched[1], ax=ax)))
+    for name, draw in drawings:
+        fig, ax = plt.subplots(figsize=(7, 5))
+        draw(ax)
+        fig.tight_layout()
+        fig.savefig(os.path.join(folder, name), dpi=100)
+        plt.close(fig)
+        written.append(name)
+    return written
+
+
+def _run(args) -> int:
+    from .compare import compare_with_sklearn
+    from .spec import SpecError, load_data, load_spec
+
+    spec_dir = os.path.dirname(os.path.abspath(args.spec))
+    try:
+        spec = load_spec(args.spec)
+        X, y = load_data(spec.data, base_dir=spec_dir)
+        search = spec.search
+    except SpecError as exc:
+        print(f"vgrid: error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        search.set_params(verbose=max(search.verbose, 1))
+    report = None
+    if args.compare:
+        report = compare_with_sklearn(search, X, y)
+        search = report.search
+    else:
+        search.fit(X, y)
+    for path in _write_outputs(search, args.out or os.path.join(spec_dir, spec.folder), report):
+        print(f"wrote {path}")
+    if report is not None:
+        print(report)
+        return 0 if report.agrees else 1
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="vgrid", description="Vectorized grid search for "
                                      "scikit-learn's neural networks, on JAX.")
@@ -52,6 +134,16 @@ def main(argv=None) -> int:
     demo.add_argument("--max-iter", type=int, default=100)
     demo.add_argument("--top", type=int, default=5, help="rows of cv_results_ to print")
     demo.set_defaults(func=_demo)
+    run = commands.add_parser("run", help="run the search a spec file describes",
+                              description="Run the search a TOML, YAML or JSON spec describes "
+                              "and write cv_results.csv, summary.md and plots. A bad spec gives "
+                              "one line on stderr and exit status 2.")
+    run.add_argument("spec", help="the spec file (.toml, .yaml, .yml or .json)")
+    run.add_argument("--out", help="output folder (default: the spec's [output] folder)")
+    run.add_argument("--compare", action="store_true",
+                     help="also run scikit-learn's search on the same splits and report")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary lines")
+    run.set_defaults(func=_run)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -23,12 +23,18 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection._split import check_cv
 
-from . import estimators
+from . import estimators, search as vgrid_search
 
 __all__ = ["ReferenceReport", "compare_with_sklearn", "sklearn_equivalent"]
 
 _SKLEARN_CLASS = {estimators.MLPClassifier: neural_network.MLPClassifier,
                   estimators.MLPRegressor: neural_network.MLPRegressor}
+
+
+_SKLEARN_SEARCH = {vgrid_search.GridSearchCV: model_selection.GridSearchCV,
+                   vgrid_search.RandomizedSearchCV: model_selection.RandomizedSearchCV,
+                   vgrid_search.HalvingGridSearchCV: model_selection.HalvingGridSearchCV,
+                   vgrid_search.HalvingRandomSearchCV: model_selection.HalvingRandomSearchCV}
 
 
 def sklearn_equivalent(estimator):
@@ -64,7 +70,8 @@ class ReferenceReport:
 
     def __str__(self) -> str:
         lines = [
-            f"reference check against scikit-learn's GridSearchCV ({self.n_fits} fits)",
+            f"reference check against scikit-learn's {type(self.reference).__name__} "
+            f"({self.n_fits} fits)",
             f"  cv_results_ keys and order equal:   {self.same_keys}",
             f"  cv_results_ dtypes equal:           {not self.dtype_mismatches}"
             + (f" {self.dtype_mismatches}" if self.dtype_mismatches else ""),
@@ -84,8 +91,9 @@ def _dtype(value):
 
 
 def compare_with_sklearn(search, X, y=None, *, sklearn_n_jobs=-1, **fit_params):
-    """Fit `search` (a vgrid search, cloned) and scikit-learn's GridSearchCV; report both.
+    """Fit `search` (a vgrid search, cloned) and the same scikit-learn search; report both.
 
+    `search` is any of vgrid's searches; the reference is scikit-learn's class of the same name.
     scikit-learn's search gets the equivalent scikit-learn estimator, the same parameters and
     the very same splits (materialised once, so a shuffling splitter cannot differ), and runs
     with `n_jobs=sklearn_n_jobs`. Both wall times include refitting.
@@ -97,7 +105,7 @@ def compare_with_sklearn(search, X, y=None, *, sklearn_n_jobs=-1, **fit_params):
     params = search.get_params(deep=False)
     params.update(estimator=sklearn_equivalent(search.estimator), cv=splits,
                   n_jobs=sklearn_n_jobs)
-    reference = model_selection.GridSearchCV(**params)
+    reference = _SKLEARN_SEARCH[type(search)](**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()

@@ -36,6 +36,7 @@ from typing import Any, Hashable, NamedTuple
 import jax
 import numpy as np
 import scipy.sparse as sp
+from tqdm.auto import tqdm
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
@@ -318,8 +319,9 @@ class _SlotScheduler:
     stops, so that a model that stopped early does not keep costing work. Each worker thread
     owns one set of slots; all sets have the same size, so they share one compiled program."""
 
-    def __init__(self, plan, shared, inits, models, n_slots, segment_epochs):
+    def __init__(self, plan, shared, inits, models, n_slots, segment_epochs, on_done=None):
         self.plan, self.shared, self.inits, self.models = plan, shared, inits, models
+        self.on_done = on_done
         self.n_slots, self.segment_epochs = n_slots, segment_epochs
         self.dtype = shared.X.dtype
         self.queue = iter(range(plan.n_models))
@@ -352,6 +354,8 @@ class _SlotScheduler:
                 if m is None or not states.done[slot]:
                     continue
                 self.results[m] = _take(states, slot)
+                if self.on_done is not None:
+                    self.on_done()
                 owner[slot] = nxt = self._next()
                 if nxt is not None:
                     one_model, one_state = self._fresh(nxt)
@@ -427,9 +431,9 @@ def _compile_group(run: _GroupRun) -> bool:
     return True
 
 
-def _execute_group(run: _GroupRun):
+def _execute_group(run: _GroupRun, on_done=None):
     scheduler = _SlotScheduler(run.plan, run.shared, run.inits, run.models, run.n_slots,
-                               run.segment_epochs)
+                               run.segment_epochs, on_done)
     if run.n_threads == 1:
         scheduler.work(run.x64)
     else:
@@ -439,7 +443,7 @@ def _execute_group(run: _GroupRun):
     return results_from_states(run.plan.config, states)
 
 
-def run_groups(plans: list[GroupPlan], **options) -> list:
+def run_groups(plans: list[GroupPlan], progress=None, **options) -> list:
     """Train every group; returns (TrainResult as numpy arrays, ProgramReport) per group.
 
     Programs are compiled first, all groups at once (XLA compiles on one core each), then the
@@ -462,7 +466,7 @@ def run_groups(plans: list[GroupPlan], **options) -> list:
     finished = []
     for run, compile_time in zip(runs, compile_seconds):
         start = time.perf_counter()
-        result = _execute_group(run)
+        result = _execute_group(run, progress)
         seconds = time.perf_counter() - start
         cfg, members = run.plan.config, run.plan.members
         n_features = run.shared.X.shape[-1]
@@ -544,7 +548,7 @@ def _record_failure(outcome, exc, raise_errors):
 
 
 def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: list | None = None,
-                   **schedule) -> list[FitOutcome]:
+                   progress: bool = False, **schedule) -> list[FitOutcome]:
     """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
 
     With `raise_errors=False` a job that fails (invalid parameters, bad data, non-finite
@@ -552,7 +556,8 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     jobs are unaffected. `fit_time` is each job's share of the wall time of the program that
     trained it, plus its own host-side preparation. `schedule` (`n_threads`, `n_slots`,
     `segment_epochs`) is passed to `run_groups`; it changes speed and memory, never numbers.
-    A `ProgramReport` per compiled program is appended to `reports` when given.
+    A `ProgramReport` per compiled program is appended to `reports` when given. With
+    `progress=True` a progress bar (tqdm, in a terminal or in Jupyter) counts trained models.
     """
     outcomes = [FitOutcome() for _ in jobs]
     data_cache, replay_cache, prepared = {}, {}, []
@@ -569,7 +574,11 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
             _record_failure(outcomes[i], exc, raise_errors)
         outcomes[i].fit_time += time.perf_counter() - start
     plans = plan_groups(prepared, n_threads=schedule.get("n_threads") or _default_worker_threads())
-    for plan, (result, report) in zip(plans, run_groups(plans, **schedule)):
+    with tqdm(total=len(prepared), disable=not progress or not prepared, unit="model",
+              desc="vgrid training") as bar:
+        finished = run_groups(plans, progress=(lambda: bar.update(1)) if progress else None,
+                              **schedule)
+    for plan, (result, report) in zip(plans, finished):
         if reports is not None:
             reports.append(report)
         share = (report.compile_seconds + report.train_seconds) / plan.n_models

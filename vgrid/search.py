@@ -7,7 +7,10 @@ instead of one `_fit_and_score` call per pair, all pairs are fit together by `vg
 scikit-learn's own `_score`, so `cv_results_` is built by scikit-learn's `_format_results` from
 the same kind of records scikit-learn builds it from.
 
-After fit, `vectorization_` lists one `vgrid.plan.ProgramReport` per compiled program: its
+After fit, `learning_curves_` holds every model's training curves, which vectorized training
+gives for free: `learning_curves_["loss"]` (`loss_curve_`) and `["validation_score"]`
+(`validation_scores_`, with early stopping) are arrays of shape (n_candidates, n_splits,
+n_epochs), in `cv_results_` row order, NaN past a model's last epoch. `vectorization_` lists one `vgrid.plan.ProgramReport` per compiled program: its
 models, padded widths, models per call, padding overhead, compile and training seconds and
 useful GFLOP; `verbose >= 1` prints them.
 
@@ -28,11 +31,11 @@ Example:
 
 from __future__ import annotations
 
-import numbers
 import time
 import warnings
 from collections import defaultdict
 
+import numpy as np
 from joblib import logger
 from sklearn import model_selection, neural_network
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -88,6 +91,30 @@ def _fit_line(parameters, progress, verbose, test_scores, train_scores, total_ti
     return end_msg + "." * (80 - len(end_msg) - len(result_msg)) + result_msg
 
 
+def _curves_of(jobs, n_candidates, n_splits):
+    """Per candidate: (loss curves, validation-score curves), one row per split."""
+    def curve(est, name):
+        values = getattr(est, name, None)
+        return np.asarray(values if values is not None else [], float)
+
+    per_job = [(curve(j.estimator, "loss_curve_"), curve(j.estimator, "validation_scores_"))
+               for j in jobs]
+    return [per_job[c * n_splits:(c + 1) * n_splits] for c in range(n_candidates)]
+
+
+def _stack_curves(curves):
+    """{'loss': (n_candidates, n_splits, n_epochs), 'validation_score': ...}, NaN-padded."""
+    n_epochs = max([len(c) for cand in curves for pair in cand for c in pair], default=0)
+    out = {}
+    for k, name in enumerate(("loss", "validation_score")):
+        array = np.full((len(curves), len(curves[0]) if curves else 0, n_epochs), np.nan)
+        for i, cand in enumerate(curves):
+            for j, pair in enumerate(cand):
+                array[i, j, :len(pair[k])] = pair[k]
+        out[name] = array
+    return out
+
+
 class _VectorizedSearchMixin:
     """Replaces BaseSearchCV.fit's per-pair evaluation with one vectorized evaluation."""
 
@@ -131,8 +158,9 @@ class _VectorizedSearchMixin:
                 pairs.append((c, s, parameters))
         reports = []
         outcomes = fit_estimators(jobs, raise_errors=self.error_score == "raise",
-                                  reports=reports)
+                                  reports=reports, progress=self.verbose > 0)
         self.vectorization_.extend(reports)
+        self._curves.extend(_curves_of(jobs, len(candidate_params), len(folds)))
         if self.verbose > 0:
             n_vectorized = sum(r.n_models for r in reports)
             print(f"vgrid: {n_vectorized} of {len(jobs)} fits vectorized in {len(reports)} "
@@ -189,6 +217,7 @@ class _VectorizedSearchMixin:
         self.n_splits_ = self._checked_cv_orig.get_n_splits(X, y, **routed_params.splitter.split)
         base_estimator = clone(self.estimator)
         self.vectorization_ = []
+        self._curves = []
 
         all_candidate_params, all_out, all_more_results = [], [], defaultdict(list)
         results = {}
@@ -246,6 +275,8 @@ class _VectorizedSearchMixin:
 
         self.scorer_ = scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
         self.cv_results_ = results
+        self.learning_curves_ = _stack_curves(self._curves)
+        del self._curves
         root_ctx.call_on_fit_task_end(estimator=self, X=X, y=y)
         return self
 

@@ -1,0 +1,131 @@
+"""`vgrid run SPEC`, its errors, and vgrid.plot."""
+
+import json
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+import vgrid
+import vgrid.plot
+from vgrid.cli import main
+
+matplotlib.use("Agg")
+
+SPEC_TOML = """
+[data]
+path = "data.csv"
+target = "label"
+scale = true
+
+[estimator]
+name = "MLPClassifier"
+params = { max_iter = 15, random_state = 0, hidden_layer_sizes = [4] }
+
+[search]
+kind = "grid"
+cv = 3
+[search.grid]
+alpha = [1e-4, 1e-1]
+learning_rate_init = [1e-3, 1e-2]
+
+[output]
+folder = "out"
+"""
+
+
+def test_run_spec_writes_results_and_plots(tmp_path, datasets, capsys):
+    X, y = datasets["wine"]
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["label"] = y
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "spec.toml").write_text(SPEC_TOML)
+    assert main(["run", str(tmp_path / "spec.toml"), "--compare"]) == 0
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir()} == {"cv_results.csv", "summary.md", "ranks.png",
+                                               "learning_curves.png", "heatmap.png"}
+    results = pd.read_csv(out / "cv_results.csv")
+    assert len(results) == 4 and "mean_test_score" in results
+    assert "max |split score difference|:       0" in capsys.readouterr().out
+
+
+def test_run_random_spec_from_json(tmp_path):
+    spec = {"data": {"dataset": "iris"},
+            "estimator": {"name": "MLPClassifier", "params": {"max_iter": 10, "random_state": 0}},
+            "search": {"kind": "random", "n_iter": 3, "random_state": 0, "cv": 3,
+                       "distributions": {"alpha": {"loguniform": [1e-5, 1.0]},
+                                         "hidden_layer_sizes": [[3], [5, 2]]}},
+            "output": {"folder": str(tmp_path / "random")}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    assert main(["run", str(tmp_path / "spec.json"), "--quiet"]) == 0
+    assert (tmp_path / "random" / "cv_results.csv").exists()
+
+
+BAD_SPECS = [
+    ('{"data": {"dataset": "nope"}}', r"dataset = 'nope' is not one of"),
+    ('{"data": {"dataset": "iris"}, "search": {"grid": {"alpha": [-1]}}}',
+     r"\[search\] alpha = -1: The 'alpha' parameter of MLPClassifier must be"),
+    ('{"data": {"dataset": "iris"}, "search": {"grid": {"alpha": 0.1}}}',
+     r"alpha must be a non-empty list"),
+    ('{"data": {"dataset": "iris"}, "search": {"kind": "random", "distributions": '
+     '{"alpha": {"eval": ["__import__(\'os\')"]}}}}', r"expected a list of values or one of"),
+    ('{"data": {"dataset": "iris"}, "estimator": {"name": "os.system"}}',
+     r"vgrid runs 'MLPClassifier' or 'MLPRegressor'"),
+    ('{"data": {"dataset": "iris"}, "extra": {}}', r"unknown section"),
+    ('[1, 2]', r"a spec is a table of sections"),
+    ('{not json', r"is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_SPECS)
+def test_bad_spec_is_one_line_and_exit_2(tmp_path, capsys, text, message):
+    (tmp_path / "spec.json").write_text(text)
+    assert main(["run", str(tmp_path / "spec.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("vgrid: error: ")
+    assert pytest.importorskip("re").search(message, err)
+
+
+def test_every_command_has_help(capsys):
+    for command in (["--help"], ["demo", "--help"], ["run", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(command)
+        assert exit_info.value.code == 0
+    assert "spec" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def fitted(datasets):
+    X, y = datasets["iris"]
+    return vgrid.GridSearchCV(
+        vgrid.MLPClassifier(max_iter=12, random_state=0, early_stopping=True),
+        {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2, 1e-1]}, cv=3).fit(X, y)
+
+
+def test_learning_curves_attribute(fitted):
+    curves = fitted.learning_curves_
+    assert curves["loss"].shape == (6, 3, 12) == curves["validation_score"].shape
+    first = fitted.learning_curves_["loss"][0, 0]
+    assert np.isfinite(first[0]) and np.all(np.isnan(first) == np.isnan(
+        curves["validation_score"][0, 0]))
+
+
+def test_plots_draw_what_the_results_say(fitted):
+    ax = vgrid.plot.heatmap(fitted, "alpha", "learning_rate_init")
+    texts = sorted(float(t.get_text()) for t in ax.texts)
+    assert texts == sorted(np.round(fitted.cv_results_["mean_test_score"], 3))
+    ax = vgrid.plot.learning_curves(fitted, top=3)
+    assert len(ax.get_lines()) == 3
+    ax = vgrid.plot.rank_plot(fitted)
+    assert ax.get_title() == "6 candidates ranked"
+    with pytest.raises(ValueError, match="'beta' is not a searched hyperparameter"):
+        vgrid.plot.heatmap(fitted, "alpha", "beta")
+
+
+def test_verbose_zero_prints_nothing(datasets, capsys):
+    X, y = datasets["iris"]
+    vgrid.GridSearchCV(vgrid.MLPClassifier(max_iter=5, random_state=0), {"alpha": [1e-4]},
+                       cv=2).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
