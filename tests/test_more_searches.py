@@ -50,6 +50,8 @@ def test_halving_grid_search_equals_sklearn(datasets, resource):
     assert ours.n_resources_ == ref.n_resources_ and ours.n_candidates_ == ref.n_candidates_
     assert ours.cv_results_["iter"].dtype == np.int64
     assert type(ours.best_estimator_) is vgrid.MLPClassifier
+    if resource == "max_iter":  # survivors continued, not retrained: same numbers, less work
+        assert ours.resumed_epochs_ > 0
 
 
 def test_halving_random_search_equals_sklearn(datasets):

@@ -46,8 +46,8 @@ from sklearn.utils.validation import _check_sample_weight
 
 from .plan import GroupPlan, ProgramReport, model_flops, plan_groups
 from .replay import FitRandomness, replay_fit_randomness
-from .training import (SCHEDULES, GroupConfig, HyperParams, ModelInputs, SharedInputs,
-                       initial_states, results_from_states, train_segment)
+from .training import (SCHEDULES, GroupConfig, HyperParams, ModelInputs, ModelState,
+                       SharedInputs, initial_states, results_from_states, train_segment)
 
 __all__ = ["FitJob", "FitOutcome", "fit_estimators", "run_groups"]
 
@@ -70,6 +70,11 @@ class FitJob:
     y: Any
     sample_weight: Any = None
     data_key: Hashable = None
+    #: A `FitOutcome.state` of the same model (same parameters but a smaller `max_iter`, same
+    #: data): training continues from it instead of starting again. Exact: the continued run
+    #: sees the same minibatches as a run from scratch would.
+    resume_state: ModelState | None = None
+    keep_state: bool = False  # return the final training state in the outcome
 
 
 @dataclass
@@ -79,6 +84,8 @@ class FitOutcome:
     fit_time: float = 0.0
     error: str | None = None  # formatted traceback, as scikit-learn's `fit_error`
     exception: BaseException | None = field(default=None, repr=False)
+    state: ModelState | None = field(default=None, repr=False)  # with FitJob.keep_state
+    resumed_epochs: int = 0  # epochs not trained again thanks to FitJob.resume_state
 
 
 class _FitData(NamedTuple):
@@ -99,6 +106,7 @@ class _Prepared(NamedTuple):
     randomness: FitRandomness
     replay_key: Hashable
     static_key: tuple
+    resume: ModelState | None
 
 
 def _is_vectorizable(est) -> bool:
@@ -176,7 +184,7 @@ def _prepare(index, job, cache, replay_cache) -> _Prepared:
                   loss, bool(est.early_stopping), is_classifier(est), n_features,
                   data.Y.shape[1], _batch_bucket(batch_size))
     return _Prepared(index, est, job.data_key, data, tuple(hidden), batch_size, randomness,
-                     replay_key, static_key)
+                     replay_key, static_key, job.resume_state)
 
 
 def _batch_bucket(batch_size: int) -> int:
@@ -334,15 +342,17 @@ class _SlotScheduler:
 
     def _fresh(self, index):
         one = _take(self.models, np.array([index]))
+        resume = self.plan.members[index].resume
+        if resume is not None:
+            return one, _pad_state(resume, self.plan.config)
         return one, initial_states(self.inits, one, self.plan.config.max_epochs, self.dtype)
 
     def work(self, x64):
         owner = [self._next() for _ in range(self.n_slots)]
         if owner[0] is None:
             return
-        filled = np.array([m if m is not None else owner[0] for m in owner])
-        models = _take(self.models, filled)
-        states = initial_states(self.inits, models, self.plan.config.max_epochs, self.dtype)
+        fresh = [self._fresh(m if m is not None else owner[0]) for m in owner]
+        models, states = jax.tree.map(lambda *rows: np.concatenate(rows), *fresh)
         states.done[[i for i, m in enumerate(owner) if m is None]] = True
         shared = self.shared
         while any(m is not None for m in owner):
@@ -440,11 +450,12 @@ def _execute_group(run: _GroupRun, on_done=None):
         with ThreadPoolExecutor(run.n_threads) as pool:
             list(pool.map(lambda _: scheduler.work(run.x64), range(run.n_threads)))
     states = jax.tree.map(lambda *rows: np.stack(rows), *scheduler.results)
-    return results_from_states(run.plan.config, states)
+    return results_from_states(run.plan.config, states), states
 
 
 def run_groups(plans: list[GroupPlan], progress=None, **options) -> list:
-    """Train every group; returns (TrainResult as numpy arrays, ProgramReport) per group.
+    """Train every group; returns (TrainResult, final ModelState, ProgramReport) per group, as
+    numpy arrays with a leading model axis.
 
     Programs are compiled first, all groups at once (XLA compiles on one core each), then the
     groups train one after the other. On the CPU each group's models are spread over one
@@ -466,7 +477,7 @@ def run_groups(plans: list[GroupPlan], progress=None, **options) -> list:
     finished = []
     for run, compile_time in zip(runs, compile_seconds):
         start = time.perf_counter()
-        result = _execute_group(run, progress)
+        result, states = _execute_group(run, progress)
         seconds = time.perf_counter() - start
         cfg, members = run.plan.config, run.plan.members
         n_features = run.shared.X.shape[-1]
@@ -483,8 +494,62 @@ def run_groups(plans: list[GroupPlan], progress=None, **options) -> list:
             slots=run.n_slots, threads=run.n_threads,
             padding_overhead=executed / useful - 1 if useful else 0.0,
             compile_seconds=compile_time, train_seconds=seconds, useful_gflop=useful / 1e9)
-        finished.append((result, report))
+        finished.append((result, states, report))
     return finished
+
+
+_PARAM_TREES = ("params", "best_params")
+
+
+def _map_param_trees(state: ModelState, fn) -> ModelState:
+    opt = state.opt._replace(first=fn(state.opt.first), second=fn(state.opt.second))
+    return state._replace(params=fn(state.params), best_params=fn(state.best_params), opt=opt)
+
+
+def _unpad_state(state: ModelState, p: _Prepared) -> ModelState:
+    """One model's state with its real (unpadded) layer shapes, to resume it in any group."""
+    units = [p.data.X.shape[1], *p.hidden, p.data.Y.shape[1]]
+
+    def cut(tree):
+        return {name: {"kernel": layer["kernel"][:units[i], :units[i + 1]].copy(),
+                       "bias": layer["bias"][:units[i + 1]].copy()}
+                for i, (name, layer) in enumerate(sorted(tree.items(),
+                                                         key=lambda kv: int(kv[0][6:])))}
+
+    return _map_param_trees(state, cut)
+
+
+def _pad_state(state: ModelState, config: GroupConfig) -> ModelState:
+    """An unpadded state padded to a group's shapes (zeros stay zero: padded units are masked),
+    with one leading slot axis; training continues until its new `max_iter`."""
+    def pad(tree):
+        out = {}
+        for i, (name, layer) in enumerate(sorted(tree.items(), key=lambda kv: int(kv[0][6:]))):
+            fan_in = layer["kernel"].shape[0] if i == 0 else config.hidden_widths[i - 1]
+            fan_out = (config.hidden_widths[i] if i < len(config.hidden_widths)
+                       else config.n_outputs)
+            kernel = np.zeros((1, fan_in, fan_out), layer["kernel"].dtype)
+            kernel[0, :layer["kernel"].shape[0], :layer["kernel"].shape[1]] = layer["kernel"]
+            bias = np.zeros((1, fan_out), layer["bias"].dtype)
+            bias[0, :len(layer["bias"])] = layer["bias"]
+            out[name] = {"kernel": kernel, "bias": bias}
+        return out
+
+    def curve(values):
+        out = np.full((1, config.max_epochs), np.nan, values.dtype)
+        n = min(len(values), config.max_epochs)
+        out[0, :n] = values[:n]
+        return out
+
+    state = _map_param_trees(state, pad)
+    scalars = {f: np.asarray(getattr(state, f))[None] for f in (
+        "n_iter", "samples_seen", "no_improvement_count", "best_loss", "best_validation_score",
+        "stopped_by_rule")}
+    opt = state.opt._replace(step=np.asarray(state.opt.step)[None],
+                             learning_rate=np.asarray(state.opt.learning_rate)[None])
+    return state._replace(opt=opt, loss_curve=curve(state.loss_curve),
+                          validation_scores=curve(state.validation_scores),
+                          done=np.asarray(state.stopped_by_rule)[None].copy(), **scalars)
 
 
 def _materialize(p: _Prepared, result, m: int):
@@ -578,12 +643,17 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
               desc="vgrid training") as bar:
         finished = run_groups(plans, progress=(lambda: bar.update(1)) if progress else None,
                               **schedule)
-    for plan, (result, report) in zip(plans, finished):
+    for plan, (result, states, report) in zip(plans, finished):
         if reports is not None:
             reports.append(report)
         share = (report.compile_seconds + report.train_seconds) / plan.n_models
         for m, p in enumerate(plan.members):
             start = time.perf_counter()
+            outcome = outcomes[p.index]
+            if p.resume is not None:
+                outcome.resumed_epochs = int(p.resume.n_iter)
+            if jobs[p.index].keep_state:
+                outcome.state = _unpad_state(_take(states, m), p)
             try:
                 _materialize(p, result, m)
             except Exception as exc:  # noqa: BLE001

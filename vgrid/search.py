@@ -133,6 +133,17 @@ class _VectorizedSearchMixin:
             return self
         return self._fit_vectorized(X, y, **params)
 
+    #: Halving on resource="max_iter": continue each survivor from its state in the previous
+    #: round instead of training it again from scratch (exactly the same numbers).
+    continue_survivors = True
+
+    def _continues_survivors(self) -> bool:
+        return (self.continue_survivors and isinstance(self, BaseSuccessiveHalving)
+                and self.resource == "max_iter")
+
+    def _survivor_key(self, parameters, split):
+        return repr(sorted((k, v) for k, v in parameters.items() if k != self.resource)), split
+
     def _evaluate_vectorized(self, base_estimator, X, y, candidate_params, splits, scorers,
                              routed_params):
         fit_params = routed_params.estimator.fit
@@ -151,16 +162,25 @@ class _VectorizedSearchMixin:
                 score_train=_check_method_params(X, score_params, train),
                 score_test=_check_method_params(X, score_params, test)))
         pairs, jobs = [], []
+        continuing = self._continues_survivors()
         for c, parameters in enumerate(candidate_params):
             for s, fold in enumerate(folds):
                 est = clone(base_estimator).set_params(**clone(parameters, safe=False))
-                jobs.append(FitJob(est, *fold["train"], fold["sample_weight"], data_key=s))
+                key = self._survivor_key(parameters, s) if continuing else None
+                jobs.append(FitJob(est, *fold["train"], fold["sample_weight"], data_key=s,
+                                   resume_state=self._survivors.get(key) if continuing else None,
+                                   keep_state=continuing))
                 pairs.append((c, s, parameters))
         reports = []
         outcomes = fit_estimators(jobs, raise_errors=self.error_score == "raise",
                                   reports=reports, progress=self.verbose > 0)
         self.vectorization_.extend(reports)
         self._curves.extend(_curves_of(jobs, len(candidate_params), len(folds)))
+        if continuing:
+            self._survivors = {self._survivor_key(parameters, s): outcome.state
+                               for (c, s, parameters), outcome in zip(pairs, outcomes)
+                               if outcome.state is not None}
+            self.resumed_epochs_ += sum(o.resumed_epochs for o in outcomes)
         if self.verbose > 0:
             n_vectorized = sum(r.n_models for r in reports)
             print(f"vgrid: {n_vectorized} of {len(jobs)} fits vectorized in {len(reports)} "
@@ -218,6 +238,8 @@ class _VectorizedSearchMixin:
         base_estimator = clone(self.estimator)
         self.vectorization_ = []
         self._curves = []
+        self._survivors = {}
+        self.resumed_epochs_ = 0
 
         all_candidate_params, all_out, all_more_results = [], [], defaultdict(list)
         results = {}
@@ -276,7 +298,9 @@ class _VectorizedSearchMixin:
         self.scorer_ = scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
         self.cv_results_ = results
         self.learning_curves_ = _stack_curves(self._curves)
-        del self._curves
+        del self._curves, self._survivors
+        if not self._continues_survivors():
+            del self.resumed_epochs_
         root_ctx.call_on_fit_task_end(estimator=self, X=X, y=y)
         return self
 
@@ -323,7 +347,11 @@ class HalvingGridSearchCV(_VectorizedSearchMixin, model_selection.HalvingGridSea
     """scikit-learn's `HalvingGridSearchCV` (successive halving), each round vectorized by vgrid.
 
     `resource` may be 'n_samples' or 'max_iter'; `cv_results_` has scikit-learn's `iter` and
-    `n_resources` columns and equals scikit-learn's.
+    `n_resources` columns and equals scikit-learn's. With `resource="max_iter"`, a surviving
+    candidate continues from where its previous round stopped instead of being trained again
+    from scratch: the numbers are the same (its minibatches are the same), the work is less;
+    `resumed_epochs_` counts the epochs not trained again. Set the class attribute
+    `continue_survivors = False` on an instance to retrain from scratch, as scikit-learn does.
 
     Example:
         >>> from sklearn.datasets import load_iris
