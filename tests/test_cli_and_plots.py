@@ -129,3 +129,20 @@ def test_verbose_zero_prints_nothing(datasets, capsys):
                        cv=2).fit(X, y)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_run_yaml_spec_with_parquet_data(tmp_path, datasets):
+    X, y = datasets["diabetes"]
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["target"] = y
+    frame.to_parquet(tmp_path / "data.parquet")
+    (tmp_path / "spec.yaml").write_text(
+        "data: {path: data.parquet, target: target, dtype: float32}\n"
+        "estimator: {name: MLPRegressor, params: {max_iter: 10, random_state: 0,"
+        " hidden_layer_sizes: [6]}}\n"
+        "search:\n  kind: halving_grid\n  resource: max_iter\n  max_resources: 12\n"
+        "  min_resources: 3\n  cv: 3\n  grid: {alpha: [0.0001, 0.1, 1.0]}\n"
+        "output: {folder: yaml-out}\n")
+    assert main(["run", str(tmp_path / "spec.yaml"), "--quiet"]) == 0
+    results = pd.read_csv(tmp_path / "yaml-out" / "cv_results.csv")
+    assert list(results.columns[:2]) == ["iter", "n_resources"]
