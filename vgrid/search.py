@@ -34,6 +34,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import defaultdict
+from traceback import format_exc
 
 import numpy as np
 from joblib import logger
@@ -48,8 +49,8 @@ from sklearn.model_selection._validation import (_insert_error_scores, _score,
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_samples, indexable
 
-from . import estimators
-from .engine import FitJob, fit_estimators
+from . import estimators, pipeline
+from .engine import FitJob, FitOutcome, fit_estimators
 
 __all__ = ["GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV", "RandomizedSearchCV",
            "is_vectorizable"]
@@ -58,9 +59,14 @@ _VECTORIZED_TYPES = (estimators.MLPClassifier, estimators.MLPRegressor,
                      neural_network.MLPClassifier, neural_network.MLPRegressor)
 
 
-def is_vectorizable(estimator) -> bool:
-    """Whether vgrid trains this estimator's grid itself (vgrid's or scikit-learn's MLPs)."""
-    return type(estimator) in _VECTORIZED_TYPES
+def is_vectorizable(estimator, param_grid=None) -> bool:
+    """Whether vgrid trains this estimator's grid itself: vgrid's or scikit-learn's MLPs, or a
+    Pipeline ending in one (as long as the grid does not swap that last step)."""
+    name, model = pipeline.final_step(estimator)
+    if type(model) not in _VECTORIZED_TYPES:
+        return False
+    grids = param_grid if isinstance(param_grid, list) else [param_grid or {}]
+    return name is None or all(name not in grid for grid in grids if hasattr(grid, "keys"))
 
 
 def _fit_line(parameters, progress, verbose, test_scores, train_scores, total_time):
@@ -91,14 +97,13 @@ def _fit_line(parameters, progress, verbose, test_scores, train_scores, total_ti
     return end_msg + "." * (80 - len(end_msg) - len(result_msg)) + result_msg
 
 
-def _curves_of(jobs, n_candidates, n_splits):
+def _curves_of(fitted, n_candidates, n_splits):
     """Per candidate: (loss curves, validation-score curves), one row per split."""
     def curve(est, name):
-        values = getattr(est, name, None)
+        values = getattr(pipeline.final_step(est)[1], name, None) if est is not None else None
         return np.asarray(values if values is not None else [], float)
 
-    per_job = [(curve(j.estimator, "loss_curve_"), curve(j.estimator, "validation_scores_"))
-               for j in jobs]
+    per_job = [(curve(est, "loss_curve_"), curve(est, "validation_scores_")) for est in fitted]
     return [per_job[c * n_splits:(c + 1) * n_splits] for c in range(n_candidates)]
 
 
@@ -121,7 +126,8 @@ class _VectorizedSearchMixin:
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **params):
         """Run fit with all sets of parameters; see scikit-learn's `GridSearchCV.fit`."""
-        if not is_vectorizable(self.estimator):
+        space = getattr(self, "param_grid", getattr(self, "param_distributions", None))
+        if not is_vectorizable(self.estimator, space):
             warnings.warn(f"vgrid does not vectorize {type(self.estimator).__name__}: its grid "
                           "is evaluated by scikit-learn's search, one fit at a time.",
                           UserWarning, stacklevel=2)
@@ -147,35 +153,57 @@ class _VectorizedSearchMixin:
     def _evaluate_vectorized(self, base_estimator, X, y, candidate_params, splits, scorers,
                              routed_params):
         fit_params = routed_params.estimator.fit
-        unknown = set(fit_params) - {"sample_weight"}
-        if unknown:
-            raise TypeError(f"{type(base_estimator).__name__}.fit() got unexpected keyword "
-                            f"arguments {sorted(unknown)}; it accepts only sample_weight.")
+        model_params = pipeline.model_fit_params(base_estimator, fit_params)
+        _, base_model = pipeline.final_step(base_estimator)
         score_params = routed_params.scorer.score
         folds = []
         for train, test in splits:
             X_train, y_train = _safe_split(base_estimator, X, y, train)
             X_test, y_test = _safe_split(base_estimator, X, y, test, train)
+            weights = model_params["sample_weight"]
             folds.append(dict(
                 train=(X_train, y_train), test=(X_test, y_test),
-                sample_weight=_check_method_params(X, fit_params, train).get("sample_weight"),
+                sample_weight=None if weights is None else _check_method_params(
+                    X, {"w": weights}, train)["w"],
                 score_train=_check_method_params(X, score_params, train),
                 score_test=_check_method_params(X, score_params, test)))
-        pairs, jobs = [], []
+        # One preprocessing fit per (preprocessing parameters, fold); one job per pair.
+        preprocessed, fitted, jobs, pairs, failures = {}, [], [], [], {}
         continuing = self._continues_survivors()
         for c, parameters in enumerate(candidate_params):
+            pre, own = pipeline.split_params(base_estimator, parameters)
             for s, fold in enumerate(folds):
-                est = clone(base_estimator).set_params(**clone(parameters, safe=False))
+                data_key = (repr(sorted(pre.items())), s)
+                pairs.append((c, s, parameters))
+                if data_key not in preprocessed:
+                    start = time.time()
+                    try:
+                        preprocessed[data_key] = pipeline.fit_preprocessing(
+                            base_estimator, pre, *fold["train"])
+                    except Exception:  # noqa: BLE001 - a fit failure, as in scikit-learn
+                        if self.error_score == "raise":
+                            raise
+                        preprocessed[data_key] = (None, FitOutcome(
+                            fit_time=time.time() - start, error=format_exc()))
+                steps, X_train = preprocessed[data_key]
+                if isinstance(X_train, FitOutcome):
+                    failures[len(pairs) - 1] = X_train
+                    fitted.append(None)
+                    continue
+                model = clone(base_model).set_params(**clone(own, safe=False))
                 key = self._survivor_key(parameters, s) if continuing else None
-                jobs.append(FitJob(est, *fold["train"], fold["sample_weight"], data_key=s,
+                jobs.append(FitJob(model, X_train, fold["train"][1], fold["sample_weight"],
+                                   data_key=data_key,
                                    resume_state=self._survivors.get(key) if continuing else None,
                                    keep_state=continuing))
-                pairs.append((c, s, parameters))
+                fitted.append(pipeline.assemble(base_estimator, parameters, steps, model))
         reports = []
-        outcomes = fit_estimators(jobs, raise_errors=self.error_score == "raise",
-                                  reports=reports, progress=self.verbose > 0)
+        job_outcomes = iter(fit_estimators(jobs, raise_errors=self.error_score == "raise",
+                                           reports=reports, progress=self.verbose > 0))
+        outcomes = [failures[i] if i in failures else next(job_outcomes)
+                    for i in range(len(pairs))]
         self.vectorization_.extend(reports)
-        self._curves.extend(_curves_of(jobs, len(candidate_params), len(folds)))
+        self._curves.extend(_curves_of(fitted, len(candidate_params), len(folds)))
         if continuing:
             self._survivors = {self._survivor_key(parameters, s): outcome.state
                                for (c, s, parameters), outcome in zip(pairs, outcomes)
@@ -183,13 +211,13 @@ class _VectorizedSearchMixin:
             self.resumed_epochs_ += sum(o.resumed_epochs for o in outcomes)
         if self.verbose > 0:
             n_vectorized = sum(r.n_models for r in reports)
-            print(f"vgrid: {n_vectorized} of {len(jobs)} fits vectorized in {len(reports)} "
+            print(f"vgrid: {n_vectorized} of {len(pairs)} fits vectorized in {len(reports)} "
                   f"program{'s' if len(reports) != 1 else ''}")
             for report in reports:
                 print(f"  {report}")
 
         out = []
-        for job, outcome, (c, s, parameters) in zip(jobs, outcomes, pairs):
+        for estimator, outcome, (c, s, parameters) in zip(fitted, outcomes, pairs):
             fold = folds[s]
             result = {"fit_error": outcome.error}
             train_scores = None
@@ -204,11 +232,11 @@ class _VectorizedSearchMixin:
                                     else test_scores)
                 score_time = 0.0
             else:
-                test_scores = _score(job.estimator, *fold["test"], scorers, fold["score_test"],
+                test_scores = _score(estimator, *fold["test"], scorers, fold["score_test"],
                                      self.error_score)
                 score_time = time.time() - start
                 if self.return_train_score:
-                    train_scores = _score(job.estimator, *fold["train"], scorers,
+                    train_scores = _score(estimator, *fold["train"], scorers,
                                           fold["score_train"], self.error_score)
             if self.verbose > 1:
                 print(_fit_line(parameters, ((s, len(folds)), (c, len(candidate_params))),
@@ -286,11 +314,16 @@ class _VectorizedSearchMixin:
             self.best_params_ = results["params"][self.best_index_]
 
         if self.refit:
-            self.best_estimator_ = clone(base_estimator).set_params(
-                **clone(self.best_params_, safe=False))
             start = time.time()
-            sample_weight = routed_params.estimator.fit.get("sample_weight")
-            fit_estimators([FitJob(self.best_estimator_, X, y, sample_weight)])
+            pre, own = pipeline.split_params(base_estimator, self.best_params_)
+            steps, X_model = pipeline.fit_preprocessing(base_estimator, pre, X, y)
+            model = clone(pipeline.final_step(base_estimator)[1]).set_params(
+                **clone(own, safe=False))
+            sample_weight = pipeline.model_fit_params(
+                base_estimator, routed_params.estimator.fit)["sample_weight"]
+            fit_estimators([FitJob(model, X_model, y, sample_weight)])
+            self.best_estimator_ = pipeline.assemble(base_estimator, self.best_params_, steps,
+                                                     model)
             self.refit_time_ = time.time() - start
             if hasattr(self.best_estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_

@@ -1,0 +1,97 @@
+"""Pipelines ending in an MLP: preprocessing per fold, networks vectorized, scikit-learn's numbers."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import model_selection, neural_network
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+import vgrid
+
+
+def _pipe(mlp_cls=neural_network.MLPClassifier):
+    return Pipeline([("scale", StandardScaler()), ("pca", PCA(random_state=0)),
+                     ("mlp", mlp_cls(hidden_layer_sizes=(6,), max_iter=20, random_state=0))])
+
+
+def _both(estimator, grid, X, y, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = model_selection.GridSearchCV(estimator, grid, **params).fit(X, y)
+        ours = vgrid.GridSearchCV(estimator, grid, **params).fit(X, y)
+    a, b = pd.DataFrame(ours.cv_results_), pd.DataFrame(ref.cv_results_)
+    assert list(a.columns) == list(b.columns) and list(a.dtypes) == list(b.dtypes)
+    for key in (k for k in b.columns if "score" in k and "time" not in k):  # exact mode: 1e-10
+        np.testing.assert_allclose(a[key].to_numpy(float), b[key].to_numpy(float), rtol=0,
+                                   atol=1e-10, err_msg=key)
+    assert ours.best_params_.keys() == ref.best_params_.keys()
+    return ours, ref
+
+
+def test_pipeline_grid_equals_sklearn(datasets):
+    X, y = datasets["wine"]
+    grid = {"pca__n_components": [3, 6], "scale__with_mean": [True, False],
+            "mlp__alpha": [1e-4, 1e-1], "mlp__learning_rate_init": [1e-3, 1e-2]}
+    ours, ref = _both(_pipe(), grid, X, y, cv=3, return_train_score=True)
+    assert sum(r.n_models for r in ours.vectorization_) == 16 * 3
+    assert isinstance(ours.best_estimator_, Pipeline)
+    assert type(ours.best_estimator_[-1]) is neural_network.MLPClassifier
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-10)
+
+
+def test_pipeline_with_swapped_steps_and_regression(datasets):
+    X, y = datasets["diabetes"]
+    grid = {"scale": [StandardScaler(), MinMaxScaler(), "passthrough"],
+            "mlp__hidden_layer_sizes": [(4,), (8, 4)]}
+    ours, ref = _both(_pipe(vgrid.MLPRegressor), grid, X, y, cv=3)
+    assert type(ours.best_estimator_[-1]) is vgrid.MLPRegressor
+    assert repr(ours.best_params_) == repr(ref.best_params_)
+
+
+def test_pipeline_sample_weight_goes_to_the_network(datasets):
+    X, y = datasets["iris"]
+    weights = np.random.RandomState(0).uniform(0.5, 2, len(y))
+    pipe = _pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = model_selection.GridSearchCV(pipe, {"mlp__alpha": [1e-4, 1.0]}, cv=3).fit(
+            X, y, mlp__sample_weight=weights)
+        ours = vgrid.GridSearchCV(pipe, {"mlp__alpha": [1e-4, 1.0]}, cv=3).fit(
+            X, y, mlp__sample_weight=weights)
+    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
+                                  ref.cv_results_["mean_test_score"])
+    with pytest.raises(TypeError, match="vgrid passes only mlp__sample_weight"):
+        vgrid.GridSearchCV(pipe, {"mlp__alpha": [1e-4]}, cv=3).fit(X, y, pca__foo=1)
+
+
+def test_swapping_the_network_itself_falls_back_to_sklearn(datasets):
+    X, y = datasets["iris"]
+    grid = {"mlp": [LogisticRegression(), neural_network.MLPClassifier(max_iter=5)]}
+    with pytest.warns(UserWarning, match="vgrid does not vectorize Pipeline"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            vgrid.GridSearchCV(_pipe(), grid, cv=3).fit(X, y)
+
+
+def test_failing_preprocessing_gets_error_score(datasets):
+    X, y = datasets["iris"]
+    grid = {"pca__n_components": [2, 99], "mlp__alpha": [1e-4]}
+    ref_warning = ours_warning = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ref = model_selection.GridSearchCV(_pipe(), grid, cv=3).fit(X, y)
+        ref_warning = {w.category.__name__ for w in caught}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ours = vgrid.GridSearchCV(_pipe(), grid, cv=3).fit(X, y)
+        ours_warning = {w.category.__name__ for w in caught}
+    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
+                                  ref.cv_results_["mean_test_score"])
+    assert "FitFailedWarning" in ours_warning and ours_warning == ref_warning
