@@ -116,3 +116,28 @@ def test_invalid_hyperparameters_rejected_like_sklearn(datasets, params, match):
     grid = {key: [value] for key, value in params.items()}
     with pytest.raises(ValueError, match=match):
         vgrid.GridSearchCV(vgrid.MLPClassifier(), grid, cv=3, error_score="raise").fit(X, y)
+
+
+def test_structural_grid_compiles_like_one_candidate(datasets):
+    X, y = datasets["breast_cancer"]
+    X = X[:, :9]  # shapes no other test uses
+    archs = [(4,), (8,), (12,), (4, 4), (8, 4), (12, 8), (4, 4, 4), (8, 8, 4), (12, 8, 4)]
+    grid = {"hidden_layer_sizes": archs, "activation": ["relu", "tanh", "logistic"],
+            "learning_rate_init": [1e-3, 1e-2]}
+    est = vgrid.MLPClassifier(max_iter=8, random_state=0)
+    search = vgrid.GridSearchCV(est, grid, cv=3, refit=False)
+    single = vgrid.GridSearchCV(est, {"hidden_layer_sizes": [(12, 8, 4)]}, cv=3, refit=False)
+    X_single = X[:, :8]  # another shape, so that the single candidate compiles too
+    n_grid = _count_compiles(lambda: search.fit(X, y))
+    n_single = _count_compiles(lambda: single.fit(X_single, y))
+    assert n_grid <= n_single + 1  # 54 candidates: about as many programs as one candidate
+    assert len(search.vectorization_) == n_grid
+    assert _count_compiles(lambda: search.fit(X, y)) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = model_selection.GridSearchCV(neural_network.MLPClassifier(max_iter=8,
+                                                                       random_state=0),
+                                           grid, cv=3, refit=False).fit(X, y)
+    for i in range(3):
+        np.testing.assert_array_equal(search.cv_results_[f"split{i}_test_score"],
+                                      ref.cv_results_[f"split{i}_test_score"])

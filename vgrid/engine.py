@@ -44,6 +44,7 @@ from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOpti
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
+from .network import ACTIVATION_CODES
 from .plan import GroupPlan, ProgramReport, model_flops, plan_groups
 from .replay import FitRandomness, replay_fit_randomness
 from .training import (SCHEDULES, GroupConfig, HyperParams, ModelInputs, ModelState,
@@ -54,11 +55,11 @@ __all__ = ["FitJob", "FitOutcome", "fit_estimators", "run_groups"]
 #: Hyperparameters that only enter arithmetic: traced, one program for any of their values.
 TRACED_PARAMS = ("alpha", "learning_rate_init", "beta_1", "beta_2", "epsilon", "momentum",
                  "nesterovs_momentum", "power_t", "tol", "n_iter_no_change", "max_iter",
-                 "learning_rate")
+                 "learning_rate", "activation", "early_stopping")
 #: Hyperparameters that are padded and masked inside one program.
 MASKED_PARAMS = ("hidden_layer_sizes", "batch_size", "validation_fraction")
 #: Hyperparameters that select the program: each distinct value is its own group.
-STATIC_PARAMS = ("solver", "activation", "early_stopping", "shuffle", "loss")
+STATIC_PARAMS = ("solver", "shuffle", "loss")
 
 
 @dataclass
@@ -180,9 +181,8 @@ def _prepare(index, job, cache, replay_cache) -> _Prepared:
                          "the size of your dataset.")
     batch_size = _resolved_batch_size(est, len(randomness.train_rows))
     out_activation, loss = _output_and_loss(est, data)
-    static_key = (data.X.dtype.str, est.solver, len(hidden), est.activation, out_activation,
-                  loss, bool(est.early_stopping), is_classifier(est), n_features,
-                  data.Y.shape[1], _batch_bucket(batch_size))
+    static_key = (data.X.dtype.str, est.solver, len(hidden) == 0, out_activation, loss,
+                  is_classifier(est), n_features, data.Y.shape[1], _batch_bucket(batch_size))
     return _Prepared(index, est, job.data_key, data, tuple(hidden), batch_size, randomness,
                      replay_key, static_key, job.resume_state)
 
@@ -198,6 +198,19 @@ def _output_and_loss(est, data):
     if est._label_binarizer.y_type_ == "multiclass":
         return "softmax", "log_loss"
     return "logistic", "binary_log_loss"
+
+
+def _real_layer_at(position: int, depth: int, n_positions: int) -> int | None:
+    """Which of a model's own layers sits at a padded position: hidden layers first, the output
+    layer always last; None for a skipped position."""
+    if position == n_positions - 1:
+        return depth
+    return position if position < depth else None
+
+
+def _positions(depth: int, n_positions: int) -> list[int]:
+    """Padded positions of a model's own layers, in order."""
+    return list(range(depth)) + [n_positions - 1]
 
 
 def _unique(keys):
@@ -245,14 +258,19 @@ def _build_inputs(plan: GroupPlan):
     first_of_init = {k: next(p for p in members if p.replay_key == k) for k in init_keys}
     units = [n_features, *cfg.hidden_widths, cfg.n_outputs]
     inits = {}
-    for layer, (fan_in, fan_out) in enumerate(zip(units[:-1], units[1:])):
+    n_positions = len(cfg.hidden_widths) + 1
+    for position, (fan_in, fan_out) in enumerate(zip(units[:-1], units[1:])):
         kernel = np.zeros((len(init_keys), fan_in, fan_out), dtype)
         bias = np.zeros((len(init_keys), fan_out), dtype)
         for i, k in enumerate(init_keys):
-            coef, intercept = first_of_init[k].randomness.init[layer]
+            p = first_of_init[k]
+            layer = _real_layer_at(position, len(p.hidden), n_positions)
+            if layer is None:
+                continue  # a skipped layer: zeros, and it stays zero
+            coef, intercept = p.randomness.init[layer]
             kernel[i, :coef.shape[0], :coef.shape[1]] = coef
             bias[i, :len(intercept)] = intercept
-        inits[f"layer_{layer}"] = {"kernel": kernel, "bias": bias}
+        inits[f"layer_{position}"] = {"kernel": kernel, "bias": bias}
 
     ests = [p.estimator for p in members]
     hyper = HyperParams(
@@ -267,15 +285,19 @@ def _build_inputs(plan: GroupPlan):
         tol=np.array([e.tol for e in ests], dtype),
         n_iter_no_change=np.array([e.n_iter_no_change for e in ests], dtype),
         max_iter=np.array([e.max_iter for e in ests], np.int32),
-        schedule=np.array([SCHEDULES[e.learning_rate] for e in ests], np.int32))
-    masks = tuple(np.array([[1 if u < p.hidden[i] else 0 for u in range(w)] for p in members],
-                           dtype) for i, w in enumerate(cfg.hidden_widths))
+        schedule=np.array([SCHEDULES[e.learning_rate] for e in ests], np.int32),
+        early_stopping=np.array([bool(e.early_stopping) for e in ests]),
+        activation=np.array([ACTIVATION_CODES[e.activation] for e in ests], np.int32))
+    masks = tuple(np.array([[1 if i < len(p.hidden) and u < p.hidden[i] else 0
+                             for u in range(w)] for p in members], dtype)
+                  for i, w in enumerate(cfg.hidden_widths))
     n_val = max(1, max(len(p.randomness.val_rows) for p in members))
     val_rows = np.full((len(members), n_val), sentinel, np.int32)
     for m, p in enumerate(members):
         val_rows[m, :len(p.randomness.val_rows)] = p.randomness.val_rows
     models = ModelInputs(
-        hyper=hyper, unit_masks=masks, init_id=init_ids, order_id=order_ids, data_id=data_ids,
+        hyper=hyper, unit_masks=masks,
+        depth=np.array([len(p.hidden) for p in members], np.int32), init_id=init_ids, order_id=order_ids, data_id=data_ids,
         n_train=np.array([len(p.randomness.train_rows) for p in members], dtype),
         val_rows=val_rows)
     return SharedInputs(X, Y, W, orders), inits, models
@@ -450,7 +472,7 @@ def _execute_group(run: _GroupRun, on_done=None):
         with ThreadPoolExecutor(run.n_threads) as pool:
             list(pool.map(lambda _: scheduler.work(run.x64), range(run.n_threads)))
     states = jax.tree.map(lambda *rows: np.stack(rows), *scheduler.results)
-    return results_from_states(run.plan.config, states), states
+    return results_from_states(states, run.models.hyper.early_stopping), states
 
 
 def run_groups(plans: list[GroupPlan], progress=None, **options) -> list:
@@ -511,10 +533,11 @@ def _unpad_state(state: ModelState, p: _Prepared) -> ModelState:
     units = [p.data.X.shape[1], *p.hidden, p.data.Y.shape[1]]
 
     def cut(tree):
-        return {name: {"kernel": layer["kernel"][:units[i], :units[i + 1]].copy(),
-                       "bias": layer["bias"][:units[i + 1]].copy()}
-                for i, (name, layer) in enumerate(sorted(tree.items(),
-                                                         key=lambda kv: int(kv[0][6:])))}
+        positions = _positions(len(p.hidden), len(tree))
+        return {f"layer_{i}": {"kernel": tree[f"layer_{q}"]["kernel"][:units[i],
+                                                                      :units[i + 1]].copy(),
+                               "bias": tree[f"layer_{q}"]["bias"][:units[i + 1]].copy()}
+                for i, q in enumerate(positions)}
 
     return _map_param_trees(state, cut)
 
@@ -522,17 +545,18 @@ def _unpad_state(state: ModelState, p: _Prepared) -> ModelState:
 def _pad_state(state: ModelState, config: GroupConfig) -> ModelState:
     """An unpadded state padded to a group's shapes (zeros stay zero: padded units are masked),
     with one leading slot axis; training continues until its new `max_iter`."""
+    n_positions = len(config.hidden_widths) + 1
+
     def pad(tree):
-        out = {}
-        for i, (name, layer) in enumerate(sorted(tree.items(), key=lambda kv: int(kv[0][6:]))):
-            fan_in = layer["kernel"].shape[0] if i == 0 else config.hidden_widths[i - 1]
-            fan_out = (config.hidden_widths[i] if i < len(config.hidden_widths)
-                       else config.n_outputs)
-            kernel = np.zeros((1, fan_in, fan_out), layer["kernel"].dtype)
-            kernel[0, :layer["kernel"].shape[0], :layer["kernel"].shape[1]] = layer["kernel"]
-            bias = np.zeros((1, fan_out), layer["bias"].dtype)
-            bias[0, :len(layer["bias"])] = layer["bias"]
-            out[name] = {"kernel": kernel, "bias": bias}
+        units = [tree["layer_0"]["kernel"].shape[0], *config.hidden_widths, config.n_outputs]
+        dtype = tree["layer_0"]["kernel"].dtype
+        out = {f"layer_{q}": {"kernel": np.zeros((1, units[q], units[q + 1]), dtype),
+                              "bias": np.zeros((1, units[q + 1]), dtype)}
+               for q in range(n_positions)}
+        for i, q in enumerate(_positions(len(tree) - 1, n_positions)):
+            kernel, bias = tree[f"layer_{i}"]["kernel"], tree[f"layer_{i}"]["bias"]
+            out[f"layer_{q}"]["kernel"][0, :kernel.shape[0], :kernel.shape[1]] = kernel
+            out[f"layer_{q}"]["bias"][0, :len(bias)] = bias
         return out
 
     def curve(values):
@@ -559,10 +583,13 @@ def _materialize(p: _Prepared, result, m: int):
     widths = [p.data.X.shape[1], *p.hidden, p.data.Y.shape[1]]
     sl = [(slice(0, widths[i]), slice(0, widths[i + 1])) for i in range(n_layers)]
 
+    positions = _positions(len(p.hidden), len(result.params))
+
     def take(tree):
-        coefs = [np.array(tree[f"layer_{i}"]["kernel"][m][sl[i]], dtype) for i in range(n_layers)]
-        intercepts = [np.array(tree[f"layer_{i}"]["bias"][m][sl[i][1]], dtype)
-                      for i in range(n_layers)]
+        coefs = [np.array(tree[f"layer_{q}"]["kernel"][m][sl[i]], dtype)
+                 for i, q in enumerate(positions)]
+        intercepts = [np.array(tree[f"layer_{q}"]["bias"][m][sl[i][1]], dtype)
+                      for i, q in enumerate(positions)]
         return coefs, intercepts
 
     n_iter = int(result.n_iter[m])
@@ -570,7 +597,7 @@ def _materialize(p: _Prepared, result, m: int):
     est.coefs_, est.intercepts_ = take(result.params)
     est.n_outputs_ = p.data.Y.shape[1]
     est.n_layers_ = n_layers + 1
-    est.out_activation_ = p.static_key[4]
+    est.out_activation_ = p.static_key[3]
     est.n_iter_ = n_iter
     est.t_ = n_iter * n_train
     est.loss_curve_ = [dtype.type(v) for v in result.loss_curve[m][:n_iter]]

@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-__all__ = ["MaskedMLP", "hidden_activation", "output_activation"]
+__all__ = ["ACTIVATION_CODES", "MaskedMLP", "hidden_activation", "output_activation"]
 
 
 @jax.custom_jvp
@@ -50,11 +50,18 @@ def _identity(x):
 
 
 _HIDDEN = {"identity": _identity, "logistic": _logistic, "tanh": _tanh, "relu": jax.nn.relu}
+#: Codes of the hidden activations, for a program whose models use different ones.
+ACTIVATION_CODES = {name: code for code, name in enumerate(_HIDDEN)}
 
 
-def hidden_activation(name: str):
-    """The hidden-layer activation `name` with scikit-learn's derivative."""
-    return _HIDDEN[name]
+def hidden_activation(name: str, code=None):
+    """The hidden-layer activation `name` with scikit-learn's derivative. For name "mixed" the
+    activation is chosen per model by its traced `code` (under vmap every branch is computed
+    and one selected, so each model gets exactly its own activation and derivative)."""
+    if name != "mixed":
+        return _HIDDEN[name]
+    branches = list(_HIDDEN.values())
+    return lambda z: jax.lax.switch(code, branches, z)
 
 
 def _softmax(z):
@@ -77,7 +84,8 @@ class MaskedMLP(nn.Module):
     Attributes:
         hidden_widths: padded width of each hidden layer.
         n_outputs: width of the output layer (pre-activation logits are returned).
-        activation: scikit-learn's hidden activation name.
+        activation: scikit-learn's hidden activation name, or "mixed": then `activation_code`
+            (see `ACTIVATION_CODES`) chooses it per model.
     """
 
     hidden_widths: tuple[int, ...]
@@ -85,11 +93,15 @@ class MaskedMLP(nn.Module):
     activation: str
 
     @nn.compact
-    def __call__(self, x, unit_masks):
-        act = hidden_activation(self.activation)
+    def __call__(self, x, unit_masks, activation_code=None, depth=None):
+        """Logits of x. With `depth`, hidden layers from `depth` on are skipped (the previous
+        layer's output passes through unchanged, so they need equal widths): a shallower model
+        in a deeper program, with exactly its own numbers."""
+        act = hidden_activation(self.activation, activation_code)
         for i, width in enumerate(self.hidden_widths):
-            x = nn.Dense(width, name=f"layer_{i}", dtype=x.dtype, param_dtype=x.dtype)(x)
-            x = act(x) * unit_masks[i][None, :]
+            y = nn.Dense(width, name=f"layer_{i}", dtype=x.dtype, param_dtype=x.dtype)(x)
+            y = act(y) * unit_masks[i][None, :]
+            x = y if depth is None or i == 0 else jnp.where(i < depth, y, x)
         return nn.Dense(self.n_outputs, name=f"layer_{len(self.hidden_widths)}",
                         dtype=x.dtype, param_dtype=x.dtype)(x)
 

@@ -21,7 +21,8 @@ import numpy as np
 
 from .training import GroupConfig
 
-__all__ = ["CostModel", "COST_MODEL", "GroupPlan", "ProgramReport", "plan_groups", "model_flops"]
+__all__ = ["CostModel", "COST_MODEL", "GroupPlan", "ProgramReport", "plan_groups", "model_flops",
+           "padded_widths"]
 
 
 def model_flops(hidden, n_features, n_outputs, n_train, epochs) -> float:
@@ -88,14 +89,27 @@ class GroupPlan:
         return self.padded_flops / useful - 1 if useful else 0.0
 
 
+def padded_widths(archs) -> tuple:
+    """Hidden widths one program needs for these architectures: the widest at each depth; when
+    depths differ, skipped layers pass their input through, so every layer gets the widest."""
+    depth = max(len(h) for h in archs)
+    if all(len(h) == depth for h in archs):
+        return tuple(max(h[i] for h in archs) for i in range(depth))
+    return (max(w for h in archs for w in h),) * depth
+
+
 def _make_plan(key, members) -> GroupPlan:
-    dtype, solver, n_hidden, activation, out_activation, loss, es, clf, _, n_out, _ = key
-    widths = tuple(max(p.hidden[i] for p in members) for i in range(n_hidden))
+    dtype, solver, _, out_activation, loss, clf, _, n_out, _ = key
+    activations = {p.estimator.activation for p in members}
+    activation = activations.pop() if len(activations) == 1 else "mixed"
+    es = any(p.estimator.early_stopping for p in members)
+    widths = padded_widths([p.hidden for p in members])
+    mixed_depths = len({len(p.hidden) for p in members}) > 1
     batch_size = max(p.batch_size for p in members)
     n_batches = max(-(-len(p.randomness.train_rows) // p.batch_size) for p in members)
     max_epochs = max(p.estimator.max_iter for p in members)
-    config = GroupConfig(widths, n_out, activation, out_activation, loss, solver, es, clf,
-                         batch_size, n_batches, max_epochs)
+    config = GroupConfig(widths, mixed_depths, n_out, activation, out_activation, loss, solver,
+                         es, clf, batch_size, n_batches, max_epochs)
     # Longest first, so that worker threads finish together.
     members = sorted(members, key=lambda p: -p.estimator.max_iter * len(p.randomness.train_rows))
     return GroupPlan(config, members)
@@ -114,8 +128,8 @@ def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list
 
     def seconds(i, j):  # one program for archs[i:j]
         group = [p for h in archs[i:j] for p in by_arch[h]]
-        widths = tuple(max(h[k] for h in archs[i:j]) for k in range(len(archs[0])))
-        work = sum(model_flops(widths, p.data.X.shape[1], key[9], len(p.randomness.train_rows),
+        widths = padded_widths(archs[i:j])
+        work = sum(model_flops(widths, p.data.X.shape[1], key[7], len(p.randomness.train_rows),
                                p.estimator.max_iter) for p in group)
         return compile_cost + work / rate
 

@@ -38,12 +38,13 @@ class GroupConfig(NamedTuple):
     """Static description of a group: everything that changes shapes or the program."""
 
     hidden_widths: tuple[int, ...]
+    mixed_depths: bool  # models of several depths: deeper layers are skipped per model
     n_outputs: int
-    activation: str
+    activation: str  # one hidden activation for all models, or "mixed" (per-model codes)
     out_activation: str  # 'softmax', 'logistic', 'identity' or 'exp'
     loss: str  # 'log_loss', 'binary_log_loss', 'squared_error' or 'poisson'
     solver: str  # 'adam' or 'sgd'
-    early_stopping: bool
+    early_stopping: bool  # some model stops early: compute validation scores (per-model flag)
     is_classifier: bool
     batch_size: int
     n_batches: int
@@ -65,6 +66,8 @@ class HyperParams(NamedTuple):
     n_iter_no_change: jax.Array  # float, may be inf
     max_iter: jax.Array  # int32
     schedule: jax.Array  # int32, see SCHEDULES
+    early_stopping: jax.Array  # bool
+    activation: jax.Array  # int32, see network.ACTIVATION_CODES
 
 
 class ModelInputs(NamedTuple):
@@ -72,6 +75,7 @@ class ModelInputs(NamedTuple):
 
     hyper: HyperParams
     unit_masks: tuple  # one (width,) mask per hidden layer
+    depth: jax.Array  # int32: hidden layers this model really has (the rest are skipped)
     init_id: jax.Array  # row of the group's table of initial weights (host side)
     order_id: jax.Array  # row of SharedInputs.orders
     data_id: jax.Array  # row of SharedInputs.X / Y / W
@@ -168,6 +172,7 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
     net = MaskedMLP(config.hidden_widths, config.n_outputs, config.activation)
     out_act = output_activation(config.out_activation)
     hp = model.hyper
+    depth = model.depth if config.mixed_depths else None
     dtype = shared.X.dtype
     sentinel = shared.X.shape[1] - 1
     n_table_epochs = shared.orders.shape[1]
@@ -178,7 +183,7 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
 
     def surrogate(params, x, y, w, w_sum):
         # Its gradient is scikit-learn's backprop: delta_out = w * (out - y), grads / w_sum.
-        z = net.apply({"params": params}, x, model.unit_masks)
+        z = net.apply({"params": params}, x, model.unit_masks, hp.activation, depth)
         out = out_act(z)
         l2 = sum(jnp.sum(layer["kernel"] ** 2) for layer in params.values())
         l2_term = 0.5 * hp.alpha * l2 / w_sum
@@ -226,16 +231,19 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
         val_scores = state.validation_scores
         if config.early_stopping:
             x, y, w = rows_data(model.val_rows)
-            score = _validation_score(config, y, out_act(net.apply({"params": params}, x,
-                                                                  model.unit_masks)), w)
-            val_scores = val_scores.at[n_iter - 1].set(score)
-            count = jnp.where(score < best_val + hp.tol, count + 1, 0)
-            improved = score > best_val
+            es = hp.early_stopping
+            logits = net.apply({"params": params}, x, model.unit_masks, hp.activation, depth)
+            score = _validation_score(config, y, out_act(logits), w)
+            val_scores = jnp.where(es, val_scores.at[n_iter - 1].set(score), val_scores)
+            count_es = jnp.where(score < best_val + hp.tol, count + 1, 0)
+            improved = es & (score > best_val)
             best_val = jnp.where(improved, score, best_val)
             best_params = _select(improved, params, best_params)
         else:
-            count = jnp.where(loss > best_loss - hp.tol, count + 1, 0)
-            best_loss = jnp.where(loss < best_loss, loss, best_loss)
+            es = False
+            count_es = count
+        count = jnp.where(es, count_es, jnp.where(loss > best_loss - hp.tol, count + 1, 0))
+        best_loss = jnp.where(~es & (loss < best_loss), loss, best_loss)
         triggered = count > hp.n_iter_no_change
         if config.solver == "sgd":
             lr = jnp.where(hp.schedule == SCHEDULES["invscaling"],
@@ -274,10 +282,13 @@ def initial_states(shared_inits: dict, models: ModelInputs, max_epochs: int, dty
         done=np.zeros(n, bool))
 
 
-def results_from_states(config: GroupConfig, states: ModelState) -> TrainResult:
+def results_from_states(states: ModelState, early_stopping) -> TrainResult:
     """The fitted result of finished states (early stopping keeps the best parameters)."""
+    def pick(best, last):
+        return np.where(early_stopping.reshape((-1,) + (1,) * (best.ndim - 1)), best, last)
+
     return TrainResult(
-        params=states.best_params if config.early_stopping else states.params,
+        params=jax.tree.map(pick, states.best_params, states.params),
         opt=states.opt, loss_curve=states.loss_curve, validation_scores=states.validation_scores,
         n_iter=states.n_iter, stopped_by_rule=states.stopped_by_rule, best_loss=states.best_loss,
         best_validation_score=states.best_validation_score,
