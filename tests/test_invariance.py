@@ -93,3 +93,27 @@ def test_same_call_gives_bitwise_the_same_results(datasets, dtype):
         np.testing.assert_array_equal(curve_a, curve_b)
         for a, b in zip(coefs_a, coefs_b):
             np.testing.assert_array_equal(a, b)
+
+
+class _FakeGPU:
+    platform = "gpu"
+
+    def __init__(self, free):
+        self.free = free
+
+    def memory_stats(self):
+        return {"bytes_limit": self.free, "bytes_in_use": 0}
+
+
+def test_accelerator_slots_are_bounded_by_free_memory():
+    from vgrid.engine import _default_slots, _model_state_bytes
+    from vgrid.training import GroupConfig
+
+    config = GroupConfig((256, 256), False, 3, "relu", "softmax", "log_loss", "adam", False, True,
+                         200, 50, 100)
+    per_model = _model_state_bytes(config, 64, 4)
+    plenty = _default_slots(config, 64, 4, 4096, 1, device=_FakeGPU(10**12))
+    assert plenty == 4096  # the whole group in one program when it fits
+    tight = _default_slots(config, 64, 4, 4096, 1, device=_FakeGPU(100 * per_model))
+    assert tight == 50  # half of the free memory
+    assert _default_slots(config, 64, 4, 4096, 1, device=_FakeGPU(per_model)) == 1

@@ -421,13 +421,36 @@ def _model_working_set_bytes(config: GroupConfig, n_features: int, itemsize: int
     return (4 * n_params + activations) * itemsize
 
 
+#: Share of an accelerator's free memory that one group's slots may take.
+ACCELERATOR_MEMORY_SHARE = 0.5
+
+
+def _model_state_bytes(config: GroupConfig, n_features: int, itemsize: int) -> int:
+    """Bytes one model holds on the device for a whole segment: its training state (parameters,
+    best parameters, two optimizer moments, curves) plus one minibatch step's working set."""
+    units = [n_features, *config.hidden_widths, config.n_outputs]
+    n_params = sum(a * b + b for a, b in zip(units[:-1], units[1:]))
+    return (_model_working_set_bytes(config, n_features, itemsize)
+            + (4 * n_params + 2 * config.max_epochs) * itemsize)
+
+
 def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models: int,
-                   n_threads: int) -> int:
+                   n_threads: int, device=None) -> int:
+    """Models per program call. On the CPU: as many as stay in the core's cache. On an
+    accelerator: as many as fit in `ACCELERATOR_MEMORY_SHARE` of its free memory (all of the
+    group when they fit), so that a grid larger than the device runs in bounded memory."""
     per_thread = -(-n_models // n_threads)
-    if jax.default_backend() != "cpu":
-        return per_thread  # an accelerator wants the widest program it can hold
-    fitting = CPU_SLOT_BYTES // _model_working_set_bytes(config, n_features, itemsize)
-    return int(max(1, min(per_thread, fitting)))
+    device = device or jax.devices()[0]
+    if device.platform == "cpu":
+        budget, per_model = CPU_SLOT_BYTES, _model_working_set_bytes(config, n_features, itemsize)
+    else:
+        stats = device.memory_stats() or {}
+        free = stats.get("bytes_limit", 0) - stats.get("bytes_in_use", 0)
+        if free <= 0:
+            return per_thread
+        budget = ACCELERATOR_MEMORY_SHARE * free
+        per_model = _model_state_bytes(config, n_features, itemsize)
+    return int(max(1, min(per_thread, budget // per_model)))
 
 
 def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None):
@@ -436,8 +459,10 @@ def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs
     n_slots = n_slots or _default_slots(plan.config, shared.X.shape[-1], shared.X.itemsize,
                                         plan.n_models, n_threads)
     if segment_epochs is None:
-        # One slot has nothing to refill mid-way: train each model in a single call.
-        segment_epochs = (plan.config.max_epochs if n_slots == 1
+        # With one slot, or slots for every model, nothing is refilled mid-way: train in one
+        # call (on an accelerator this also keeps the state on the device the whole time).
+        everything_fits = n_slots * n_threads >= plan.n_models
+        segment_epochs = (plan.config.max_epochs if n_slots == 1 or everything_fits
                           else max(1, plan.config.max_epochs // 10))
     x64 = shared.X.dtype == np.float64
     with jax.enable_x64(x64):
