@@ -3,10 +3,11 @@
 from .engine import FitJob, fit_estimators
 from .compare import ReferenceReport, compare_with_sklearn
 from .estimators import MLPClassifier, MLPRegressor
+from .flax_estimators import FlaxClassifier, FlaxRegressor
 from .search import (GridSearchCV, HalvingGridSearchCV, HalvingRandomSearchCV,
                      RandomizedSearchCV)
 
-__all__ = ["FitJob", "GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
+__all__ = ["FitJob", "FlaxClassifier", "FlaxRegressor", "GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
            "MLPClassifier", "MLPRegressor", "RandomizedSearchCV", "ReferenceReport",
            "compare_with_sklearn", "fit_estimators"]
 __version__ = "0.1.0"

@@ -49,14 +49,22 @@ from sklearn.model_selection._validation import (_insert_error_scores, _score,
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_samples, indexable
 
-from . import estimators, pipeline
+from . import estimators, flax_estimators, pipeline
 from .engine import FitJob, FitOutcome, fit_estimators
 
 __all__ = ["GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV", "RandomizedSearchCV",
            "is_vectorizable"]
 
 _VECTORIZED_TYPES = (estimators.MLPClassifier, estimators.MLPRegressor,
-                     neural_network.MLPClassifier, neural_network.MLPRegressor)
+                     neural_network.MLPClassifier, neural_network.MLPRegressor,
+                     flax_estimators.FlaxClassifier, flax_estimators.FlaxRegressor)
+
+
+def _fitter(model):
+    """The function that fits many jobs of this kind of model at once."""
+    if isinstance(model, flax_estimators._FlaxEstimator):
+        return flax_estimators.fit_flax_estimators
+    return fit_estimators
 
 
 def is_vectorizable(estimator, param_grid=None) -> bool:
@@ -198,8 +206,8 @@ class _VectorizedSearchMixin:
                                    keep_state=continuing))
                 fitted.append(pipeline.assemble(base_estimator, parameters, steps, model))
         reports = []
-        job_outcomes = iter(fit_estimators(jobs, raise_errors=self.error_score == "raise",
-                                           reports=reports, progress=self.verbose > 0))
+        job_outcomes = iter(_fitter(base_model)(jobs, raise_errors=self.error_score == "raise",
+                                                reports=reports, progress=self.verbose > 0))
         outcomes = [failures[i] if i in failures else next(job_outcomes)
                     for i in range(len(pairs))]
         self.vectorization_.extend(reports)
@@ -321,7 +329,7 @@ class _VectorizedSearchMixin:
                 **clone(own, safe=False))
             sample_weight = pipeline.model_fit_params(
                 base_estimator, routed_params.estimator.fit)["sample_weight"]
-            fit_estimators([FitJob(model, X_model, y, sample_weight)])
+            _fitter(model)([FitJob(model, X_model, y, sample_weight)])
             self.best_estimator_ = pipeline.assemble(base_estimator, self.best_params_, steps,
                                                      model)
             self.refit_time_ = time.time() - start

@@ -1,0 +1,67 @@
+"""Flax modules for `FlaxClassifier` / `FlaxRegressor`: a plain MLP, and a small CNN for
+scikit-learn's 8x8 digits whose filters and kernel size can be traced (masked), so that a grid
+over them trains in one program.
+
+A module for these estimators is a `flax.linen.Module` with an `n_outputs: int` field (the
+estimator sets it) whose `__call__(x)` returns logits of shape (batch, n_outputs).
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> cnn = DigitsCNN(n_outputs=10, features=4, kernel_size=3)
+    >>> params = cnn.init(jax.random.key(0), jnp.zeros((1, 64)))
+    >>> cnn.apply(params, jnp.zeros((2, 64))).shape
+    (2, 10)
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+__all__ = ["MLP", "DigitsCNN"]
+
+
+class MLP(nn.Module):
+    """Dense layers of widths `hidden` with ReLU, then a linear output layer."""
+
+    n_outputs: int = 1
+    hidden: tuple = (32,)
+
+    @nn.compact
+    def __call__(self, x):
+        for width in self.hidden:
+            x = nn.relu(nn.Dense(width)(x))
+        return nn.Dense(self.n_outputs)(x)
+
+
+class DigitsCNN(nn.Module):
+    """Conv(features, kernel_size) -> ReLU -> 2x2 average pool -> Dense, on 8x8 images.
+
+    The convolution always has `max_features` channels and `max_kernel` x `max_kernel` taps;
+    `features` and `kernel_size` switch the rest off with masks, so both may be traced
+    (declare them in the estimator's `traced_fields`): one program for a grid over them.
+    """
+
+    n_outputs: int = 10
+    features: int = 8
+    kernel_size: int = 3
+    max_features: int = 16
+    max_kernel: int = 5
+
+    @nn.compact
+    def __call__(self, x):
+        x = x.reshape((x.shape[0], 8, 8, 1))
+        kernel = self.param("conv_kernel", nn.initializers.lecun_normal(),
+                            (self.max_kernel, self.max_kernel, 1, self.max_features))
+        bias = self.param("conv_bias", nn.initializers.zeros, (self.max_features,))
+        offset = jnp.abs(jnp.arange(self.max_kernel) - self.max_kernel // 2)
+        taps = offset <= (self.kernel_size - 1) // 2
+        channels = jnp.arange(self.max_features) < self.features
+        mask = (taps[:, None, None, None] & taps[None, :, None, None]
+                & channels[None, None, None, :])
+        x = jax.lax.conv_general_dilated(x, kernel * mask, (1, 1), "SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        x = nn.relu(x + bias[None, None, None, :]) * channels[None, None, None, :]
+        x = nn.avg_pool(x, (2, 2), strides=(2, 2))
+        return nn.Dense(self.n_outputs)(x.reshape((x.shape[0], -1)))
