@@ -6,8 +6,7 @@ os.environ["VGRID_COMPILATION_CACHE"] = "0"
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from sklearn.datasets import (load_breast_cancer, load_diabetes, load_digits, load_iris,
-                              load_wine)
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
 from sklearn.preprocessing import StandardScaler
 
 jax.config.update("jax_numpy_rank_promotion", "raise")

@@ -1,6 +1,5 @@
 """FlaxClassifier / FlaxRegressor: scikit-learn estimators, vectorized grids, the CNN on digits."""
 
-import warnings
 
 import numpy as np
 import optax

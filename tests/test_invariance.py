@@ -106,7 +106,7 @@ class _FakeGPU:
 
 
 def test_accelerator_slots_are_bounded_by_free_memory():
-    from vgrid.engine import _default_slots, _model_state_bytes
+    from vgrid.scheduling import _default_slots, _model_state_bytes
     from vgrid.training import GroupConfig
 
     config = GroupConfig((256, 256), False, 3, "relu", "softmax", "log_loss", "adam", False, True,

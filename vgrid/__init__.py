@@ -1,13 +1,12 @@
 """vgrid: scikit-learn's grid search for neural networks, every (candidate, fold) trained at once."""
 
-from .engine import FitJob, fit_estimators
 from .compare import ReferenceReport, compare_with_sklearn
+from .engine import FitJob, fit_estimators
 from .estimators import MLPClassifier, MLPRegressor
 from .flax_estimators import FlaxClassifier, FlaxRegressor
-from .search import (GridSearchCV, HalvingGridSearchCV, HalvingRandomSearchCV,
-                     RandomizedSearchCV)
+from .search import GridSearchCV, HalvingGridSearchCV, HalvingRandomSearchCV, RandomizedSearchCV
 
-__all__ = ["FitJob", "FlaxClassifier", "FlaxRegressor", "GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
-           "MLPClassifier", "MLPRegressor", "RandomizedSearchCV", "ReferenceReport",
-           "compare_with_sklearn", "fit_estimators"]
+__all__ = ["FitJob", "FlaxClassifier", "FlaxRegressor", "GridSearchCV", "HalvingGridSearchCV",
+           "HalvingRandomSearchCV", "MLPClassifier", "MLPRegressor", "RandomizedSearchCV",
+           "ReferenceReport", "compare_with_sklearn", "fit_estimators"]
 __version__ = "0.1.0"

@@ -23,7 +23,8 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection._split import check_cv
 
-from . import estimators, search as vgrid_search
+from . import estimators
+from . import search as vgrid_search
 
 __all__ = ["ReferenceReport", "compare_with_sklearn", "sklearn_equivalent"]
 

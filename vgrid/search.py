@@ -1,18 +1,21 @@
-"""`GridSearchCV`: scikit-learn's grid search, with every (candidate, fold) MLP fit vectorized.
+"""vgrid's searches: scikit-learn's, with every (candidate, fold) fit vectorized.
 
-`vgrid.GridSearchCV` is a subclass of `sklearn.model_selection.GridSearchCV`: same constructor,
-same attributes, same delegated methods. Only the evaluation of (candidate, fold) pairs differs:
+`vgrid.GridSearchCV` is a subclass of `sklearn.model_selection.GridSearchCV` (and likewise
+`RandomizedSearchCV`, `HalvingGridSearchCV`, `HalvingRandomSearchCV`): same constructor, same
+attributes, same delegated methods. Only the evaluation of (candidate, fold) pairs differs:
 instead of one `_fit_and_score` call per pair, all pairs are fit together by `vgrid.engine`
-(one jitted program per group of structurally identical models) and then scored with
-scikit-learn's own `_score`, so `cv_results_` is built by scikit-learn's `_format_results` from
-the same kind of records scikit-learn builds it from.
+(MLPs) or `vgrid.flax_estimators` (Flax modules), a few programs for the whole grid, then
+scored with scikit-learn's own `_score`, so `cv_results_` is built by scikit-learn's
+`_format_results` from the same records scikit-learn builds it from. Pipelines ending in a
+network are handled by `vgrid.pipeline`.
 
 After fit, `learning_curves_` holds every model's training curves, which vectorized training
 gives for free: `learning_curves_["loss"]` (`loss_curve_`) and `["validation_score"]`
 (`validation_scores_`, with early stopping) are arrays of shape (n_candidates, n_splits,
-n_epochs), in `cv_results_` row order, NaN past a model's last epoch. `vectorization_` lists one `vgrid.plan.ProgramReport` per compiled program: its
-models, padded widths, models per call, padding overhead, compile and training seconds and
-useful GFLOP; `verbose >= 1` prints them.
+n_epochs), in `cv_results_` row order, NaN past a model's last epoch. `vectorization_` lists
+one `vgrid.plan.ProgramReport` per compiled program: its models, padded widths, models per
+call, padding overhead, compile and training seconds and useful GFLOP; `verbose >= 1` prints
+them.
 
 `mean_fit_time` is each model's share of the measured wall time of the program that trained it
 (plus its host-side preparation), so `mean_fit_time * n_candidates * n_splits` adds up to the
@@ -39,13 +42,16 @@ from traceback import format_exc
 import numpy as np
 from joblib import logger
 from sklearn import model_selection, neural_network
-from sklearn.experimental import enable_halving_search_cv  # noqa: F401
-from sklearn.model_selection._search_successive_halving import BaseSuccessiveHalving
 from sklearn.base import _fit_context, clone, is_classifier
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.model_selection._search_successive_halving import BaseSuccessiveHalving
 from sklearn.model_selection._split import check_cv
-from sklearn.model_selection._validation import (_insert_error_scores, _score,
-                                                 _warn_or_raise_about_fit_failures)
+from sklearn.model_selection._validation import (
+    _insert_error_scores,
+    _score,
+    _warn_or_raise_about_fit_failures,
+)
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_samples, indexable
 

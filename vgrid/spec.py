@@ -137,16 +137,16 @@ def parse_spec(raw) -> Spec:
     _expect(not unknown, f"unknown section(s) {sorted(unknown)}; expected data, estimator, "
                          "search and output.")
     data = raw.get("data")
-    _expect(isinstance(data, dict), "[data] is missing: give dataset = one of "
-                                    f"{list(DATASETS)}, or path = 'file.csv' and target = 'column'.")
+    _expect(isinstance(data, dict), f"[data] is missing: give dataset = one of {list(DATASETS)}"
+                                    ", or path = 'file.csv' and target = 'column'.")
     if "dataset" in data:
         _expect(data["dataset"] in DATASETS, f"[data] dataset = {data['dataset']!r} is not one "
                                              f"of {list(DATASETS)}.")
     else:
         _expect(isinstance(data.get("path"), str) and isinstance(data.get("target"), str),
                 "[data] needs dataset = one of the built-in names, or both path and target.")
-    _expect(set(data) <= {"dataset", "path", "target", "scale", "dtype"},
-            f"[data] unknown key(s) {sorted(set(data) - {'dataset', 'path', 'target', 'scale', 'dtype'})}.")
+    data_keys = {"dataset", "path", "target", "scale", "dtype"}
+    _expect(set(data) <= data_keys, f"[data] unknown key(s) {sorted(set(data) - data_keys)}.")
     _expect(data.get("dtype", "float64") in ("float32", "float64"),
             "[data] dtype must be 'float32' (fast mode) or 'float64' (exact mode).")
 

@@ -227,7 +227,8 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
         loss = loss_sum / model.n_train
         samples_seen = state.samples_seen + model.n_train
         count = state.no_improvement_count
-        best_params, best_loss, best_val = state.best_params, state.best_loss, state.best_validation_score
+        best_params, best_loss = state.best_params, state.best_loss
+        best_val = state.best_validation_score
         val_scores = state.validation_scores
         if config.early_stopping:
             x, y, w = rows_data(model.val_rows)

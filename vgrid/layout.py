@@ -1,0 +1,181 @@
+"""How a group's models are laid out in padded arrays, and how one model's state moves in and out.
+
+A group of models shares one program, so its arrays have the group's padded shapes: hidden layers
+padded to the group's widths, the output layer always in the last position (a shallower model's
+skipped layers sit in between and stay zero), data of every fold stacked and padded with an
+all-zero sentinel row, one minibatch order per distinct (fold, random stream). `build_inputs`
+makes those arrays; `pad_state` and `unpad_state` move one model's training state between its own
+shapes and a group's, which is what lets a halving round continue a model in another group.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .network import ACTIVATION_CODES
+from .plan import GroupPlan
+from .training import SCHEDULES, GroupConfig, HyperParams, ModelInputs, ModelState, SharedInputs
+
+__all__ = ["build_inputs", "pad_state", "unpad_state", "positions"]
+
+
+def _real_layer_at(position: int, depth: int, n_positions: int) -> int | None:
+    """Which of a model's own layers sits at a padded position: hidden layers first, the output
+    layer always last; None for a skipped position."""
+    if position == n_positions - 1:
+        return depth
+    return position if position < depth else None
+
+
+def positions(depth: int, n_positions: int) -> list[int]:
+    """Padded positions of a model's own layers, in order."""
+    return list(range(depth)) + [n_positions - 1]
+
+
+def _unique(keys):
+    ids, table = [], {}
+    for k in keys:
+        ids.append(table.setdefault(k, len(table)))
+    return np.asarray(ids, np.int32), list(table)
+
+
+def build_inputs(plan: GroupPlan):
+    """Host arrays for one group: shared (data, inits, minibatch orders) and per-model inputs."""
+    cfg, members = plan.config, plan.members
+    dtype = members[0].data.X.dtype
+    data_ids, data_keys = _unique([p.data_key if p.data_key is not None else ("job", p.index)
+                                   for p in members])
+    first_of_data = {k: next(p for p in members if (p.data_key if p.data_key is not None
+                                                    else ("job", p.index)) == k)
+                     for k in data_keys}
+    n_rows = max(len(first_of_data[k].data.X) for k in data_keys)
+    sentinel = n_rows
+    n_features = members[0].data.X.shape[1]
+    X = np.zeros((len(data_keys), n_rows + 1, n_features), dtype)
+    Y = np.zeros((len(data_keys), n_rows + 1, cfg.n_outputs), dtype)
+    W = np.zeros((len(data_keys), n_rows + 1), dtype)
+    for d, k in enumerate(data_keys):
+        data = first_of_data[k].data
+        X[d, :len(data.X)], Y[d, :len(data.X)], W[d, :len(data.X)] = data.X, data.Y, data.W
+
+    order_ids, order_keys = _unique([(p.replay_key, p.batch_size) for p in members])
+    first_of_order = {k: next(p for p in members if (p.replay_key, p.batch_size) == k)
+                      for k in order_keys}
+    n_table_epochs = max(len(first_of_order[k].randomness.orders) for k in order_keys)
+    orders = np.full((len(order_keys), n_table_epochs, cfg.n_batches, cfg.batch_size), sentinel,
+                     np.int32)
+    for o, k in enumerate(order_keys):
+        p = first_of_order[k]
+        rows = p.randomness.orders
+        n_train = rows.shape[1]
+        positions = np.arange(n_train)
+        orders[o][:len(rows), positions // p.batch_size, positions % p.batch_size] = rows
+        orders[o, len(rows):] = orders[o, len(rows) - 1]
+    orders = orders.reshape(len(order_keys), n_table_epochs, -1)
+
+    init_ids, init_keys = _unique([p.replay_key for p in members])
+    first_of_init = {k: next(p for p in members if p.replay_key == k) for k in init_keys}
+    units = [n_features, *cfg.hidden_widths, cfg.n_outputs]
+    inits = {}
+    n_positions = len(cfg.hidden_widths) + 1
+    for position, (fan_in, fan_out) in enumerate(zip(units[:-1], units[1:])):
+        kernel = np.zeros((len(init_keys), fan_in, fan_out), dtype)
+        bias = np.zeros((len(init_keys), fan_out), dtype)
+        for i, k in enumerate(init_keys):
+            p = first_of_init[k]
+            layer = _real_layer_at(position, len(p.hidden), n_positions)
+            if layer is None:
+                continue  # a skipped layer: zeros, and it stays zero
+            coef, intercept = p.randomness.init[layer]
+            kernel[i, :coef.shape[0], :coef.shape[1]] = coef
+            bias[i, :len(intercept)] = intercept
+        inits[f"layer_{position}"] = {"kernel": kernel, "bias": bias}
+
+    ests = [p.estimator for p in members]
+    hyper = HyperParams(
+        alpha=np.array([e.alpha for e in ests], dtype),
+        learning_rate_init=np.array([e.learning_rate_init for e in ests], dtype),
+        beta_1=np.array([e.beta_1 for e in ests], dtype),
+        beta_2=np.array([e.beta_2 for e in ests], dtype),
+        epsilon=np.array([e.epsilon for e in ests], dtype),
+        momentum=np.array([e.momentum for e in ests], dtype),
+        nesterovs_momentum=np.array([bool(e.nesterovs_momentum) for e in ests]),
+        power_t=np.array([e.power_t for e in ests], dtype),
+        tol=np.array([e.tol for e in ests], dtype),
+        n_iter_no_change=np.array([e.n_iter_no_change for e in ests], dtype),
+        max_iter=np.array([e.max_iter for e in ests], np.int32),
+        schedule=np.array([SCHEDULES[e.learning_rate] for e in ests], np.int32),
+        early_stopping=np.array([bool(e.early_stopping) for e in ests]),
+        activation=np.array([ACTIVATION_CODES[e.activation] for e in ests], np.int32))
+    masks = tuple(np.array([[1 if i < len(p.hidden) and u < p.hidden[i] else 0
+                             for u in range(w)] for p in members], dtype)
+                  for i, w in enumerate(cfg.hidden_widths))
+    n_val = max(1, max(len(p.randomness.val_rows) for p in members))
+    val_rows = np.full((len(members), n_val), sentinel, np.int32)
+    for m, p in enumerate(members):
+        val_rows[m, :len(p.randomness.val_rows)] = p.randomness.val_rows
+    models = ModelInputs(
+        hyper=hyper, unit_masks=masks,
+        depth=np.array([len(p.hidden) for p in members], np.int32), init_id=init_ids,
+        order_id=order_ids, data_id=data_ids,
+        n_train=np.array([len(p.randomness.train_rows) for p in members], dtype),
+        val_rows=val_rows)
+    return SharedInputs(X, Y, W, orders), inits, models
+
+
+_PARAM_TREES = ("params", "best_params")
+
+
+def _map_param_trees(state: ModelState, fn) -> ModelState:
+    opt = state.opt._replace(first=fn(state.opt.first), second=fn(state.opt.second))
+    return state._replace(params=fn(state.params), best_params=fn(state.best_params), opt=opt)
+
+
+def unpad_state(state: ModelState, p) -> ModelState:
+    """One model's state with its real (unpadded) layer shapes, to resume it in any group."""
+    units = [p.data.X.shape[1], *p.hidden, p.data.Y.shape[1]]
+
+    def cut(tree):
+        layers = positions(len(p.hidden), len(tree))
+        return {f"layer_{i}": {"kernel": tree[f"layer_{q}"]["kernel"][:units[i],
+                                                                      :units[i + 1]].copy(),
+                               "bias": tree[f"layer_{q}"]["bias"][:units[i + 1]].copy()}
+                for i, q in enumerate(layers)}
+
+    return _map_param_trees(state, cut)
+
+
+def pad_state(state: ModelState, config: GroupConfig) -> ModelState:
+    """An unpadded state padded to a group's shapes (zeros stay zero: padded units are masked),
+    with one leading slot axis; training continues until its new `max_iter`."""
+    n_positions = len(config.hidden_widths) + 1
+
+    def pad(tree):
+        units = [tree["layer_0"]["kernel"].shape[0], *config.hidden_widths, config.n_outputs]
+        dtype = tree["layer_0"]["kernel"].dtype
+        out = {f"layer_{q}": {"kernel": np.zeros((1, units[q], units[q + 1]), dtype),
+                              "bias": np.zeros((1, units[q + 1]), dtype)}
+               for q in range(n_positions)}
+        for i, q in enumerate(positions(len(tree) - 1, n_positions)):
+            kernel, bias = tree[f"layer_{i}"]["kernel"], tree[f"layer_{i}"]["bias"]
+            out[f"layer_{q}"]["kernel"][0, :kernel.shape[0], :kernel.shape[1]] = kernel
+            out[f"layer_{q}"]["bias"][0, :len(bias)] = bias
+        return out
+
+    def curve(values):
+        out = np.full((1, config.max_epochs), np.nan, values.dtype)
+        n = min(len(values), config.max_epochs)
+        out[0, :n] = values[:n]
+        return out
+
+    state = _map_param_trees(state, pad)
+    scalars = {f: np.asarray(getattr(state, f))[None] for f in (
+        "n_iter", "samples_seen", "no_improvement_count", "best_loss", "best_validation_score",
+        "stopped_by_rule")}
+    opt = state.opt._replace(step=np.asarray(state.opt.step)[None],
+                             learning_rate=np.asarray(state.opt.learning_rate)[None])
+    return state._replace(opt=opt, loss_curve=curve(state.loss_curve),
+                          validation_scores=curve(state.validation_scores),
+                          done=np.asarray(state.stopped_by_rule)[None].copy(), **scalars)
+
+
