@@ -4,6 +4,9 @@
 core), then trains the groups one after the other. On the CPU, one worker thread per core feeds
 models through a few slots each (as many as stay in the core's cache), refilling a slot as soon as
 its model stops; on an accelerator, one worker holds as many models as fit in half its free memory.
+With several local devices (GPUs, or CPU devices forced with
+`XLA_FLAGS=--xla_force_host_platform_device_count=N`), the slot axis is sharded over all of them
+with `jax.sharding` (a 1-D mesh named "models"): one program, each device training its share.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import NamedTuple
 
 import jax
 import numpy as np
+from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
 from .layout import build_inputs, pad_state
 from .plan import GroupPlan, ProgramReport, model_flops
@@ -56,8 +60,9 @@ _CACHE_CHECKED = False
 
 
 def _default_worker_threads() -> int:
-    """XLA:CPU runs one program of small matmuls on about one core: one worker per core."""
-    if jax.default_backend() != "cpu":
+    """XLA:CPU runs one program of small matmuls on about one core: one worker per core. With
+    several devices, one worker drives them all through one sharded program."""
+    if jax.default_backend() != "cpu" or jax.local_device_count() > 1:
         return 1
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else (os.cpu_count() or 1))
@@ -77,9 +82,10 @@ class _SlotScheduler:
     stops, so that a model that stopped early does not keep costing work. Each worker thread
     owns one set of slots; all sets have the same size, so they share one compiled program."""
 
-    def __init__(self, plan, shared, inits, models, n_slots, segment_epochs, on_done=None):
+    def __init__(self, plan, shared, inits, models, n_slots, segment_epochs, on_done=None,
+                 sharding=None):
         self.plan, self.shared, self.inits, self.models = plan, shared, inits, models
-        self.on_done = on_done
+        self.on_done, self.sharding = on_done, sharding
         self.n_slots, self.segment_epochs = n_slots, segment_epochs
         self.dtype = shared.X.dtype
         self.queue = iter(range(plan.n_models))
@@ -107,7 +113,9 @@ class _SlotScheduler:
         shared = self.shared
         while any(m is not None for m in owner):
             with jax.enable_x64(x64):
-                advanced = train_segment(self.plan.config, shared, models, states,
+                placed = (models, states) if self.sharding is None else jax.device_put(
+                    (models, states), self.sharding)
+                advanced = train_segment(self.plan.config, shared, *placed,
                                          np.int32(self.segment_epochs))
                 states = jax.tree.map(np.array, advanced)
             for slot, m in enumerate(owner):
@@ -125,13 +133,14 @@ class _SlotScheduler:
 
 class _GroupRun(NamedTuple):
     plan: GroupPlan
-    shared: SharedInputs  # on the device
+    shared: SharedInputs  # on the device (replicated over every local device)
     inits: dict
     models: ModelInputs
     n_threads: int
     n_slots: int
     segment_epochs: int
     x64: bool
+    sharding: object  # NamedSharding of the slot axis over every local device, or None
 
 
 #: On the CPU, slots per worker are sized so that their working set stays in the core's cache.
@@ -183,9 +192,19 @@ def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models
 
 def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None):
     shared, inits, models = build_inputs(plan)
+    n_devices = jax.local_device_count()
     n_threads = min(n_threads or _default_worker_threads(), plan.n_models)
-    n_slots = n_slots or _default_slots(plan.config, shared.X.shape[-1], shared.X.itemsize,
-                                        plan.n_models, n_threads)
+    n_slots = n_slots or n_devices * _default_slots(
+        plan.config, shared.X.shape[-1], shared.X.itemsize, plan.n_models,
+        max(n_threads, n_devices))
+    sharding = replicated = None
+    if n_devices > 1:
+        # The slot axis is sharded over every local device: one program, each device trains
+        # its share of the models. Every device gets the same number of slots.
+        n_slots = -(-n_slots // n_devices) * n_devices
+        mesh = jax.make_mesh((n_devices,), ("models",), axis_types=(AxisType.Auto,))
+        sharding = NamedSharding(mesh, PartitionSpec("models"))
+        replicated = NamedSharding(mesh, PartitionSpec())
     if segment_epochs is None:
         # With one slot, or slots for every model, nothing is refilled mid-way: train in one
         # call (on an accelerator this also keeps the state on the device the whole time).
@@ -194,8 +213,9 @@ def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs
                           else max(1, plan.config.max_epochs // 10))
     x64 = shared.X.dtype == np.float64
     with jax.enable_x64(x64):
-        shared = jax.device_put(shared)
-    return _GroupRun(plan, shared, inits, models, n_threads, n_slots, segment_epochs, x64)
+        shared = jax.device_put(shared, replicated)
+    return _GroupRun(plan, shared, inits, models, n_threads, n_slots, segment_epochs, x64,
+                     sharding)
 
 
 _COMPILED: set = set()  # signatures already in jit's cache, so a warm call skips tracing
@@ -210,7 +230,9 @@ def _compile_group(run: _GroupRun) -> bool:
     if signature in _COMPILED:
         return False
     with jax.enable_x64(run.x64):
-        train_segment.lower(run.plan.config, run.shared, slots, states,
+        placed = (slots, states) if run.sharding is None else jax.device_put((slots, states),
+                                                                             run.sharding)
+        train_segment.lower(run.plan.config, run.shared, *placed,
                             np.int32(run.segment_epochs)).compile()
     _COMPILED.add(signature)
     return True
@@ -218,7 +240,7 @@ def _compile_group(run: _GroupRun) -> bool:
 
 def _execute_group(run: _GroupRun, on_done=None):
     scheduler = _SlotScheduler(run.plan, run.shared, run.inits, run.models, run.n_slots,
-                               run.segment_epochs, on_done)
+                               run.segment_epochs, on_done, run.sharding)
     if run.n_threads == 1:
         scheduler.work(run.x64)
     else:
