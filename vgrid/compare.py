@@ -104,6 +104,8 @@ def compare_with_sklearn(search, X, y=None, *, sklearn_n_jobs=-1, **fit_params):
     splits = list(cv.split(X, y, fit_params.get("groups")))
     search.set_params(cv=splits)
     params = search.get_params(deep=False)
+    for vgrid_only in ("chunk_size", "checkpoint"):
+        params.pop(vgrid_only, None)
     params.update(estimator=sklearn_equivalent(search.estimator), cv=splits,
                   n_jobs=sklearn_n_jobs)
     reference = _SKLEARN_SEARCH[type(search)](**params)

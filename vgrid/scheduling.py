@@ -21,6 +21,7 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
+from .checkpoint import fingerprint_of
 from .layout import build_inputs, pad_state
 from .plan import GroupPlan, ProgramReport, model_flops
 from .training import (
@@ -83,12 +84,12 @@ class _SlotScheduler:
     owns one set of slots; all sets have the same size, so they share one compiled program."""
 
     def __init__(self, plan, shared, inits, models, n_slots, segment_epochs, on_done=None,
-                 sharding=None):
+                 sharding=None, indices=None):
         self.plan, self.shared, self.inits, self.models = plan, shared, inits, models
         self.on_done, self.sharding = on_done, sharding
         self.n_slots, self.segment_epochs = n_slots, segment_epochs
         self.dtype = shared.X.dtype
-        self.queue = iter(range(plan.n_models))
+        self.queue = iter(range(plan.n_models) if indices is None else indices)
         self.lock = threading.Lock()
         self.results = [None] * plan.n_models
 
@@ -238,19 +239,55 @@ def _compile_group(run: _GroupRun) -> bool:
     return True
 
 
-def _execute_group(run: _GroupRun, on_done=None):
-    scheduler = _SlotScheduler(run.plan, run.shared, run.inits, run.models, run.n_slots,
-                               run.segment_epochs, on_done, run.sharding)
-    if run.n_threads == 1:
-        scheduler.work(run.x64)
-    else:
-        with ThreadPoolExecutor(run.n_threads) as pool:
-            list(pool.map(lambda _: scheduler.work(run.x64), range(run.n_threads)))
-    states = jax.tree.map(lambda *rows: np.stack(rows), *scheduler.results)
+def _chunk_key(run: _GroupRun, chunk) -> str:
+    """What determines a chunk's results: the program, its layout (models per call, devices:
+    XLA may round differently for another layout, and results are never mixed) and, per model,
+    its parameters, data, random stream and starting state."""
+    plan = run.plan
+    return fingerprint_of(plan.config, run.n_slots, jax.local_device_count(), run.x64, [
+        (sorted(p.estimator.get_params(deep=False).items()), p.data_key, p.replay_key,
+         p.batch_size, None if p.resume is None else int(p.resume.n_iter))
+        for p in (plan.members[i] for i in chunk)])
+
+
+def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=None):
+    """Train a group's models, `chunk_size` at a time (all at once by default); with a
+    `Checkpoint`, a chunk found there is loaded instead of trained, and each trained chunk is
+    saved as soon as it is finished."""
+    n = run.plan.n_models
+    size = chunk_size or n
+    results = [None] * n
+    for start in range(0, n, size):
+        chunk = list(range(start, min(start + size, n)))
+        if checkpoint is not None:
+            key = _chunk_key(run, chunk)
+            template = initial_states(run.inits, _take(run.models, np.array(chunk)),
+                                      run.plan.config.max_epochs, run.shared.X.dtype)
+            loaded = checkpoint.load(key, template)
+            if loaded is not None:
+                for j, i in enumerate(chunk):
+                    results[i] = _take(loaded, j)
+                    if on_done is not None:
+                        on_done()
+                continue
+        scheduler = _SlotScheduler(run.plan, run.shared, run.inits, run.models, run.n_slots,
+                                   run.segment_epochs, on_done, run.sharding, chunk)
+        if run.n_threads == 1:
+            scheduler.work(run.x64)
+        else:
+            with ThreadPoolExecutor(run.n_threads) as pool:
+                list(pool.map(lambda _: scheduler.work(run.x64), range(run.n_threads)))
+        for i in chunk:
+            results[i] = scheduler.results[i]
+        if checkpoint is not None:
+            checkpoint.save(key, jax.tree.map(lambda *rows: np.stack(rows),
+                                              *[results[i] for i in chunk]))
+    states = jax.tree.map(lambda *rows: np.stack(rows), *results)
     return results_from_states(states, run.models.hyper.early_stopping), states
 
 
-def run_groups(plans: list[GroupPlan], progress=None, **options) -> list:
+def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoint=None,
+               **options) -> list:
     """Train every group; returns (TrainResult, final ModelState, ProgramReport) per group, as
     numpy arrays with a leading model axis.
 
@@ -274,7 +311,7 @@ def run_groups(plans: list[GroupPlan], progress=None, **options) -> list:
     finished = []
     for run, compile_time in zip(runs, compile_seconds):
         start = time.perf_counter()
-        result, states = _execute_group(run, progress)
+        result, states = _execute_group(run, progress, chunk_size, checkpoint)
         seconds = time.perf_counter() - start
         cfg, members = run.plan.config, run.plan.members
         n_features = run.shared.X.shape[-1]

@@ -34,6 +34,8 @@ Example:
 
 from __future__ import annotations
 
+import numbers
+import os
 import time
 import warnings
 from collections import defaultdict
@@ -56,6 +58,7 @@ from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_samples, indexable
 
 from . import estimators, flax_estimators, pipeline
+from .checkpoint import Checkpoint, fingerprint_of
 from .engine import FitJob, FitOutcome, fit_estimators
 
 __all__ = ["GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV", "RandomizedSearchCV",
@@ -157,6 +160,29 @@ class _VectorizedSearchMixin:
     #: round instead of training it again from scratch (exactly the same numbers).
     continue_survivors = True
 
+    def _chunk_size(self):
+        size = getattr(self, "chunk_size", "auto")
+        if size == "auto" or size is None:
+            return None
+        if not isinstance(size, numbers.Integral) or size < 1:
+            raise ValueError(f"chunk_size must be 'auto' or a positive integer, got {size!r}.")
+        return int(size)
+
+    def _open_checkpoint(self, X, y, params):
+        """The search's `Checkpoint`, or None: fingerprinted by everything that determines the
+        results (estimator, search parameters, data), never by speed knobs."""
+        folder = getattr(self, "checkpoint", None)
+        if folder is None:
+            return None
+        knobs = {"verbose", "n_jobs", "pre_dispatch", "checkpoint", "chunk_size"}
+        settings = sorted((k, v) for k, v in self.get_params(deep=False).items()
+                          if k not in knobs and k != "estimator")
+        fingerprint = fingerprint_of(sorted(self.estimator.get_params(deep=True).items()),
+                                     type(self).__name__, settings, self._chunk_size(),
+                                     np.asarray(X), np.asarray(y),
+                                     sorted((k, np.asarray(v)) for k, v in params.items()))
+        return Checkpoint(os.fspath(folder), fingerprint)
+
     def _continues_survivors(self) -> bool:
         return (self.continue_survivors and isinstance(self, BaseSuccessiveHalving)
                 and self.resource == "max_iter")
@@ -177,6 +203,7 @@ class _VectorizedSearchMixin:
             weights = model_params["sample_weight"]
             folds.append(dict(
                 train=(X_train, y_train), test=(X_test, y_test),
+                split=fingerprint_of(np.asarray(train), np.asarray(test)),
                 sample_weight=None if weights is None else _check_method_params(
                     X, {"w": weights}, train)["w"],
                 score_train=_check_method_params(X, score_params, train),
@@ -187,7 +214,7 @@ class _VectorizedSearchMixin:
         for c, parameters in enumerate(candidate_params):
             pre, own = pipeline.split_params(base_estimator, parameters)
             for s, fold in enumerate(folds):
-                data_key = (repr(sorted(pre.items())), s)
+                data_key = (repr(sorted(pre.items())), s, fold["split"])
                 pairs.append((c, s, parameters))
                 if data_key not in preprocessed:
                     start = time.time()
@@ -212,8 +239,12 @@ class _VectorizedSearchMixin:
                                    keep_state=continuing))
                 fitted.append(pipeline.assemble(base_estimator, parameters, steps, model))
         reports = []
+        schedule = {}
+        if _fitter(base_model) is fit_estimators:
+            schedule = dict(chunk_size=self._chunk_size(), checkpoint=self._checkpoint)
         job_outcomes = iter(_fitter(base_model)(jobs, raise_errors=self.error_score == "raise",
-                                                reports=reports, progress=self.verbose > 0))
+                                                reports=reports, progress=self.verbose > 0,
+                                                **schedule))
         outcomes = [failures[i] if i in failures else next(job_outcomes)
                     for i in range(len(pairs))]
         self.vectorization_.extend(reports)
@@ -278,6 +309,7 @@ class _VectorizedSearchMixin:
         self._check_input_parameters(X=X, y=y, split_params=routed_params.splitter.split)
         self.n_splits_ = self._checked_cv_orig.get_n_splits(X, y, **routed_params.splitter.split)
         base_estimator = clone(self.estimator)
+        self._checkpoint = self._open_checkpoint(X, y, params)
         self.vectorization_ = []
         self._curves = []
         self._survivors = {}
@@ -345,7 +377,10 @@ class _VectorizedSearchMixin:
         self.scorer_ = scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
         self.cv_results_ = results
         self.learning_curves_ = _stack_curves(self._curves)
-        del self._curves, self._survivors
+        if self._checkpoint is not None:
+            self.checkpoint_chunks_ = {"loaded": self._checkpoint.loaded,
+                                       "saved": self._checkpoint.saved}
+        del self._curves, self._survivors, self._checkpoint
         if not self._continues_survivors():
             del self.resumed_epochs_
         root_ctx.call_on_fit_task_end(estimator=self, X=X, y=y)
@@ -369,6 +404,15 @@ class GridSearchCV(_VectorizedSearchMixin, model_selection.GridSearchCV):
         4
     """
 
+    def __init__(self, estimator, param_grid, *, scoring=None, n_jobs=None, refit=True,
+                 cv=None, verbose=0, pre_dispatch="2*n_jobs", error_score=np.nan,
+                 return_train_score=False, chunk_size="auto", checkpoint=None):
+        super().__init__(estimator, param_grid, scoring=scoring, n_jobs=n_jobs, refit=refit,
+                         cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
+                         error_score=error_score, return_train_score=return_train_score)
+        self.chunk_size = chunk_size
+        self.checkpoint = checkpoint
+
 
 class RandomizedSearchCV(_VectorizedSearchMixin, model_selection.RandomizedSearchCV):
     """scikit-learn's `RandomizedSearchCV`; MLP candidates are trained all at once by vgrid.
@@ -388,6 +432,17 @@ class RandomizedSearchCV(_VectorizedSearchMixin, model_selection.RandomizedSearc
         >>> len(search.fit(X, y).cv_results_["params"])
         4
     """
+
+    def __init__(self, estimator, param_distributions, *, n_iter=10, scoring=None, n_jobs=None,
+                 refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs", random_state=None,
+                 error_score=np.nan, return_train_score=False, chunk_size="auto",
+                 checkpoint=None):
+        super().__init__(estimator, param_distributions, n_iter=n_iter, scoring=scoring,
+                         n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
+                         pre_dispatch=pre_dispatch, random_state=random_state,
+                         error_score=error_score, return_train_score=return_train_score)
+        self.chunk_size = chunk_size
+        self.checkpoint = checkpoint
 
 
 class HalvingGridSearchCV(_VectorizedSearchMixin, model_selection.HalvingGridSearchCV):
@@ -411,6 +466,20 @@ class HalvingGridSearchCV(_VectorizedSearchMixin, model_selection.HalvingGridSea
         [9, 27]
     """
 
+    def __init__(self, estimator, param_grid, *, factor=3, resource="n_samples",
+                 max_resources="auto", min_resources="exhaust", aggressive_elimination=False,
+                 cv=5, scoring=None, refit=True, error_score=np.nan, return_train_score=True,
+                 random_state=None, n_jobs=None, verbose=0, chunk_size="auto",
+                 checkpoint=None):
+        super().__init__(estimator, param_grid, factor=factor, resource=resource,
+                         max_resources=max_resources, min_resources=min_resources,
+                         aggressive_elimination=aggressive_elimination, cv=cv, scoring=scoring,
+                         refit=refit, error_score=error_score,
+                         return_train_score=return_train_score, random_state=random_state,
+                         n_jobs=n_jobs, verbose=verbose)
+        self.chunk_size = chunk_size
+        self.checkpoint = checkpoint
+
 
 class HalvingRandomSearchCV(_VectorizedSearchMixin, model_selection.HalvingRandomSearchCV):
     """scikit-learn's `HalvingRandomSearchCV`, each round vectorized by vgrid.
@@ -425,3 +494,18 @@ class HalvingRandomSearchCV(_VectorizedSearchMixin, model_selection.HalvingRando
         >>> search.fit(X, y).n_candidates_
         [6, 2]
     """
+
+    def __init__(self, estimator, param_distributions, *, n_candidates="exhaust", factor=3,
+                 resource="n_samples", max_resources="auto", min_resources="smallest",
+                 aggressive_elimination=False, cv=5, scoring=None, refit=True,
+                 error_score=np.nan, return_train_score=True, random_state=None, n_jobs=None,
+                 verbose=0, chunk_size="auto", checkpoint=None):
+        super().__init__(estimator, param_distributions, n_candidates=n_candidates,
+                         factor=factor, resource=resource, max_resources=max_resources,
+                         min_resources=min_resources,
+                         aggressive_elimination=aggressive_elimination, cv=cv, scoring=scoring,
+                         refit=refit, error_score=error_score,
+                         return_train_score=return_train_score, random_state=random_state,
+                         n_jobs=n_jobs, verbose=verbose)
+        self.chunk_size = chunk_size
+        self.checkpoint = checkpoint
