@@ -171,6 +171,7 @@ class ProgramReport:
     compile_seconds: float  # 0.0 when the program came from a cache
     train_seconds: float
     useful_gflop: float  # 6 x real weights x samples x epochs actually run, in GFLOP
+    workers: tuple = ()  # "host:pid" of the joblib workers that trained chunks (empty: here)
 
     def __str__(self) -> str:
         return (f"{self.n_models} models {self.solver}/{self.activation} "

@@ -12,6 +12,7 @@ with `jax.sharding` (a 1-D mesh named "models"): one program, each device traini
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,8 @@ from typing import NamedTuple
 import jax
 import numpy as np
 from jax.sharding import AxisType, NamedSharding, PartitionSpec
+from joblib import Parallel, delayed
+from joblib.parallel import get_active_backend
 
 from .checkpoint import fingerprint_of
 from .layout import build_inputs, pad_state
@@ -250,17 +253,39 @@ def _chunk_key(run: _GroupRun, chunk) -> str:
         for p in (plan.members[i] for i in chunk)])
 
 
-def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=None):
+def _joblib_workers() -> int | None:
+    """How many joblib workers the user opened a backend for (`with joblib.parallel_backend(
+    "dask"):` and the like), or None outside such a context: then chunks run here."""
+    backend, n_jobs = get_active_backend()
+    if n_jobs is None:
+        return None
+    return max(1, backend.effective_n_jobs(n_jobs))
+
+
+def _train_chunk(plan: GroupPlan, n_slots: int, segment_epochs: int):
+    """A chunk of a group, trained wherever joblib sends it (a Dask worker, say) on that
+    machine's own devices; the same slots and program as a local run, so the same numbers."""
+    run = _prepare_group(plan, n_slots=n_slots, segment_epochs=segment_epochs)
+    _, states = _execute_group(run)
+    return states, f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=None,
+                   workers=None):
     """Train a group's models, `chunk_size` at a time (all at once by default); with a
     `Checkpoint`, a chunk found there is loaded instead of trained, and each trained chunk is
-    saved as soon as it is finished."""
+    saved as soon as it is finished. Inside a user's joblib backend context the chunks are
+    dispatched through joblib (one per worker by default) and `workers` collects where they ran.
+    """
     n = run.plan.n_models
-    size = chunk_size or n
+    n_workers = _joblib_workers()
+    size = chunk_size or (-(-n // n_workers) if n_workers else n)
     results = [None] * n
+    pending = []
     for start in range(0, n, size):
         chunk = list(range(start, min(start + size, n)))
+        key = _chunk_key(run, chunk) if checkpoint is not None else None
         if checkpoint is not None:
-            key = _chunk_key(run, chunk)
             template = initial_states(run.inits, _take(run.models, np.array(chunk)),
                                       run.plan.config.max_epochs, run.shared.X.dtype)
             loaded = checkpoint.load(key, template)
@@ -270,6 +295,27 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
                     if on_done is not None:
                         on_done()
                 continue
+        pending.append((chunk, key))
+
+    def finish(chunk, key, chunk_states):
+        for j, i in enumerate(chunk):
+            results[i] = _take(chunk_states, j)
+        if checkpoint is not None:
+            checkpoint.save(key, chunk_states)
+
+    if n_workers:
+        tasks = (delayed(_train_chunk)(GroupPlan(run.plan.config,
+                                                 [run.plan.members[i] for i in chunk]),
+                                       run.n_slots, run.segment_epochs)
+                 for chunk, _ in pending)
+        for (chunk, key), (chunk_states, worker) in zip(pending, Parallel()(tasks)):
+            finish(chunk, key, chunk_states)
+            if workers is not None:
+                workers.append(worker)
+            for _ in chunk:
+                if on_done is not None:
+                    on_done()
+    for chunk, key in ([] if n_workers else pending):
         scheduler = _SlotScheduler(run.plan, run.shared, run.inits, run.models, run.n_slots,
                                    run.segment_epochs, on_done, run.sharding, chunk)
         if run.n_threads == 1:
@@ -277,11 +323,8 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
         else:
             with ThreadPoolExecutor(run.n_threads) as pool:
                 list(pool.map(lambda _: scheduler.work(run.x64), range(run.n_threads)))
-        for i in chunk:
-            results[i] = scheduler.results[i]
-        if checkpoint is not None:
-            checkpoint.save(key, jax.tree.map(lambda *rows: np.stack(rows),
-                                              *[results[i] for i in chunk]))
+        finish(chunk, key, jax.tree.map(lambda *rows: np.stack(rows),
+                                        *[scheduler.results[i] for i in chunk]))
     states = jax.tree.map(lambda *rows: np.stack(rows), *results)
     return results_from_states(states, run.models.hyper.early_stopping), states
 
@@ -302,6 +345,8 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
     runs = [_prepare_group(plan, **options) for plan in plans]
 
     def timed_compile(run):
+        if _joblib_workers():
+            return 0.0  # the chunks compile where they run
         start = time.perf_counter()
         compiled = _compile_group(run)
         return time.perf_counter() - start if compiled else 0.0
@@ -311,7 +356,8 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
     finished = []
     for run, compile_time in zip(runs, compile_seconds):
         start = time.perf_counter()
-        result, states = _execute_group(run, progress, chunk_size, checkpoint)
+        workers = []
+        result, states = _execute_group(run, progress, chunk_size, checkpoint, workers)
         seconds = time.perf_counter() - start
         cfg, members = run.plan.config, run.plan.members
         n_features = run.shared.X.shape[-1]
@@ -327,7 +373,8 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
             dtype=dtype, hidden_widths=cfg.hidden_widths, n_models=run.plan.n_models,
             slots=run.n_slots, threads=run.n_threads,
             padding_overhead=executed / useful - 1 if useful else 0.0,
-            compile_seconds=compile_time, train_seconds=seconds, useful_gflop=useful / 1e9)
+            compile_seconds=compile_time, train_seconds=seconds, useful_gflop=useful / 1e9,
+            workers=tuple(sorted(set(workers))))
         finished.append((result, states, report))
     return finished
 
