@@ -117,3 +117,22 @@ def test_accelerator_slots_are_bounded_by_free_memory():
     tight = _default_slots(config, 64, 4, 4096, 1, device=_FakeGPU(100 * per_model))
     assert tight == 50  # half of the free memory
     assert _default_slots(config, 64, 4, 4096, 1, device=_FakeGPU(per_model)) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_chunk_size_never_changes_a_score(datasets, dtype):
+    X, y = datasets["wine"]
+    X = X.astype(dtype)
+    grid = {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2, 1e-1]}
+    scores = []
+    for chunk_size in ("auto", 1, 7):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            search = vgrid.GridSearchCV(
+                vgrid.MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0), grid,
+                cv=3, chunk_size=chunk_size, refit=False).fit(X, y)
+        scores.append([search.cv_results_[f"split{i}_test_score"] for i in range(3)])
+    np.testing.assert_array_equal(scores[1], scores[0])
+    np.testing.assert_array_equal(scores[2], scores[0])
+    with pytest.raises(ValueError, match="chunk_size must be 'auto' or a positive integer"):
+        vgrid.GridSearchCV(vgrid.MLPClassifier(), grid, chunk_size=0).fit(X, y)

@@ -194,13 +194,16 @@ def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models
     return int(max(1, min(per_thread, budget // per_model)))
 
 
-def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None):
+def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None,
+                   chunk_size=None):
     shared, inits, models = build_inputs(plan)
     n_devices = jax.local_device_count()
     n_threads = min(n_threads or _default_worker_threads(), plan.n_models)
     n_slots = n_slots or n_devices * _default_slots(
         plan.config, shared.X.shape[-1], shared.X.itemsize, plan.n_models,
         max(n_threads, n_devices))
+    if chunk_size:
+        n_slots = min(n_slots, chunk_size)  # a chunk never needs more models per program
     sharding = replicated = None
     if n_devices > 1:
         # The slot axis is sharded over every local device: one program, each device trains
@@ -342,7 +345,7 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
     and its state carries over exactly from one segment of `segment_epochs` epochs to the next.
     """
     enable_compilation_cache()
-    runs = [_prepare_group(plan, **options) for plan in plans]
+    runs = [_prepare_group(plan, chunk_size=chunk_size, **options) for plan in plans]
 
     def timed_compile(run):
         if _joblib_workers():

@@ -161,6 +161,8 @@ class _VectorizedSearchMixin:
     continue_survivors = True
 
     def _chunk_size(self):
+        """Models per chunk: the unit of work, of a checkpoint file and of a Dask task, and an
+        upper bound on the models one program call trains (None: a whole group)."""
         size = getattr(self, "chunk_size", "auto")
         if size == "auto" or size is None:
             return None
