@@ -136,3 +136,22 @@ def test_chunk_size_never_changes_a_score(datasets, dtype):
     np.testing.assert_array_equal(scores[2], scores[0])
     with pytest.raises(ValueError, match="chunk_size must be 'auto' or a positive integer"):
         vgrid.GridSearchCV(vgrid.MLPClassifier(), grid, chunk_size=0).fit(X, y)
+
+
+def test_blocks_of_candidates_give_the_same_results(datasets, monkeypatch):
+    import vgrid.search
+
+    X, y = datasets["iris"]
+    grid = {"alpha": list(np.logspace(-5, 0, 7)), "learning_rate_init": [1e-3, 1e-2]}
+    make = lambda: vgrid.GridSearchCV(  # noqa: E731
+        vgrid.MLPClassifier(hidden_layer_sizes=(5,), max_iter=10, random_state=0), grid, cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        whole = make().fit(X, y)
+        monkeypatch.setattr(vgrid.search, "BLOCK_MODELS", 6)  # 2 candidates x 3 folds a block
+        blocked = make().fit(X, y)
+    assert len(blocked.vectorization_) == 7  # one program call per block
+    for key in [k for k in whole.cv_results_ if "test_score" in k]:
+        np.testing.assert_array_equal(blocked.cv_results_[key], whole.cv_results_[key])
+    np.testing.assert_allclose(blocked.learning_curves_["loss"], whole.learning_curves_["loss"],
+                               rtol=0, atol=1e-13)  # other slot counts: rounding only

@@ -69,6 +69,10 @@ _VECTORIZED_TYPES = (estimators.MLPClassifier, estimators.MLPRegressor,
                      flax_estimators.FlaxClassifier, flax_estimators.FlaxRegressor)
 
 
+#: Models fitted, scored and dropped at a time by a search: bounds its host memory on huge grids.
+BLOCK_MODELS = 4096
+
+
 def _fitter(model):
     """The function that fits many jobs of this kind of model at once."""
     if isinstance(model, flax_estimators._FlaxEstimator):
@@ -210,10 +214,26 @@ class _VectorizedSearchMixin:
                     X, {"w": weights}, train)["w"],
                 score_train=_check_method_params(X, score_params, train),
                 score_test=_check_method_params(X, score_params, test)))
-        # One preprocessing fit per (preprocessing parameters, fold); one job per pair.
-        preprocessed, fitted, jobs, pairs, failures = {}, [], [], [], {}
+        # Blocks of candidates: fit, score, drop the fitted models; then the next block.
+        preprocessed, survivors, out = {}, {}, []
+        block = max(1, BLOCK_MODELS // len(folds))
+        for first in range(0, len(candidate_params), block):
+            out.extend(self._evaluate_block(
+                base_estimator, base_model, candidate_params, first,
+                min(first + block, len(candidate_params)), folds, scorers, preprocessed,
+                survivors))
+        if self._continues_survivors():
+            self._survivors = survivors
+        return out
+
+    def _evaluate_block(self, base_estimator, base_model, candidate_params, first, last, folds,
+                        scorers, preprocessed, survivors):
+        """Fit and score candidates[first:last] on every fold; only scores leave this method
+        (the fitted models are dropped), so a huge grid's host memory stays bounded by a block.
+        `preprocessed` caches the preprocessing per (parameters, fold) across blocks."""
+        fitted, jobs, pairs, failures = [], [], [], {}
         continuing = self._continues_survivors()
-        for c, parameters in enumerate(candidate_params):
+        for c, parameters in enumerate(candidate_params[first:last], start=first):
             pre, own = pipeline.split_params(base_estimator, parameters)
             for s, fold in enumerate(folds):
                 data_key = (repr(sorted(pre.items())), s, fold["split"])
@@ -250,11 +270,11 @@ class _VectorizedSearchMixin:
         outcomes = [failures[i] if i in failures else next(job_outcomes)
                     for i in range(len(pairs))]
         self.vectorization_.extend(reports)
-        self._curves.extend(_curves_of(fitted, len(candidate_params), len(folds)))
+        self._curves.extend(_curves_of(fitted, last - first, len(folds)))
         if continuing:
-            self._survivors = {self._survivor_key(parameters, s): outcome.state
-                               for (c, s, parameters), outcome in zip(pairs, outcomes)
-                               if outcome.state is not None}
+            survivors.update({self._survivor_key(parameters, s): outcome.state
+                              for (c, s, parameters), outcome in zip(pairs, outcomes)
+                              if outcome.state is not None})
             self.resumed_epochs_ += sum(o.resumed_epochs for o in outcomes)
         if self.verbose > 0:
             n_vectorized = sum(r.n_models for r in reports)
