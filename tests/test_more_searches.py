@@ -54,10 +54,13 @@ def test_halving_grid_search_equals_sklearn(datasets, resource):
         assert ours.resumed_epochs_ > 0
 
 
-def test_halving_random_search_equals_sklearn(datasets):
+@pytest.mark.parametrize("resource", ["n_samples", "max_iter"])
+def test_halving_random_search_equals_sklearn(datasets, resource):
     X, y = datasets["wine"]
     space = {"alpha": loguniform(1e-5, 1.0), "n_iter_no_change": randint(2, 10)}
+    params = dict(n_candidates=9, cv=3, factor=3, random_state=1, resource=resource)
+    if resource == "max_iter":
+        params.update(min_resources=3, max_resources=27)
     ours, ref = _both(model_selection.HalvingRandomSearchCV, vgrid.HalvingRandomSearchCV,
-                      neural_network.MLPClassifier(**BASE), space, X, y, n_candidates=9, cv=3,
-                      factor=3, random_state=1)
+                      neural_network.MLPClassifier(**BASE), space, X, y, **params)
     assert ours.n_iterations_ == ref.n_iterations_
