@@ -97,7 +97,7 @@ class _FitData(NamedTuple):
 class _Prepared(NamedTuple):
     index: int
     estimator: BaseMultilayerPerceptron
-    data_key: Hashable
+    data_key: Hashable  # the job's, or ("job", index) when it gave none
     data: _FitData
     hidden: tuple[int, ...]
     batch_size: int
@@ -111,8 +111,8 @@ def _is_vectorizable(est) -> bool:
     return est.solver in ("adam", "sgd") and not (est.warm_start and hasattr(est, "coefs_"))
 
 
-def _validated_data(est, job, cache) -> _FitData:
-    key = (job.data_key if job.data_key is not None else ("job", id(job)), is_classifier(est))
+def _validated_data(est, job, data_key, cache) -> _FitData:
+    key = (data_key, is_classifier(est))
     if key in cache:
         data = cache[key]
         est.__dict__.update(copy.deepcopy(data.fitted_attrs))
@@ -156,12 +156,13 @@ def _prepare(index, job, cache, replay_cache) -> _Prepared:
     hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
     if np.any(np.array(hidden) <= 0):
         raise ValueError("hidden_layer_sizes must be > 0, got %s." % hidden)
-    data = _validated_data(est, job, cache)
+    data_key = job.data_key if job.data_key is not None else ("job", index)
+    data = _validated_data(est, job, data_key, cache)
     n_samples, n_features = data.X.shape
     layer_units = [n_features, *hidden, data.Y.shape[1]]
     stratify = data.Y if (is_classifier(est) and data.Y.shape[1] == 1) else None
     rs_key = _random_state_key(est.random_state, index)
-    replay_key = (job.data_key if job.data_key is not None else ("job", index), rs_key,
+    replay_key = (data_key, rs_key,
                   tuple(layer_units), est.activation == "logistic", est.early_stopping,
                   est.validation_fraction if est.early_stopping else None, est.shuffle,
                   est.max_iter if est.shuffle else 1, data.X.dtype.str)
@@ -180,7 +181,7 @@ def _prepare(index, job, cache, replay_cache) -> _Prepared:
     out_activation, loss = _output_and_loss(est, data)
     static_key = (data.X.dtype.str, est.solver, len(hidden) == 0, out_activation, loss,
                   is_classifier(est), n_features, data.Y.shape[1], _batch_bucket(batch_size))
-    return _Prepared(index, est, job.data_key, data, tuple(hidden), batch_size, randomness,
+    return _Prepared(index, est, data_key, data, tuple(hidden), batch_size, randomness,
                      replay_key, static_key, job.resume_state)
 
 

@@ -32,57 +32,54 @@ def positions(depth: int, n_positions: int) -> list[int]:
     return list(range(depth)) + [n_positions - 1]
 
 
-def _unique(keys):
-    ids, table = [], {}
-    for k in keys:
-        ids.append(table.setdefault(k, len(table)))
-    return np.asarray(ids, np.int32), list(table)
+def _unique(members, key):
+    """Each member's row in a table of distinct `key(member)` values, and the first member
+    with each value (whose arrays fill that row)."""
+    ids, rows, first = [], {}, []
+    for p in members:
+        k = key(p)
+        if k not in rows:
+            rows[k] = len(first)
+            first.append(p)
+        ids.append(rows[k])
+    return np.asarray(ids, np.int32), first
 
 
 def build_inputs(plan: GroupPlan):
     """Host arrays for one group: shared (data, inits, minibatch orders) and per-model inputs."""
     cfg, members = plan.config, plan.members
     dtype = members[0].data.X.dtype
-    data_ids, data_keys = _unique([p.data_key if p.data_key is not None else ("job", p.index)
-                                   for p in members])
-    first_of_data = {k: next(p for p in members if (p.data_key if p.data_key is not None
-                                                    else ("job", p.index)) == k)
-                     for k in data_keys}
-    n_rows = max(len(first_of_data[k].data.X) for k in data_keys)
+    data_ids, data_members = _unique(members, lambda p: p.data_key)
+    n_rows = max(len(p.data.X) for p in data_members)
     sentinel = n_rows
     n_features = members[0].data.X.shape[1]
-    X = np.zeros((len(data_keys), n_rows + 1, n_features), dtype)
-    Y = np.zeros((len(data_keys), n_rows + 1, cfg.n_outputs), dtype)
-    W = np.zeros((len(data_keys), n_rows + 1), dtype)
-    for d, k in enumerate(data_keys):
-        data = first_of_data[k].data
+    X = np.zeros((len(data_members), n_rows + 1, n_features), dtype)
+    Y = np.zeros((len(data_members), n_rows + 1, cfg.n_outputs), dtype)
+    W = np.zeros((len(data_members), n_rows + 1), dtype)
+    for d, p in enumerate(data_members):
+        data = p.data
         X[d, :len(data.X)], Y[d, :len(data.X)], W[d, :len(data.X)] = data.X, data.Y, data.W
 
-    order_ids, order_keys = _unique([(p.replay_key, p.batch_size) for p in members])
-    first_of_order = {k: next(p for p in members if (p.replay_key, p.batch_size) == k)
-                      for k in order_keys}
-    n_table_epochs = max(len(first_of_order[k].randomness.orders) for k in order_keys)
-    orders = np.full((len(order_keys), n_table_epochs, cfg.n_batches, cfg.batch_size), sentinel,
-                     np.int32)
-    for o, k in enumerate(order_keys):
-        p = first_of_order[k]
+    order_ids, order_members = _unique(members, lambda p: (p.replay_key, p.batch_size))
+    n_table_epochs = max(len(p.randomness.orders) for p in order_members)
+    orders = np.full((len(order_members), n_table_epochs, cfg.n_batches, cfg.batch_size),
+                     sentinel, np.int32)
+    for o, p in enumerate(order_members):
         rows = p.randomness.orders
         n_train = rows.shape[1]
         positions = np.arange(n_train)
         orders[o][:len(rows), positions // p.batch_size, positions % p.batch_size] = rows
         orders[o, len(rows):] = orders[o, len(rows) - 1]
-    orders = orders.reshape(len(order_keys), n_table_epochs, -1)
+    orders = orders.reshape(len(order_members), n_table_epochs, -1)
 
-    init_ids, init_keys = _unique([p.replay_key for p in members])
-    first_of_init = {k: next(p for p in members if p.replay_key == k) for k in init_keys}
+    init_ids, init_members = _unique(members, lambda p: p.replay_key)
     units = [n_features, *cfg.hidden_widths, cfg.n_outputs]
     inits = {}
     n_positions = len(cfg.hidden_widths) + 1
     for position, (fan_in, fan_out) in enumerate(zip(units[:-1], units[1:])):
-        kernel = np.zeros((len(init_keys), fan_in, fan_out), dtype)
-        bias = np.zeros((len(init_keys), fan_out), dtype)
-        for i, k in enumerate(init_keys):
-            p = first_of_init[k]
+        kernel = np.zeros((len(init_members), fan_in, fan_out), dtype)
+        bias = np.zeros((len(init_members), fan_out), dtype)
+        for i, p in enumerate(init_members):
             layer = _real_layer_at(position, len(p.hidden), n_positions)
             if layer is None:
                 continue  # a skipped layer: zeros, and it stays zero

@@ -153,13 +153,21 @@ class _GroupRun(NamedTuple):
 CPU_SLOT_BYTES = 2 * 2**20
 
 
+def _units(config: GroupConfig, n_features: int) -> list[int]:
+    return [n_features, *config.hidden_widths, config.n_outputs]
+
+
+def _n_params(config: GroupConfig, n_features: int) -> int:
+    units = _units(config, n_features)
+    return sum(a * b + b for a, b in zip(units[:-1], units[1:]))
+
+
 def _model_working_set_bytes(config: GroupConfig, n_features: int, itemsize: int) -> int:
     """Bytes one model touches per minibatch step: parameters, gradients, Adam moments,
     the minibatch and its activations (forward and backward)."""
-    units = [n_features, *config.hidden_widths, config.n_outputs]
-    n_params = sum(a * b + b for a, b in zip(units[:-1], units[1:]))
+    units = _units(config, n_features)
     activations = config.batch_size * (sum(units) + sum(units[1:]) * 2)
-    return (4 * n_params + activations) * itemsize
+    return (4 * _n_params(config, n_features) + activations) * itemsize
 
 
 #: Share of an accelerator's free memory that one group's slots may take.
@@ -169,10 +177,8 @@ ACCELERATOR_MEMORY_SHARE = 0.5
 def _model_state_bytes(config: GroupConfig, n_features: int, itemsize: int) -> int:
     """Bytes one model holds on the device for a whole segment: its training state (parameters,
     best parameters, two optimizer moments, curves) plus one minibatch step's working set."""
-    units = [n_features, *config.hidden_widths, config.n_outputs]
-    n_params = sum(a * b + b for a, b in zip(units[:-1], units[1:]))
     return (_model_working_set_bytes(config, n_features, itemsize)
-            + (4 * n_params + 2 * config.max_epochs) * itemsize)
+            + (4 * _n_params(config, n_features) + 2 * config.max_epochs) * itemsize)
 
 
 def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models: int,
