@@ -331,7 +331,12 @@ class _VectorizedSearchMixin:
         self._check_input_parameters(X=X, y=y, split_params=routed_params.splitter.split)
         self.n_splits_ = self._checked_cv_orig.get_n_splits(X, y, **routed_params.splitter.split)
         base_estimator = clone(self.estimator)
-        self._checkpoint = self._open_checkpoint(X, y, params)
+        flax_model = _fitter(pipeline.final_step(base_estimator)[1]) is not fit_estimators
+        if flax_model and (getattr(self, "checkpoint", None) is not None or self._chunk_size()):
+            warnings.warn("checkpoint and chunk_size apply to MLP grids; this grid of "
+                          f"{type(pipeline.final_step(base_estimator)[1]).__name__} is trained "
+                          "without them.", UserWarning, stacklevel=3)
+        self._checkpoint = None if flax_model else self._open_checkpoint(X, y, params)
         self.vectorization_ = []
         self._curves = []
         self._survivors = {}
