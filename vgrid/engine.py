@@ -269,7 +269,8 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     weights) is reported in its outcome, as scikit-learn's `_fit_and_score` does, and the other
     jobs are unaffected. `fit_time` is each job's share of the wall time of the program that
     trained it, plus its own host-side preparation. `schedule` (`n_threads`, `n_slots`,
-    `segment_epochs`) is passed to `run_groups`; it changes speed and memory, never numbers.
+    `segment_epochs`, `chunk_size`, `checkpoint`) is passed to `run_groups`; it changes speed,
+    memory and what survives a kill, never a score.
     A `ProgramReport` per compiled program is appended to `reports` when given. With
     `progress=True` a progress bar (tqdm, in a terminal or in Jupyter) counts trained models.
     """
