@@ -31,7 +31,7 @@ max_iter in the large and scaling cases).
 from __future__ import annotations
 
 import argparse
-import collections
+import itertools
 import json
 import os
 import platform
@@ -101,10 +101,10 @@ def matmul_peak():
         a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n)), dtype)
         matmul = jax.jit(lambda a: a @ a)
         matmul(a).block_until_ready()
-        rates = {"xla": _best_rate(lambda: matmul(a).block_until_ready(), 2 * n**3)}
+        rates = {"xla": _best_rate(lambda f=matmul, a=a: f(a).block_until_ready(), 2 * n**3)}
         if on_cpu:
             host = np.asarray(a)
-            rates["numpy"] = _best_rate(lambda: host @ host, 2 * n**3)
+            rates["numpy"] = _best_rate(lambda h=host: h @ h, 2 * n**3)
         out[dtype] = {"gflops": max(rates.values()), "by_library": rates, "n": n}
     return out
 
@@ -120,7 +120,7 @@ def _best_rate(run, flop, repeats=5):
 
 def n_weights(n_features, hidden, n_outputs):
     sizes = [n_features, *hidden, n_outputs]
-    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
 
 
 def useful_flop(search, X, y, cv, n_outputs):
@@ -188,8 +188,9 @@ def timed(fn):
 
 
 def run_grid_case(name, peak):
-    import vgrid
     from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+
+    import vgrid
 
     clock = CompileClock()
     X, y, est, grid, cv, _ = grid_case(name)
@@ -244,8 +245,9 @@ def scaling_estimator(n_models):
 
 def run_scaling_point(n_models, peak):
     """One size of the scaling curve (its own process, so its peak memory is its own)."""
-    import vgrid
     from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+
+    import vgrid
 
     clock = CompileClock()
     X, y, est, grid, cv = scaling_estimator(n_models)
@@ -289,8 +291,9 @@ def run_keras_case(peak):
     except ImportError as exc:
         return {"case": "keras", "skipped": f"Keras 3 is not installed ({exc}); "
                                           "pip install -e '.[bench]'"}
-    import vgrid
     from sklearn.neural_network import MLPClassifier
+
+    import vgrid
 
     X, y = data(1000, 20, 2, np.float32, 10)
     widths, rates, epochs = (50, 100, 150), (1e-3, 3e-3, 1e-2), 20
@@ -361,13 +364,13 @@ def run_in_fresh_process(case, arg, peak_path):
 def markdown(report):
     peak = report["matmul_peak"]
     lines = [f"# vgrid benchmark suite: {report['device']}", "",
-             f"{report['date']}, {report['machine']}, {report['cpu_count']} CPU cores, "
-             f"jax {report['jax']}, scikit-learn {report['sklearn']}.",
-             f"Matmul peak measured in this run: float32 {peak['float32']['gflops']:.0f} GFLOP/s, "
-             f"float64 {peak['float64']['gflops']:.0f} GFLOP/s.", "",
-             "| case | fits | scikit-learn | vgrid cold (compile) | vgrid warm | speedup cold / warm "
+             (f"{report['date']}, {report['machine']}, {report['cpu_count']} CPU cores, "
+             f"jax {report['jax']}, scikit-learn {report['sklearn']}."),
+             (f"Matmul peak measured in this run: float32 {peak['float32']['gflops']:.0f} GFLOP/s, "
+             f"float64 {peak['float64']['gflops']:.0f} GFLOP/s."), "",
+             ("| case | fits | scikit-learn | vgrid cold (compile) | vgrid warm | speedup cold / warm "
              "(target) | useful GFLOP/s cold / warm (share of peak) | scikit-learn share "
-             "| vgrid peak RSS | split diff |",
+             "| vgrid peak RSS | split diff |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["cases"]:
         if r.get("case") not in ("core_a", "core_b", "large"):
@@ -384,20 +387,20 @@ def markdown(report):
             f"| {r['max_abs_split_score_diff']:.2g} |")
     keras = next((r for r in report["cases"] if r.get("case") == "keras"), None)
     if keras and "skipped" not in keras:
-        lines += ["", f"Keras peer ({keras['n_fits']} fits, {keras['epochs']} epochs each, "
+        lines += ["", (f"Keras peer ({keras['n_fits']} fits, {keras['epochs']} epochs each, "
                       "GridSearchCV(n_jobs=-1) over keras.wrappers.SKLearnClassifier): Keras "
                       f"{keras['keras']['seconds']:.2f} s, scikit-learn "
                       f"{keras['sklearn']['seconds']:.2f} s, vgrid cold "
                       f"{keras['vgrid_cold']['seconds']:.2f} s "
                       f"({keras['vgrid_cold']['speedup_over_keras']:.1f}x over Keras, "
-                      f"{keras['vgrid_cold']['speedup']:.1f}x over scikit-learn)."]
+                      f"{keras['vgrid_cold']['speedup']:.1f}x over scikit-learn).")]
     elif keras:
         lines += ["", f"Keras peer skipped: {keras['skipped']}"]
     scaling = [r for r in report["cases"] if "models" in r]
     if scaling:
         lines += ["", "Scaling (grid (a)'s model size, 20 epochs, one split; fits per second):", "",
-                  "| models | vgrid cold (compile) | vgrid warm | warm share of peak "
-                  "| scikit-learn | vgrid peak RSS |", "|---|---|---|---|---|---|"]
+                  ("| models | vgrid cold (compile) | vgrid warm | warm share of peak "
+                  "| scikit-learn | vgrid peak RSS |"), "|---|---|---|---|---|---|"]
         for r in scaling:
             sk = (f"{r['sklearn_fits_per_second']:.1f}" if "sklearn_fits_per_second" in r
                   else "not run")
