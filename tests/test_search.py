@@ -201,3 +201,26 @@ def test_fast_mode_float32_close_to_sklearn(datasets):
     diff = np.abs(ours.cv_results_["mean_test_score"] - ref.cv_results_["mean_test_score"])
     assert diff.max() <= 0.01
     assert ours.best_estimator_.coefs_[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("compile_seconds, engine", [(None, "scikit-learn"), (0.0, "vgrid"),
+                                                      (1e9, "scikit-learn")])
+def test_refit_engine_follows_the_cost_model(datasets, monkeypatch, compile_seconds, engine):
+    # One small model: compiling a program for it costs more than scikit-learn's own fit, so
+    # the default cost model refits with scikit-learn; either engine gives the same model.
+    from vgrid import engine as engine_module
+    from vgrid.plan import CostModel
+
+    if compile_seconds is not None:
+        monkeypatch.setattr(engine_module, "COST_MODEL", CostModel(compile_seconds=compile_seconds))
+    X, y = datasets["wine"]
+    grid = {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = vgrid.GridSearchCV(vgrid.MLPClassifier(**BASE), grid, cv=3).fit(X, y)
+        alone = vgrid.MLPClassifier(**BASE).set_params(**search.best_params_).fit(X, y)
+    assert search.refit_engine_ == engine
+    assert type(search.best_estimator_) is vgrid.MLPClassifier
+    assert search.best_estimator_.n_iter_ == alone.n_iter_
+    for ours, theirs in zip(search.best_estimator_.coefs_, alone.coefs_):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)

@@ -42,7 +42,7 @@ from sklearn.utils.validation import _check_sample_weight
 from tqdm.auto import tqdm
 
 from .layout import positions, unpad_state
-from .plan import plan_groups
+from .plan import COST_MODEL, plan_groups
 from .replay import FitRandomness, replay_fit_randomness
 from .scheduling import _default_worker_threads, _take, run_groups
 from .training import ModelState
@@ -84,6 +84,7 @@ class FitOutcome:
     exception: BaseException | None = field(default=None, repr=False)
     state: ModelState | None = field(default=None, repr=False)  # with FitJob.keep_state
     resumed_epochs: int = 0  # epochs not trained again thanks to FitJob.resume_state
+    engine: str = "vgrid"  # or "scikit-learn": fit by scikit-learn's own code (see fit_estimators)
 
 
 class _FitData(NamedTuple):
@@ -262,7 +263,8 @@ def _record_failure(outcome, exc, raise_errors):
 
 
 def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: list | None = None,
-                   progress: bool = False, **schedule) -> list[FitOutcome]:
+                   progress: bool = False, allow_numpy_fit: bool = False,
+                   **schedule) -> list[FitOutcome]:
     """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
 
     With `raise_errors=False` a job that fails (invalid parameters, bad data, non-finite
@@ -273,6 +275,10 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     memory and what survives a kill, never a score.
     A `ProgramReport` per compiled program is appended to `reports` when given. With
     `progress=True` a progress bar (tqdm, in a terminal or in Jupyter) counts trained models.
+    With `allow_numpy_fit=True`, a model that would be alone in its program is fit by
+    scikit-learn's own NumPy code when the cost model (`CostModel.numpy_fit_is_cheaper`)
+    finds that cheaper than compiling a program for it: the same numbers in exact mode
+    (vgrid's fit reproduces scikit-learn's), sooner. Searches use it for their refit.
     """
     outcomes = [FitOutcome() for _ in jobs]
     data_cache, replay_cache, prepared = {}, {}, []
@@ -280,6 +286,7 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
         start = time.perf_counter()
         try:
             if not _is_vectorizable(job.estimator):
+                outcomes[i].engine = "scikit-learn"
                 job.estimator._validate_params()
                 BaseMultilayerPerceptron._fit(job.estimator, job.X, job.y,
                                               sample_weight=job.sample_weight)
@@ -288,7 +295,23 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
         except Exception as exc:  # noqa: BLE001 - reported like scikit-learn's fit_error
             _record_failure(outcomes[i], exc, raise_errors)
         outcomes[i].fit_time += time.perf_counter() - start
-    plans = plan_groups(prepared, n_threads=schedule.get("n_threads") or _default_worker_threads())
+    n_threads = schedule.get("n_threads") or _default_worker_threads()
+    plans = plan_groups(prepared, n_threads=n_threads)
+    if allow_numpy_fit:
+        lone = [plan for plan in plans if plan.n_models == 1 and plan.members[0].resume is None
+                and not jobs[plan.members[0].index].keep_state
+                and COST_MODEL.numpy_fit_is_cheaper(plan, n_threads)]
+        for plan in lone:
+            i = plan.members[0].index
+            outcomes[i].engine = "scikit-learn"
+            start = time.perf_counter()
+            try:
+                BaseMultilayerPerceptron._fit(jobs[i].estimator, jobs[i].X, jobs[i].y,
+                                              sample_weight=jobs[i].sample_weight)
+            except Exception as exc:  # noqa: BLE001
+                _record_failure(outcomes[i], exc, raise_errors)
+            outcomes[i].fit_time += time.perf_counter() - start
+        plans = [plan for plan in plans if all(plan is not other for other in lone)]
     with tqdm(total=len(prepared), disable=not progress or not prepared, unit="model",
               desc="vgrid training") as bar:
         finished = run_groups(plans, progress=(lambda: bar.update(1)) if progress else None,

@@ -47,10 +47,25 @@ class CostModel:
     compile_seconds: float = 0.65
     cpu_rates: tuple = (("float32", 100e9), ("float64", 45e9))
     accelerator_speedup: float = 100.0
+    #: scikit-learn's own NumPy fit of one model: a fixed cost per minibatch (Python and small
+    #: array calls) plus its FLOPs at NumPy's rate; measured on the same machine (about 280 us
+    #: per minibatch for a (100,) network, 25-35 GFLOP/s for larger ones).
+    numpy_batch_seconds: float = 150e-6
+    numpy_rate: float = 25e9
 
     def flops_per_second(self, dtype: str, backend: str = "cpu") -> float:
         rate = dict(self.cpu_rates).get(dtype, dict(self.cpu_rates)["float32"])
         return rate if backend == "cpu" else rate * self.accelerator_speedup
+
+    def numpy_fit_is_cheaper(self, plan: "GroupPlan", n_threads: int = 1) -> bool:
+        """Whether scikit-learn's NumPy fit of this lone model costs less than compiling its
+        program and training it (both estimated for `max_iter` epochs)."""
+        (member,) = plan.members
+        epochs = member.estimator.max_iter
+        numpy_seconds = (epochs * plan.config.n_batches * self.numpy_batch_seconds
+                         + plan.useful_flops / self.numpy_rate)
+        rate = self.flops_per_second(plan.config_dtype, jax.default_backend()) * n_threads
+        return numpy_seconds < self.compile_seconds + plan.padded_flops / rate
 
 
 COST_MODEL = CostModel()
@@ -66,6 +81,10 @@ class GroupPlan:
     @property
     def n_models(self) -> int:
         return len(self.members)
+
+    @property
+    def config_dtype(self) -> str:
+        return self.members[0].data.X.dtype.name
 
     def _flops(self, padded: bool) -> float:
         return sum(model_flops(self.config.hidden_widths if padded else p.hidden,

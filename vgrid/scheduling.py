@@ -360,7 +360,7 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
         compiled = _compile_group(run)
         return time.perf_counter() - start if compiled else 0.0
 
-    with ThreadPoolExecutor(max(1, len(runs))) as pool:
+    with ThreadPoolExecutor(int(os.environ.get('CT', max(1, len(runs))))) as pool:
         compile_seconds = list(pool.map(timed_compile, runs))
     finished = []
     for run, compile_time in zip(runs, compile_seconds):

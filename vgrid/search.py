@@ -17,6 +17,11 @@ one `vgrid.plan.ProgramReport` per compiled program: its models, padded widths, 
 call, padding overhead, compile and training seconds and useful GFLOP; `verbose >= 1` prints
 them.
 
+The refit trains one model, so a program compiled for it alone can cost more than the model
+itself: when `CostModel.numpy_fit_is_cheaper` says so, it is fit by scikit-learn's own NumPy
+code instead (the same numbers in exact mode, which vgrid's training reproduces), and
+`refit_engine_` says which engine fit `best_estimator_` ("vgrid" or "scikit-learn").
+
 `mean_fit_time` is each model's share of the measured wall time of the program that trained it
 (plus its host-side preparation), so `mean_fit_time * n_candidates * n_splits` adds up to the
 real training time. `n_jobs` and `pre_dispatch` apply only to estimators vgrid cannot vectorize,
@@ -394,7 +399,13 @@ class _VectorizedSearchMixin:
                 **clone(own, safe=False))
             sample_weight = pipeline.model_fit_params(
                 base_estimator, routed_params.estimator.fit)["sample_weight"]
-            _fitter(model)([FitJob(model, X_model, y, sample_weight)])
+            fitter = _fitter(model)
+            options = {"allow_numpy_fit": True} if fitter is fit_estimators else {}
+            (outcome,) = fitter([FitJob(model, X_model, y, sample_weight)], **options)
+            self.refit_engine_ = getattr(outcome, "engine", "vgrid")
+            if self.verbose > 0 and self.refit_engine_ == "scikit-learn":
+                print("vgrid: refit by scikit-learn's own fit (one model: cheaper than "
+                      "compiling a program for it)")
             self.best_estimator_ = pipeline.assemble(base_estimator, self.best_params_, steps,
                                                      model)
             self.refit_time_ = time.time() - start
