@@ -125,10 +125,12 @@ def _make_plan(key, members) -> GroupPlan:
     widths = padded_widths([p.hidden for p in members])
     mixed_depths = len({len(p.hidden) for p in members}) > 1
     batch_size = max(p.batch_size for p in members)
-    n_batches = max(-(-len(p.randomness.train_rows) // p.batch_size) for p in members)
+    batches = [-(-len(p.randomness.train_rows) // p.batch_size) for p in members]
+    n_batches = max(batches)
     max_epochs = max(p.estimator.max_iter for p in members)
     config = GroupConfig(widths, mixed_depths, n_out, activation, out_activation, loss, solver,
-                         es, clf, batch_size, n_batches, max_epochs)
+                         es, clf, batch_size, n_batches, max_epochs,
+                         padding_batches=min(batches) < n_batches)
     # Longest first, so that worker threads finish together.
     members = sorted(members, key=lambda p: -p.estimator.max_iter * len(p.randomness.train_rows))
     return GroupPlan(config, members)

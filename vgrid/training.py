@@ -49,6 +49,9 @@ class GroupConfig(NamedTuple):
     batch_size: int
     n_batches: int
     max_epochs: int
+    # Some model has fewer than n_batches minibatches: its extra ones are all padding and must
+    # leave it untouched. False when every model has n_batches (no per-step select compiled).
+    padding_batches: bool = True
 
 
 class HyperParams(NamedTuple):
@@ -215,7 +218,9 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
             update = _select(hp.nesterovs_momentum, nesterov, velocity)
             new_params = jax.tree.map(jnp.add, params, update)
             new_opt = OptState(velocity, opt.second, opt.step + 1, lr)
-        params, opt = _select(real, (new_params, new_opt), (params, opt))
+        if config.padding_batches:
+            new_params, new_opt = _select(real, (new_params, new_opt), (params, opt))
+        params, opt = new_params, new_opt
         return (params, opt, loss_sum + jnp.where(real, batch_loss * n_rows, 0)), None
 
     def epoch(state: ModelState) -> ModelState:
