@@ -38,7 +38,7 @@ class CostModel:
 
     Fixed numbers, so that the same grid is always split the same way (a plan that changed
     from run to run would change shapes and recompile). The CPU defaults were measured on the
-    2-core benchmark machine (benchmarks/bench_core.py, `verbose=1` reports): one more
+    2-core benchmark machine (benchmarks/suite.py core grids, `verbose=1` reports): one more
     program costs about 0.2 s of tracing plus 0.9 s of XLA compilation shared by 2 cores;
     training reached about 100 GFLOP/s per thread in float32 and 45 in float64. On an
     accelerator, work is far cheaper than a compilation, so padding nearly always wins.

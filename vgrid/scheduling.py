@@ -148,8 +148,8 @@ class _GroupRun(NamedTuple):
 
 
 #: On the CPU, slots per worker are sized so that their working set stays in the core's cache.
-#: Measured on the 2-core benchmark machine (benchmarks/bench_core.py, case b, warm): 1 slot
-#: 4.2 s, 5 slots 4.4 s, 10 slots 6.2 s, 20 slots 6.5 s; case a was flat (0.76-0.87 s).
+#: Measured on the 2-core benchmark machine (core grid (b) of benchmarks/suite.py, warm):
+#: 1 slot 4.2 s, 5 slots 4.4 s, 10 slots 6.2 s, 20 slots 6.5 s; case a was flat (0.76-0.87 s).
 CPU_SLOT_BYTES = 2 * 2**20
 
 
