@@ -5,7 +5,7 @@
 attributes, same delegated methods. Only the evaluation of (candidate, fold) pairs differs:
 instead of one `_fit_and_score` call per pair, all pairs are fit together by `vgrid.engine`
 (MLPs) or `vgrid.flax_estimators` (Flax modules), a few programs for the whole grid, then
-scored with scikit-learn's own `_score`, so `cv_results_` is built by scikit-learn's
+scored as scikit-learn's own `_score` scores them (`vgrid.scoring`), so `cv_results_` is built by scikit-learn's
 `_format_results` from the same records scikit-learn builds it from. Pipelines ending in a
 network are handled by `vgrid.pipeline`.
 
@@ -56,7 +56,6 @@ from sklearn.model_selection._search_successive_halving import BaseSuccessiveHal
 from sklearn.model_selection._split import check_cv
 from sklearn.model_selection._validation import (
     _insert_error_scores,
-    _score,
     _warn_or_raise_about_fit_failures,
 )
 from sklearn.utils.metaestimators import _safe_split
@@ -65,6 +64,7 @@ from sklearn.utils.validation import _check_method_params, _num_samples, indexab
 from . import estimators, flax_estimators, pipeline
 from .checkpoint import Checkpoint, fingerprint_of
 from .engine import FitJob, FitOutcome, fit_estimators
+from .scoring import FoldScorer
 
 __all__ = ["GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV", "RandomizedSearchCV",
            "is_vectorizable"]
@@ -289,6 +289,7 @@ class _VectorizedSearchMixin:
                 print(f"  {report}")
 
         out = []
+        scorer = FoldScorer(scorers, base_estimator)
         for estimator, outcome, (c, s, parameters) in zip(fitted, outcomes, pairs):
             fold = folds[s]
             result = {"fit_error": outcome.error}
@@ -304,12 +305,12 @@ class _VectorizedSearchMixin:
                                     else test_scores)
                 score_time = 0.0
             else:
-                test_scores = _score(estimator, *fold["test"], scorers, fold["score_test"],
-                                     self.error_score)
+                test_scores = scorer.score(estimator, *fold["test"], fold["score_test"],
+                                           self.error_score)
                 score_time = time.time() - start
                 if self.return_train_score:
-                    train_scores = _score(estimator, *fold["train"], scorers,
-                                          fold["score_train"], self.error_score)
+                    train_scores = scorer.score(estimator, *fold["train"], fold["score_train"],
+                                                self.error_score)
             if self.verbose > 1:
                 print(_fit_line(parameters, ((s, len(folds)), (c, len(candidate_params))),
                                 self.verbose, test_scores, train_scores,
