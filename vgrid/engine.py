@@ -73,6 +73,9 @@ class FitJob:
     #: sees the same minibatches as a run from scratch would.
     resume_state: ModelState | None = None
     keep_state: bool = False  # return the final training state in the outcome
+    #: Epochs this fit is expected to run (e.g. the mean over the same candidate's
+    #: cross-validation fits); only `allow_numpy_fit`'s cost estimate uses it.
+    epochs_hint: int | None = None
 
 
 @dataclass
@@ -300,7 +303,8 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     if allow_numpy_fit:
         lone = [plan for plan in plans if plan.n_models == 1 and plan.members[0].resume is None
                 and not jobs[plan.members[0].index].keep_state
-                and COST_MODEL.numpy_fit_is_cheaper(plan, n_threads)]
+                and COST_MODEL.numpy_fit_is_cheaper(
+                    plan, n_threads, epochs=jobs[plan.members[0].index].epochs_hint)]
         for plan in lone:
             i = plan.members[0].index
             outcomes[i].engine = "scikit-learn"

@@ -402,7 +402,11 @@ class _VectorizedSearchMixin:
                 base_estimator, routed_params.estimator.fit)["sample_weight"]
             fitter = _fitter(model)
             options = {"allow_numpy_fit": True} if fitter is fit_estimators else {}
-            (outcome,) = fitter([FitJob(model, X_model, y, sample_weight)], **options)
+            # The best candidate's cross-validation fits tell how long its refit will run.
+            epochs = [len(loss) for loss, _ in self._curves[self.best_index_]]
+            hint = int(np.ceil(np.mean(epochs))) if epochs and min(epochs) > 0 else None
+            (outcome,) = fitter([FitJob(model, X_model, y, sample_weight, epochs_hint=hint)],
+                                **options)
             self.refit_engine_ = getattr(outcome, "engine", "vgrid")
             if self.verbose > 0 and self.refit_engine_ == "scikit-learn":
                 print("vgrid: refit by scikit-learn's own fit (one model: cheaper than "
