@@ -469,15 +469,17 @@ def markdown(report):
     if scaling:
         lines += ["", "Scaling (grid (a)'s model size, 20 epochs, one split; fits per second):", "",
                   ("| models | vgrid cold (compile) | vgrid warm | warm share of peak "
-                  "| scikit-learn | vgrid peak RSS |"), "|---|---|---|---|---|---|"]
+                   "| scikit-learn | vgrid peak RSS (per model above the baseline) |"),
+                  "|---|---|---|---|---|---|"]
         for r in scaling:
             sk = (f"{r['sklearn_fits_per_second']:.1f}" if "sklearn_fits_per_second" in r
                   else "not run")
+            per_model_kib = 1024 * (r["peak_rss_mib"] - r["rss_before_fit_mib"]) / r["models"]
             lines.append(f"| {r['models']} | {r['vgrid_cold_fits_per_second']:.1f} "
                          f"({r['vgrid_compile_seconds']:.2f} s) "
                          f"| {r['vgrid_warm_fits_per_second']:.1f} "
                          f"| {r['vgrid_warm_share_of_peak']:.0%} | {sk} "
-                         f"| {r['peak_rss_mib']:.0f} MiB |")
+                         f"| {r['peak_rss_mib']:.0f} MiB ({per_model_kib:.0f} KiB) |")
     return "\n".join(lines) + "\n"
 
 
