@@ -224,3 +224,16 @@ def test_refit_engine_follows_the_cost_model(datasets, monkeypatch, compile_seco
     assert search.best_estimator_.n_iter_ == alone.n_iter_
     for ours, theirs in zip(search.best_estimator_.coefs_, alone.coefs_):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+
+
+def test_refit_cost_estimate_uses_the_expected_epochs(datasets):
+    # A long max_iter makes scikit-learn's fit look dear; the epochs the candidate's CV fits
+    # actually ran (epochs_hint) make it cheap again.
+    from vgrid.engine import FitJob, _prepare
+    from vgrid.plan import COST_MODEL, plan_groups
+
+    X, y = datasets["digits"]
+    est = vgrid.MLPClassifier(hidden_layer_sizes=(256, 256), max_iter=2000, random_state=0)
+    (plan,) = plan_groups([_prepare(0, FitJob(est, X / 16, y), {}, {})])
+    assert not COST_MODEL.numpy_fit_is_cheaper(plan, n_threads=2)
+    assert COST_MODEL.numpy_fit_is_cheaper(plan, n_threads=2, epochs=5)

@@ -66,7 +66,7 @@ class CostModel:
         epochs = member.estimator.max_iter * share
         numpy_seconds = (epochs * plan.config.n_batches * self.numpy_batch_seconds
                          + share * plan.useful_flops / self.numpy_rate)
-        rate = self.flops_per_second(plan.config_dtype, jax.default_backend()) * n_threads
+        rate = self.flops_per_second(plan.dtype, jax.default_backend()) * n_threads
         return numpy_seconds < self.compile_seconds + share * plan.padded_flops / rate
 
 
@@ -85,7 +85,8 @@ class GroupPlan:
         return len(self.members)
 
     @property
-    def config_dtype(self) -> str:
+    def dtype(self) -> str:
+        """The training dtype (the data's: one group never mixes dtypes)."""
         return self.members[0].data.X.dtype.name
 
     def _flops(self, padded: bool) -> float:
