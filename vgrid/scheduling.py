@@ -1,9 +1,10 @@
 """Running a group's program: compilation, worker threads, and slots that are refilled.
 
-`run_groups` compiles every group's program ahead of time (all at once: XLA compiles each on one
-core), then trains the groups one after the other. On the CPU, one worker thread per core feeds
-models through a few slots each (as many as stay in the core's cache), refilling a slot as soon as
-its model stops; on an accelerator, one worker holds as many models as fit in half its free memory.
+`run_groups` compiles every group's program ahead of time (all at once, concurrently), then
+trains the groups one after the other. On the CPU, one worker thread per core trains one model
+per call (two for large models: `CPU_SLOTS`), taking the next model as soon as one stops; on an
+accelerator, one worker holds as many models as fit in half its free memory, and a
+slot whose model stopped is refilled with the next one.
 With several local devices (GPUs, or CPU devices forced with
 `XLA_FLAGS=--xla_force_host_platform_device_count=N`), the slot axis is sharded over all of them
 with `jax.sharding` (a 1-D mesh named "models"): one program, each device training its share.
@@ -147,10 +148,16 @@ class _GroupRun(NamedTuple):
     sharding: object  # NamedSharding of the slot axis over every local device, or None
 
 
-#: On the CPU, slots per worker are sized so that their working set stays in the core's cache.
-#: Measured on the 2-core benchmark machine (core grid (b) of benchmarks/suite.py, warm):
-#: 1 slot 4.2 s, 5 slots 4.4 s, 10 slots 6.2 s, 20 slots 6.5 s; case a was flat (0.76-0.87 s).
-CPU_SLOT_BYTES = 2 * 2**20
+#: On the CPU each call trains one model, or two when a model's minibatch step is large;
+#: measured on the 2-core benchmark machine (benchmarks/suite.py grids, warm, training seconds).
+#: One model per call lets XLA run plain matrix products instead of batched ones: core (b)
+#: 3.35-3.46 s against 3.57 s with 2 models per call, 4.25 s with 8, and 3.70-3.77 s with the
+#: earlier rule (as many as fit in 2 MiB of cache: 3-5); core (a) flat across 1-14; 1024 tiny
+#: models 1.54 s against 1.49 s at 7 and 2.48 s at 2. The large grid's (256, 256) program
+#: (about 100 MFLOP a step) was the exception: 5.33 s with 2 per call against 6.04-6.24 s with 1.
+CPU_SLOTS = 1
+CPU_SLOTS_LARGE_STEP = 2
+LARGE_STEP_FLOPS = 50e6
 
 
 def _units(config: GroupConfig, n_features: int) -> list[int]:
@@ -183,20 +190,22 @@ def _model_state_bytes(config: GroupConfig, n_features: int, itemsize: int) -> i
 
 def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models: int,
                    n_threads: int, device=None) -> int:
-    """Models per program call. On the CPU: as many as stay in the core's cache. On an
-    accelerator: as many as fit in `ACCELERATOR_MEMORY_SHARE` of its free memory (all of the
-    group when they fit), so that a grid larger than the device runs in bounded memory."""
+    """Models per program call. On the CPU: `CPU_SLOTS` (`CPU_SLOTS_LARGE_STEP` for models whose
+    minibatch step exceeds `LARGE_STEP_FLOPS`). On an accelerator: as many as fit in
+    `ACCELERATOR_MEMORY_SHARE` of its free memory (all of the group when they fit), so that a
+    grid larger than the device runs in bounded memory."""
     per_thread = -(-n_models // n_threads)
     device = device or jax.devices()[0]
     if device.platform == "cpu":
-        budget, per_model = CPU_SLOT_BYTES, _model_working_set_bytes(config, n_features, itemsize)
-    else:
-        stats = device.memory_stats() or {}
-        free = stats.get("bytes_limit", 0) - stats.get("bytes_in_use", 0)
-        if free <= 0:
-            return per_thread
-        budget = ACCELERATOR_MEMORY_SHARE * free
-        per_model = _model_state_bytes(config, n_features, itemsize)
+        step_flops = 6 * _n_params(config, n_features) * config.batch_size
+        return min(per_thread, CPU_SLOTS_LARGE_STEP if step_flops > LARGE_STEP_FLOPS
+                   else CPU_SLOTS)
+    stats = device.memory_stats() or {}
+    free = stats.get("bytes_limit", 0) - stats.get("bytes_in_use", 0)
+    if free <= 0:
+        return per_thread
+    budget = ACCELERATOR_MEMORY_SHARE * free
+    per_model = _model_state_bytes(config, n_features, itemsize)
     return int(max(1, min(per_thread, budget // per_model)))
 
 
@@ -343,9 +352,9 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
     """Train every group; returns (TrainResult, final ModelState, ProgramReport) per group, as
     numpy arrays with a leading model axis.
 
-    Programs are compiled first, all groups at once (XLA compiles on one core each), then the
+    Programs are compiled first, all groups at once (concurrently), then the
     groups train one after the other. On the CPU each group's models are spread over one
-    worker thread per core, each with a few model slots (`_default_slots`) that are refilled
+    worker thread per core, each with one or two model slots (`_default_slots`) that are refilled
     as models stop; on an accelerator one worker holds every model. None of this changes a
     model's numbers beyond rounding: each model's computation is independent of the others,
     and its state carries over exactly from one segment of `segment_epochs` epochs to the next.
