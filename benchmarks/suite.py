@@ -193,20 +193,30 @@ def timed(fn):
     return result, time.perf_counter() - start
 
 
+def cold_and_warm(clock, est, grid, cv, X, y, **search_params):
+    """vgrid's search fit twice in this process: (the first search, its seconds, its compile
+    seconds, the second fit's seconds, its compile seconds)."""
+    import vgrid
+
+    def fit():
+        return vgrid.GridSearchCV(est, grid, cv=cv, **search_params).fit(X, y)
+
+    clock.lap()
+    search, cold_s = timed(fit)
+    compile_s = clock.lap()
+    _, warm_s = timed(fit)
+    return search, cold_s, compile_s, warm_s, clock.lap()
+
+
 def run_grid_case(name, peak):
     from sklearn.model_selection import GridSearchCV as SkGridSearchCV
 
-    import vgrid
-
     clock = CompileClock()
     X, y, est, grid, cv, _ = grid_case(name)
-    n_outputs = len(np.unique(y)) if len(np.unique(y)) > 2 else 1
+    n_classes = len(np.unique(y))
+    n_outputs = n_classes if n_classes > 2 else 1
     rss_before = peak_rss_mib()
-    clock.lap()
-    cold, cold_s = timed(lambda: vgrid.GridSearchCV(est, grid, cv=cv).fit(X, y))
-    compile_s = clock.lap()
-    _, warm_s = timed(lambda: vgrid.GridSearchCV(est, grid, cv=cv).fit(X, y))
-    warm_compile_s = clock.lap()
+    cold, cold_s, compile_s, warm_s, warm_compile_s = cold_and_warm(clock, est, grid, cv, X, y)
     rss_vgrid = peak_rss_mib()
     sk, sk_s = timed(lambda: SkGridSearchCV(est, grid, cv=cv, n_jobs=-1).fit(X, y))
     flop = useful_flop(cold, X, y, cv, n_outputs)
@@ -253,15 +263,10 @@ def run_scaling_point(n_models, peak):
     """One size of the scaling curve (its own process, so its peak memory is its own)."""
     from sklearn.model_selection import GridSearchCV as SkGridSearchCV
 
-    import vgrid
-
     clock = CompileClock()
     X, y, est, grid, cv = scaling_estimator(n_models)
     rss_before = peak_rss_mib()
-    clock.lap()
-    search, cold_s = timed(lambda: vgrid.GridSearchCV(est, grid, cv=cv, refit=False).fit(X, y))
-    compile_s = clock.lap()
-    _, warm_s = timed(lambda: vgrid.GridSearchCV(est, grid, cv=cv, refit=False).fit(X, y))
+    search, cold_s, compile_s, warm_s, _ = cold_and_warm(clock, est, grid, cv, X, y, refit=False)
     row = {"models": n_models, "vgrid_cold_seconds": cold_s, "vgrid_compile_seconds": compile_s,
            "vgrid_warm_seconds": warm_s, "vgrid_cold_fits_per_second": n_models / cold_s,
            "vgrid_warm_fits_per_second": n_models / warm_s,
@@ -283,8 +288,6 @@ def run_ten_thousand_fits(peak):
     from sklearn.model_selection import StratifiedKFold
     from sklearn.neural_network import MLPClassifier
 
-    import vgrid
-
     X, y = data(1000, 20, 2, np.float32, 10)
     est = MLPClassifier(hidden_layer_sizes=(100,), max_iter=200, random_state=0)
     grid = {"learning_rate_init": list(np.logspace(-4, -1, 50)),
@@ -292,9 +295,7 @@ def run_ten_thousand_fits(peak):
     cv = StratifiedKFold(4)
     clock = CompileClock()
     rss_before = peak_rss_mib()
-    search, cold_s = timed(lambda: vgrid.GridSearchCV(est, grid, cv=cv, refit=False).fit(X, y))
-    compile_s = clock.lap()
-    _, warm_s = timed(lambda: vgrid.GridSearchCV(est, grid, cv=cv, refit=False).fit(X, y))
+    search, cold_s, compile_s, warm_s, _ = cold_and_warm(clock, est, grid, cv, X, y, refit=False)
     flop = useful_flop(search, X, y, cv, 1)
     sample = {"learning_rate_init": grid["learning_rate_init"][:5], "alpha": grid["alpha"][:5]}
     _, sk_s = timed(lambda: SkGridSearchCV(est, sample, cv=cv, refit=False, n_jobs=-1).fit(X, y))

@@ -265,6 +265,13 @@ def _record_failure(outcome, exc, raise_errors):
     outcome.exception = exc
 
 
+def _fit_by_sklearn(job: FitJob, outcome: FitOutcome):
+    """Fit the job's estimator with scikit-learn's own (NumPy) training code."""
+    outcome.engine = "scikit-learn"
+    job.estimator._validate_params()
+    BaseMultilayerPerceptron._fit(job.estimator, job.X, job.y, sample_weight=job.sample_weight)
+
+
 def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: list | None = None,
                    progress: bool = False, allow_numpy_fit: bool = False,
                    **schedule) -> list[FitOutcome]:
@@ -289,10 +296,7 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
         start = time.perf_counter()
         try:
             if not _is_vectorizable(job.estimator):
-                outcomes[i].engine = "scikit-learn"
-                job.estimator._validate_params()
-                BaseMultilayerPerceptron._fit(job.estimator, job.X, job.y,
-                                              sample_weight=job.sample_weight)
+                _fit_by_sklearn(job, outcomes[i])
             else:
                 prepared.append(_prepare(i, job, data_cache, replay_cache))
         except Exception as exc:  # noqa: BLE001 - reported like scikit-learn's fit_error
@@ -301,21 +305,21 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     n_threads = schedule.get("n_threads") or _default_worker_threads()
     plans = plan_groups(prepared, n_threads=n_threads)
     if allow_numpy_fit:
-        lone = [plan for plan in plans if plan.n_models == 1 and plan.members[0].resume is None
-                and not jobs[plan.members[0].index].keep_state
-                and COST_MODEL.numpy_fit_is_cheaper(
-                    plan, n_threads, epochs=jobs[plan.members[0].index].epochs_hint)]
-        for plan in lone:
-            i = plan.members[0].index
-            outcomes[i].engine = "scikit-learn"
-            start = time.perf_counter()
-            try:
-                BaseMultilayerPerceptron._fit(jobs[i].estimator, jobs[i].X, jobs[i].y,
-                                              sample_weight=jobs[i].sample_weight)
-            except Exception as exc:  # noqa: BLE001
-                _record_failure(outcomes[i], exc, raise_errors)
-            outcomes[i].fit_time += time.perf_counter() - start
-        plans = [plan for plan in plans if all(plan is not other for other in lone)]
+        vectorized = []
+        for plan in plans:
+            job = jobs[plan.members[0].index]
+            if (plan.n_models == 1 and job.resume_state is None and not job.keep_state
+                    and COST_MODEL.numpy_fit_is_cheaper(plan, n_threads, job.epochs_hint)):
+                outcome = outcomes[plan.members[0].index]
+                start = time.perf_counter()
+                try:
+                    _fit_by_sklearn(job, outcome)
+                except Exception as exc:  # noqa: BLE001
+                    _record_failure(outcome, exc, raise_errors)
+                outcome.fit_time += time.perf_counter() - start
+            else:
+                vectorized.append(plan)
+        plans = vectorized
     with tqdm(total=len(prepared), disable=not progress or not prepared, unit="model",
               desc="vgrid training") as bar:
         finished = run_groups(plans, progress=(lambda: bar.update(1)) if progress else None,

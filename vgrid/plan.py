@@ -57,13 +57,14 @@ class CostModel:
         rate = dict(self.cpu_rates).get(dtype, dict(self.cpu_rates)["float32"])
         return rate if backend == "cpu" else rate * self.accelerator_speedup
 
-    def numpy_fit_is_cheaper(self, plan: "GroupPlan", n_threads: int = 1,
+    def numpy_fit_is_cheaper(self, plan: GroupPlan, n_threads: int = 1,
                              epochs: int | None = None) -> bool:
         """Whether scikit-learn's NumPy fit of this lone model costs less than compiling its
         program and training it, both for `epochs` epochs (default: its `max_iter`)."""
         (member,) = plan.members
-        share = 1.0 if epochs is None else min(1.0, epochs / member.estimator.max_iter)
-        epochs = member.estimator.max_iter * share
+        max_iter = member.estimator.max_iter
+        epochs = max_iter if epochs is None else min(epochs, max_iter)
+        share = epochs / max_iter  # of the work estimated for max_iter epochs
         numpy_seconds = (epochs * plan.config.n_batches * self.numpy_batch_seconds
                          + share * plan.useful_flops / self.numpy_rate)
         rate = self.flops_per_second(plan.dtype, jax.default_backend()) * n_threads

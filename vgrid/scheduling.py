@@ -194,9 +194,8 @@ def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models
                    n_threads: int, device=None) -> int:
     """Models per program call. On the CPU: one (two for a large minibatch step) when an epoch
     has many minibatches, else as many as stay in the core's cache (see `CPU_SLOT_BYTES`). On
-    an accelerator: as many as fit in
-    `ACCELERATOR_MEMORY_SHARE` of its free memory (all of the group when they fit), so that a
-    grid larger than the device runs in bounded memory."""
+    an accelerator: as many as fit in `ACCELERATOR_MEMORY_SHARE` of its free memory (all of the
+    group when they fit), so that a grid larger than the device runs in bounded memory."""
     per_thread = -(-n_models // n_threads)
     device = device or jax.devices()[0]
     if device.platform == "cpu":
@@ -374,7 +373,7 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
         compiled = _compile_group(run)
         return time.perf_counter() - start if compiled else 0.0
 
-    with ThreadPoolExecutor(int(os.environ.get('CT', max(1, len(runs))))) as pool:
+    with ThreadPoolExecutor(max(1, len(runs))) as pool:
         compile_seconds = list(pool.map(timed_compile, runs))
     finished = []
     for run, compile_time in zip(runs, compile_seconds):

@@ -43,8 +43,8 @@ _DEFAULTS = ((MLPClassifier, ClassifierMixin.score, accuracy_score),
 def _default_metric(scorer, estimator):
     """accuracy_score or r2_score when `scorer` computes exactly that metric of `estimator`'s
     scikit-learn predictions; None otherwise."""
+    cls = type(estimator)
     for base, score_method, metric in _DEFAULTS:
-        cls = type(estimator)
         if not (isinstance(estimator, base) and cls.score is score_method
                 and cls.predict is base.predict and cls._predict is base._predict
                 and cls._forward_pass_fast is BaseMultilayerPerceptron._forward_pass_fast):

@@ -5,8 +5,8 @@
 attributes, same delegated methods. Only the evaluation of (candidate, fold) pairs differs:
 instead of one `_fit_and_score` call per pair, all pairs are fit together by `vgrid.engine`
 (MLPs) or `vgrid.flax_estimators` (Flax modules), a few programs for the whole grid, then
-scored as scikit-learn's own `_score` scores them (`vgrid.scoring`), so `cv_results_` is built by scikit-learn's
-`_format_results` from the same records scikit-learn builds it from. Pipelines ending in a
+scored as scikit-learn's own `_score` scores them (`vgrid.scoring`), so `cv_results_` is built
+by scikit-learn's `_format_results` from the same records scikit-learn builds it from. Pipelines ending in a
 network are handled by `vgrid.pipeline`.
 
 After fit, `learning_curves_` holds every model's training curves, which vectorized training
@@ -407,7 +407,7 @@ class _VectorizedSearchMixin:
             hint = int(np.ceil(np.mean(epochs))) if epochs and min(epochs) > 0 else None
             (outcome,) = fitter([FitJob(model, X_model, y, sample_weight, epochs_hint=hint)],
                                 **options)
-            self.refit_engine_ = getattr(outcome, "engine", "vgrid")
+            self.refit_engine_ = outcome.engine
             if self.verbose > 0 and self.refit_engine_ == "scikit-learn":
                 print("vgrid: refit by scikit-learn's own fit (one model: cheaper than "
                       "compiling a program for it)")
