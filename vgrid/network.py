@@ -78,6 +78,46 @@ def output_activation(name: str):
     return _OUTPUT[name]
 
 
+@jax.custom_vjp
+def _matmul(x, kernel):
+    return x @ kernel
+
+
+def _matmul_fwd(x, kernel):
+    return x @ kernel, (x, kernel)
+
+
+def _matmul_bwd(res, g):
+    x, kernel = res
+    # The kernel's gradient x^T g contracts both operands' leading (batch) axis, which
+    # XLA:CPU runs as a slow generic product (3-6x slower than the forward one for skinny
+    # shapes); transposing the smaller operand first, with barriers that keep XLA from
+    # folding the transposes back into the product, makes it a plain, fast one.
+    if jax.default_backend() != "cpu":
+        return g @ kernel.T, x.T @ g
+    if x.shape[-1] <= g.shape[-1]:
+        grad_kernel = jax.lax.optimization_barrier(x.T) @ g
+    else:
+        grad_kernel = jax.lax.optimization_barrier(jax.lax.optimization_barrier(g.T) @ x).T
+    return g @ kernel.T, grad_kernel
+
+
+_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+
+
+class _Dense(nn.Module):
+    """`nn.Dense` with scikit-learn's parameter names and a faster kernel gradient on CPU."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", nn.initializers.zeros, (x.shape[-1], self.features),
+                            x.dtype)
+        bias = self.param("bias", nn.initializers.zeros, (self.features,), x.dtype)
+        return _matmul(x, kernel) + bias[None, :]
+
+
 class MaskedMLP(nn.Module):
     """A multi-layer perceptron whose hidden units can be switched off per model.
 
@@ -99,11 +139,10 @@ class MaskedMLP(nn.Module):
         in a deeper program, with exactly its own numbers."""
         act = hidden_activation(self.activation, activation_code)
         for i, width in enumerate(self.hidden_widths):
-            y = nn.Dense(width, name=f"layer_{i}", dtype=x.dtype, param_dtype=x.dtype)(x)
+            y = _Dense(width, name=f"layer_{i}")(x)
             y = act(y) * unit_masks[i][None, :]
             x = y if depth is None or i == 0 else jnp.where(i < depth, y, x)
-        return nn.Dense(self.n_outputs, name=f"layer_{len(self.hidden_widths)}",
-                        dtype=x.dtype, param_dtype=x.dtype)(x)
+        return _Dense(self.n_outputs, name=f"layer_{len(self.hidden_widths)}")(x)
 
     def layer_shapes(self, n_features: int) -> list[tuple[int, int]]:
         """(fan_in, fan_out) of every Dense layer, padded."""

@@ -1,10 +1,10 @@
 """Running a group's program: compilation, worker threads, and slots that are refilled.
 
 `run_groups` compiles every group's program ahead of time (all at once, concurrently), then
-trains the groups one after the other. On the CPU, one worker thread per core trains a few models
-per call (one or two when an epoch has many minibatches; see `CPU_SLOT_BYTES`), refilling a slot
-as soon as its model stops; on an accelerator, one worker holds as many models as fit in half
-its free memory.
+trains the groups one after the other. On the CPU, one worker thread per core trains one model
+per call (see `CPU_SLOTS`), taking the next model as soon as one stops; on an accelerator, one
+worker holds as many models as fit in half its free memory, refilling a slot as soon as its
+model stops.
 With several local devices (GPUs, or CPU devices forced with
 `XLA_FLAGS=--xla_force_host_platform_device_count=N`), the slot axis is sharded over all of them
 with `jax.sharding` (a 1-D mesh named "models"): one program, each device training its share.
@@ -148,18 +148,14 @@ class _GroupRun(NamedTuple):
     sharding: object  # NamedSharding of the slot axis over every local device, or None
 
 
-#: CPU slots, measured on the 2-core benchmark machine (training seconds, warm). The best count
-#: depends on the minibatches per epoch. With many (core grid (b): 16), one model per call is
-#: fastest, since XLA then runs plain matrix products instead of batched ones: 3.35-3.46 s
-#: against 3.57 s with 2 per call, 3.70-3.77 s with 3-5, 4.25 s with 8; two per call when a
-#: minibatch step is large (the large grid's (256, 256) program, ~100 MFLOP a step: 5.33 s
-#: against 6.04-6.24 s with 1). With few (576 (100,) models on 750 rows, 4 minibatches an
-#: epoch), the per-epoch work of the loop dominates and more models per call amortize it: 16 per
-#: call 4.02 s, 7 4.30 s, 2 5.15 s, 1 5.33 s; there, as many as fit in `CPU_SLOT_BYTES` of the
-#: core's cache (core grid (a) was flat from 1 to 14).
-MANY_BATCHES = 16
-LARGE_STEP_FLOPS = 50e6
-CPU_SLOT_BYTES = 2 * 2**20
+#: CPU slots: one model per program call. A one-model program is compiled without vmap (plain
+#: matrix products, no per-leaf selects to freeze stopped models), which made it the fastest
+#: count on every grid measured on the 2-core benchmark machine (training seconds, warm):
+#: core grid (a) 0.55 s against 0.62 s with 2 per call; 576 (100,) models on 750 rows 0.79 s
+#: against 1.01 s with 7 (the former cache-sized count), 1.42 s with 2, 0.80 s with 16; 4096
+#: of them 5.86 s against 6.60 s with 7; the large grid's (256, 256) program 4.93 s against
+#: 5.16 s with 2.
+CPU_SLOTS = 1
 
 
 def _units(config: GroupConfig, n_features: int) -> list[int]:
@@ -192,18 +188,13 @@ def _model_state_bytes(config: GroupConfig, n_features: int, itemsize: int) -> i
 
 def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models: int,
                    n_threads: int, device=None) -> int:
-    """Models per program call. On the CPU: one (two for a large minibatch step) when an epoch
-    has many minibatches, else as many as stay in the core's cache (see `CPU_SLOT_BYTES`). On
-    an accelerator: as many as fit in `ACCELERATOR_MEMORY_SHARE` of its free memory (all of the
-    group when they fit), so that a grid larger than the device runs in bounded memory."""
+    """Models per program call. On the CPU: `CPU_SLOTS` (one). On an accelerator: as many as
+    fit in `ACCELERATOR_MEMORY_SHARE` of its free memory (all of the group when they fit), so
+    that a grid larger than the device runs in bounded memory."""
     per_thread = -(-n_models // n_threads)
     device = device or jax.devices()[0]
     if device.platform == "cpu":
-        if config.n_batches >= MANY_BATCHES:
-            step_flops = 6 * _n_params(config, n_features) * config.batch_size
-            return min(per_thread, 2 if step_flops > LARGE_STEP_FLOPS else 1)
-        per_model = _model_working_set_bytes(config, n_features, itemsize)
-        return int(max(1, min(per_thread, CPU_SLOT_BYTES // per_model)))
+        return CPU_SLOTS
     stats = device.memory_stats() or {}
     free = stats.get("bytes_limit", 0) - stats.get("bytes_in_use", 0)
     if free <= 0:

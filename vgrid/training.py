@@ -193,9 +193,9 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
         data_term = jnp.sum(w[:, None] * lax.stop_gradient(out - y) * z) / w_sum
         return data_term + l2_term, (out, l2_term)
 
-    def minibatch(carry, rows):
+    def minibatch(carry, batch):
         params, opt, loss_sum = carry
-        x, y, w = rows_data(rows)
+        rows, x, y, w = batch
         n_rows = jnp.sum(rows != sentinel).astype(dtype)
         real = n_rows > 0
         w_sum = jnp.where(real, jnp.sum(w), 1)
@@ -225,7 +225,11 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
 
     def epoch(state: ModelState) -> ModelState:
         order = shared.orders[model.order_id, state.n_iter % n_table_epochs]
-        batches = order.reshape(config.n_batches, config.batch_size)
+        # The epoch's rows in minibatch order, gathered at once; the scan then reads them
+        # minibatch by minibatch (one large gather is cheaper than one per minibatch).
+        batches = jax.tree.map(lambda a: a.reshape(config.n_batches, config.batch_size,
+                                                   *a.shape[1:]),
+                               (order, *rows_data(order)))
         (params, opt, loss_sum), _ = lax.scan(
             minibatch, (state.params, state.opt, jnp.zeros((), dtype)), batches)
         n_iter = state.n_iter + 1
@@ -305,5 +309,10 @@ def results_from_states(states: ModelState, early_stopping) -> TrainResult:
 def train_segment(config: GroupConfig, shared: SharedInputs, models: ModelInputs,
                   states: ModelState, n_epochs) -> ModelState:
     """Advance every model by up to `n_epochs` epochs (fewer if it stops); one XLA program."""
+    if states.n_iter.shape[0] == 1:
+        # One model: no vmap, so the epoch loop needs no per-leaf selects to freeze stopped
+        # models and the matrix products are plain ones (a smaller, faster-compiling program).
+        one = jax.tree.map(lambda a: a[0], (models, states))
+        return jax.tree.map(lambda a: a[None], _advance_one(config, shared, *one, n_epochs))
     return jax.vmap(partial(_advance_one, config, shared), in_axes=(0, 0, None))(
         models, states, n_epochs)
