@@ -118,6 +118,35 @@ def test_invalid_hyperparameters_rejected_like_sklearn(datasets, params, match):
         vgrid.GridSearchCV(vgrid.MLPClassifier(), grid, cv=3, error_score="raise").fit(X, y)
 
 
+def test_refit_trains_in_a_cross_validation_program(datasets):
+    # The folds' program has room for the refit's rows (400 -> 600 rows, 2 -> 3 minibatches,
+    # the extra one skipped), so the refit compiles nothing and is vgrid's own, with
+    # scikit-learn's exact numbers.
+    X, y = datasets["digits"]
+    X = X[:, :11]  # a shape no other test uses, so nothing is cached yet
+    est = neural_network.MLPClassifier(hidden_layer_sizes=(24,), max_iter=15, random_state=0)
+    grid = {"learning_rate_init": [1e-3, 1e-2], "alpha": [1e-4, 1e-2]}
+    search = vgrid.GridSearchCV(est, grid, cv=3)
+    assert _count_compiles(lambda: search.fit(X, y)) == 1
+    assert search.refit_engine_ == "vgrid"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        alone = neural_network.MLPClassifier(**est.get_params()).set_params(
+            **search.best_params_).fit(X, y)
+    assert type(search.best_estimator_) is neural_network.MLPClassifier
+    assert search.best_estimator_.n_iter_ == alone.n_iter_
+    np.testing.assert_allclose(search.best_estimator_.loss_curve_, alone.loss_curve_,
+                               rtol=0, atol=1e-10)
+    for ours, theirs in zip(search.best_estimator_.coefs_, alone.coefs_):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+    # The same model fit alone also trains in that program; a wider one cannot, and compiles.
+    same = vgrid.MLPClassifier(**est.get_params()).set_params(**search.best_params_)
+    assert _count_compiles(lambda: same.fit(X, y)) == 0
+    np.testing.assert_allclose(same.loss_curve_, alone.loss_curve_, rtol=0, atol=1e-10)
+    wider = vgrid.MLPClassifier(**same.get_params()).set_params(hidden_layer_sizes=(48,))
+    assert _count_compiles(lambda: wider.fit(X, y)) == 1
+
+
 def test_structural_grid_compiles_like_one_candidate(datasets):
     X, y = datasets["breast_cancer"]
     X = X[:, :9]  # shapes no other test uses

@@ -44,7 +44,13 @@ from tqdm.auto import tqdm
 from .layout import positions, unpad_state
 from .plan import COST_MODEL, plan_groups
 from .replay import FitRandomness, replay_fit_randomness
-from .scheduling import _default_worker_threads, _take, run_groups
+from .scheduling import (
+    _default_worker_threads,
+    _take,
+    hosted_plan,
+    run_groups,
+    skips_padding_batches,
+)
 from .training import ModelState
 
 __all__ = ["FitJob", "FitOutcome", "fit_estimators"]
@@ -274,7 +280,7 @@ def _fit_by_sklearn(job: FitJob, outcome: FitOutcome):
 
 def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: list | None = None,
                    progress: bool = False, allow_numpy_fit: bool = False,
-                   **schedule) -> list[FitOutcome]:
+                   refit_rows: int | None = None, **schedule) -> list[FitOutcome]:
     """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
 
     With `raise_errors=False` a job that fails (invalid parameters, bad data, non-finite
@@ -289,6 +295,11 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     scikit-learn's own NumPy code when the cost model (`CostModel.numpy_fit_is_cheaper`)
     finds that cheaper than compiling a program for it: the same numbers in exact mode
     (vgrid's fit reproduces scikit-learn's), sooner. Searches use it for their refit.
+    A model alone in its program trains in a program already compiled in this process when
+    one can hold it (`scheduling.hosted_plan`) and the cost model finds that cheaper than its
+    own program. `refit_rows` (searches pass their number of samples) gives every program room
+    for a later refit on that many rows, where extra minibatches cost nothing
+    (`scheduling.skips_padding_batches`): the refit then compiles nothing.
     """
     outcomes = [FitOutcome() for _ in jobs]
     data_cache, replay_cache, prepared = {}, {}, []
@@ -303,23 +314,32 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
             _record_failure(outcomes[i], exc, raise_errors)
         outcomes[i].fit_time += time.perf_counter() - start
     n_threads = schedule.get("n_threads") or _default_worker_threads()
-    plans = plan_groups(prepared, n_threads=n_threads)
-    if allow_numpy_fit:
-        vectorized = []
-        for plan in plans:
-            job = jobs[plan.members[0].index]
-            if (plan.n_models == 1 and job.resume_state is None and not job.keep_state
-                    and COST_MODEL.numpy_fit_is_cheaper(plan, n_threads, job.epochs_hint)):
-                outcome = outcomes[plan.members[0].index]
-                start = time.perf_counter()
-                try:
-                    _fit_by_sklearn(job, outcome)
-                except Exception as exc:  # noqa: BLE001
-                    _record_failure(outcome, exc, raise_errors)
-                outcome.fit_time += time.perf_counter() - start
-            else:
-                vectorized.append(plan)
-        plans = vectorized
+    plans = plan_groups(prepared, n_threads=n_threads,
+                        room_rows=refit_rows if skips_padding_batches() else None)
+    vectorized = []
+    for plan in plans:
+        if plan.n_models > 1:
+            vectorized.append(plan)
+            continue
+        job = jobs[plan.members[0].index]
+        # A lone model trains on one thread.
+        hosted = hosted_plan(plan)
+        if hosted is not None and (COST_MODEL.vgrid_seconds(hosted, 1, job.epochs_hint, True)
+                                   < COST_MODEL.vgrid_seconds(plan, 1, job.epochs_hint)):
+            plan = hosted
+        if (allow_numpy_fit and job.resume_state is None and not job.keep_state
+                and COST_MODEL.numpy_fit_is_cheaper(plan, 1, job.epochs_hint,
+                                                    compiled=plan is hosted)):
+            outcome = outcomes[plan.members[0].index]
+            start = time.perf_counter()
+            try:
+                _fit_by_sklearn(job, outcome)
+            except Exception as exc:  # noqa: BLE001
+                _record_failure(outcome, exc, raise_errors)
+            outcome.fit_time += time.perf_counter() - start
+        else:
+            vectorized.append(plan)
+    plans = vectorized
     with tqdm(total=len(prepared), disable=not progress or not prepared, unit="model",
               desc="vgrid training") as bar:
         finished = run_groups(plans, progress=(lambda: bar.update(1)) if progress else None,

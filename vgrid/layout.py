@@ -16,7 +16,7 @@ from .network import ACTIVATION_CODES
 from .plan import GroupPlan
 from .training import SCHEDULES, GroupConfig, HyperParams, ModelInputs, ModelState, SharedInputs
 
-__all__ = ["build_inputs", "pad_state", "unpad_state", "positions"]
+__all__ = ["build_inputs", "input_shapes", "pad_state", "unpad_state", "positions"]
 
 
 def _real_layer_at(position: int, depth: int, n_positions: int) -> int | None:
@@ -45,40 +45,52 @@ def _unique(members, key):
     return np.asarray(ids, np.int32), first
 
 
+def input_shapes(shared, inits, models) -> dict:
+    """The sizes `GroupPlan.min_shapes` bounds, as a group's built inputs have them."""
+    return {"n_data": shared.X.shape[0], "n_rows": shared.X.shape[1] - 1,
+            "n_orders": shared.orders.shape[0], "n_table_epochs": shared.orders.shape[1],
+            "n_inits": inits["layer_0"]["kernel"].shape[0], "n_val": models.val_rows.shape[1]}
+
+
 def build_inputs(plan: GroupPlan):
-    """Host arrays for one group: shared (data, inits, minibatch orders) and per-model inputs."""
+    """Host arrays for one group: shared (data, inits, minibatch orders) and per-model inputs,
+    at least as large as `plan.min_shapes` (the extra entries are never read)."""
     cfg, members = plan.config, plan.members
+    floor = plan.min_shapes
     dtype = members[0].data.X.dtype
     data_ids, data_members = _unique(members, lambda p: p.data_key)
-    n_rows = max(len(p.data.X) for p in data_members)
+    n_rows = max(floor.get("n_rows", 0), *(len(p.data.X) for p in data_members))
     sentinel = n_rows
     n_features = members[0].data.X.shape[1]
-    X = np.zeros((len(data_members), n_rows + 1, n_features), dtype)
-    Y = np.zeros((len(data_members), n_rows + 1, cfg.n_outputs), dtype)
-    W = np.zeros((len(data_members), n_rows + 1), dtype)
+    n_data = max(floor.get("n_data", 0), len(data_members))
+    X = np.zeros((n_data, n_rows + 1, n_features), dtype)
+    Y = np.zeros((n_data, n_rows + 1, cfg.n_outputs), dtype)
+    W = np.zeros((n_data, n_rows + 1), dtype)
     for d, p in enumerate(data_members):
         data = p.data
         X[d, :len(data.X)], Y[d, :len(data.X)], W[d, :len(data.X)] = data.X, data.Y, data.W
 
     order_ids, order_members = _unique(members, lambda p: (p.replay_key, p.batch_size))
-    n_table_epochs = max(len(p.randomness.orders) for p in order_members)
-    orders = np.full((len(order_members), n_table_epochs, cfg.n_batches, cfg.batch_size),
-                     sentinel, np.int32)
+    n_table_epochs = max(floor.get("n_table_epochs", 0),
+                         *(len(p.randomness.orders) for p in order_members))
+    orders = np.full((max(floor.get("n_orders", 0), len(order_members)), n_table_epochs,
+                      cfg.n_batches, cfg.batch_size), sentinel, np.int32)
     for o, p in enumerate(order_members):
         rows = p.randomness.orders
         n_train = rows.shape[1]
         positions = np.arange(n_train)
         orders[o][:len(rows), positions // p.batch_size, positions % p.batch_size] = rows
         orders[o, len(rows):] = orders[o, len(rows) - 1]
-    orders = orders.reshape(len(order_members), n_table_epochs, -1)
+    orders = orders.reshape(len(orders), n_table_epochs, -1)
 
     init_ids, init_members = _unique(members, lambda p: p.replay_key)
     units = [n_features, *cfg.hidden_widths, cfg.n_outputs]
     inits = {}
     n_positions = len(cfg.hidden_widths) + 1
+    n_inits = max(floor.get("n_inits", 0), len(init_members))
     for position, (fan_in, fan_out) in enumerate(zip(units[:-1], units[1:])):
-        kernel = np.zeros((len(init_members), fan_in, fan_out), dtype)
-        bias = np.zeros((len(init_members), fan_out), dtype)
+        kernel = np.zeros((n_inits, fan_in, fan_out), dtype)
+        bias = np.zeros((n_inits, fan_out), dtype)
         for i, p in enumerate(init_members):
             layer = _real_layer_at(position, len(p.hidden), n_positions)
             if layer is None:
@@ -107,7 +119,7 @@ def build_inputs(plan: GroupPlan):
     masks = tuple(np.array([[1 if i < len(p.hidden) and u < p.hidden[i] else 0
                              for u in range(w)] for p in members], dtype)
                   for i, w in enumerate(cfg.hidden_widths))
-    n_val = max(1, max(len(p.randomness.val_rows) for p in members))
+    n_val = max(1, floor.get("n_val", 0), *(len(p.randomness.val_rows) for p in members))
     val_rows = np.full((len(members), n_val), sentinel, np.int32)
     for m, p in enumerate(members):
         val_rows[m, :len(p.randomness.val_rows)] = p.randomness.val_rows

@@ -4,7 +4,9 @@ Jobs are first grouped by what must be static (`engine.STATIC_PARAMS`, depth, dt
 Inside a group, models of different widths can share one program by padding to the widest,
 which wastes the padded work; or be split into buckets, each costing one more compilation.
 `plan_groups` chooses the split that minimises the estimated time, from a `CostModel` of
-measured compile seconds and FLOP/s per worker thread.
+measured compile seconds and FLOP/s per worker thread. Given `room_rows` (the rows a later
+refit will train on), groups get room for that many rows and minibatches, so that the refit's
+lone model fits in a program already compiled (`fits_in`) instead of compiling its own.
 
 Example:
     >>> cost = CostModel()
@@ -14,7 +16,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import jax
 import numpy as np
@@ -22,7 +25,7 @@ import numpy as np
 from .training import GroupConfig
 
 __all__ = ["CostModel", "COST_MODEL", "GroupPlan", "ProgramReport", "plan_groups", "model_flops",
-           "padded_widths"]
+           "padded_widths", "fits_in"]
 
 
 def model_flops(hidden, n_features, n_outputs, n_train, epochs) -> float:
@@ -57,18 +60,30 @@ class CostModel:
         rate = dict(self.cpu_rates).get(dtype, dict(self.cpu_rates)["float32"])
         return rate if backend == "cpu" else rate * self.accelerator_speedup
 
-    def numpy_fit_is_cheaper(self, plan: GroupPlan, n_threads: int = 1,
-                             epochs: int | None = None) -> bool:
-        """Whether scikit-learn's NumPy fit of this lone model costs less than compiling its
-        program and training it, both for `epochs` epochs (default: its `max_iter`)."""
-        (member,) = plan.members
-        max_iter = member.estimator.max_iter
-        epochs = max_iter if epochs is None else min(epochs, max_iter)
-        share = epochs / max_iter  # of the work estimated for max_iter epochs
-        numpy_seconds = (epochs * plan.config.n_batches * self.numpy_batch_seconds
-                         + share * plan.useful_flops / self.numpy_rate)
+    def vgrid_seconds(self, plan: GroupPlan, n_threads: int = 1, epochs: int | None = None,
+                      compiled: bool = False) -> float:
+        """Estimated seconds to train a lone model's plan (compiling its program unless
+        `compiled`), for `epochs` epochs (default: its `max_iter`)."""
         rate = self.flops_per_second(plan.dtype, jax.default_backend()) * n_threads
-        return numpy_seconds < self.compile_seconds + share * plan.padded_flops / rate
+        return (0.0 if compiled else self.compile_seconds) + (
+            _share(plan, epochs) * plan.padded_flops / rate)
+
+    def numpy_fit_is_cheaper(self, plan: GroupPlan, n_threads: int = 1,
+                             epochs: int | None = None, compiled: bool = False) -> bool:
+        """Whether scikit-learn's NumPy fit of this lone model costs less than training it
+        with vgrid (`vgrid_seconds`), both for `epochs` epochs (default: its `max_iter`)."""
+        (member,) = plan.members
+        share = _share(plan, epochs)
+        n_batches = -(-len(member.randomness.train_rows) // member.batch_size)
+        numpy_seconds = (share * member.estimator.max_iter * n_batches
+                         * self.numpy_batch_seconds + share * plan.useful_flops / self.numpy_rate)
+        return numpy_seconds < self.vgrid_seconds(plan, n_threads, epochs, compiled)
+
+
+def _share(plan: GroupPlan, epochs: int | None) -> float:
+    """Share of a lone model's max_iter that `epochs` (None: all of them) amounts to."""
+    max_iter = plan.members[0].estimator.max_iter
+    return 1.0 if epochs is None else min(epochs, max_iter) / max_iter
 
 
 COST_MODEL = CostModel()
@@ -80,6 +95,10 @@ class GroupPlan:
 
     config: GroupConfig
     members: list  # engine._Prepared
+    #: Lower bounds on the group's array shapes (`layout.build_inputs`): "n_rows", "n_val",
+    #: "n_data", "n_orders", "n_table_epochs", "n_inits". Room for a refit, or a host
+    #: program's exact shapes.
+    min_shapes: dict = field(default_factory=dict)
 
     @property
     def n_models(self) -> int:
@@ -121,7 +140,18 @@ def padded_widths(archs) -> tuple:
     return (max(w for h in archs for w in h),) * depth
 
 
-def _make_plan(key, members) -> GroupPlan:
+#: Room for a refit is given only when it at most doubles a group's minibatches per epoch
+#: (k-fold cross-validation trains on (k-1)/k of the rows: 1.25x to 2x).
+MAX_ROOM_FACTOR = 2
+
+
+def _batch_size_on(p, n_rows: int) -> int:
+    """The minibatch size job `p`'s estimator would use on `n_rows` training rows."""
+    requested = 200 if p.estimator.batch_size == "auto" else p.estimator.batch_size
+    return int(np.clip(requested, 1, n_rows))
+
+
+def _make_plan(key, members, room_rows: int | None = None) -> GroupPlan:
     dtype, solver, _, out_activation, loss, clf, _, n_out, _ = key
     activations = {p.estimator.activation for p in members}
     activation = activations.pop() if len(activations) == 1 else "mixed"
@@ -131,13 +161,22 @@ def _make_plan(key, members) -> GroupPlan:
     batch_size = max(p.batch_size for p in members)
     batches = [-(-len(p.randomness.train_rows) // p.batch_size) for p in members]
     n_batches = max(batches)
+    min_shapes = {}
+    if (room_rows and -(-room_rows // batch_size) <= MAX_ROOM_FACTOR * n_batches
+            and all(_batch_size_on(p, room_rows) == p.batch_size for p in members)):
+        # Room for the refit's rows and minibatches (its extra minibatches are skipped here).
+        n_batches = max(n_batches, -(-room_rows // batch_size))
+        min_shapes["n_rows"] = room_rows
+        if es:
+            min_shapes["n_val"] = max(math.ceil(p.estimator.validation_fraction * room_rows)
+                                      for p in members if p.estimator.early_stopping)
     max_epochs = max(p.estimator.max_iter for p in members)
     config = GroupConfig(widths, mixed_depths, n_out, activation, out_activation, loss, solver,
                          es, clf, batch_size, n_batches, max_epochs,
                          padding_batches=min(batches) < n_batches)
     # Longest first, so that worker threads finish together.
     members = sorted(members, key=lambda p: -p.estimator.max_iter * len(p.randomness.train_rows))
-    return GroupPlan(config, members)
+    return GroupPlan(config, members, min_shapes)
 
 
 def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list]:
@@ -171,13 +210,36 @@ def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list
     return buckets[::-1]
 
 
-def plan_groups(prepared: list, cost: CostModel = COST_MODEL, n_threads: int = 1):
-    """Group prepared jobs by static settings, then bucket widths by the cost model."""
+def plan_groups(prepared: list, cost: CostModel = COST_MODEL, n_threads: int = 1,
+                room_rows: int | None = None):
+    """Group prepared jobs by static settings, then bucket widths by the cost model; with
+    `room_rows`, every group has room for a later refit on that many rows."""
     by_key: dict = {}
     for p in prepared:
         by_key.setdefault(p.static_key, []).append(p)
-    return [_make_plan(key, bucket) for key, members in by_key.items()
+    return [_make_plan(key, bucket, room_rows) for key, members in by_key.items()
             for bucket in _bucket_by_width(key, members, cost, n_threads)]
+
+
+def fits_in(p, static_key: tuple, config: GroupConfig, shapes: dict) -> bool:
+    """Whether prepared job `p` can train, with exactly its own numbers, in the program of a
+    group with this static key, config and array shapes (`layout.input_shapes`)."""
+    widths, hidden = config.hidden_widths, p.hidden
+    if config.mixed_depths:
+        widths_ok = len(hidden) <= len(widths) and all(h <= widths[0] for h in hidden)
+    else:
+        widths_ok = len(hidden) == len(widths) and all(h <= w for h, w in zip(hidden, widths))
+    est, n_train = p.estimator, len(p.randomness.train_rows)
+    n_batches = -(-n_train // p.batch_size)
+    return (p.static_key == static_key and widths_ok
+            and config.activation in (est.activation, "mixed")
+            and (config.early_stopping or not est.early_stopping)
+            and p.batch_size <= config.batch_size and n_batches <= config.n_batches
+            and (config.padding_batches or n_batches == config.n_batches)
+            and est.max_iter <= config.max_epochs
+            and len(p.data.X) <= shapes["n_rows"]
+            and len(p.randomness.val_rows) <= shapes["n_val"]
+            and len(p.randomness.orders) <= shapes["n_table_epochs"])
 
 
 @dataclass

@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -26,8 +27,8 @@ from joblib import Parallel, delayed
 from joblib.parallel import get_active_backend
 
 from .checkpoint import fingerprint_of
-from .layout import build_inputs, pad_state
-from .plan import GroupPlan, ProgramReport, model_flops
+from .layout import build_inputs, input_shapes, pad_state
+from .plan import GroupPlan, ProgramReport, fits_in, model_flops
 from .training import (
     GroupConfig,
     ModelInputs,
@@ -37,7 +38,7 @@ from .training import (
     train_segment,
 )
 
-__all__ = ["enable_compilation_cache", "run_groups"]
+__all__ = ["enable_compilation_cache", "hosted_plan", "run_groups", "skips_padding_batches"]
 
 
 def enable_compilation_cache(path: str | None = None) -> str | None:
@@ -158,6 +159,12 @@ class _GroupRun(NamedTuple):
 CPU_SLOTS = 1
 
 
+def skips_padding_batches() -> bool:
+    """Whether a minibatch of padding only costs (next to) nothing here: in one-model programs
+    (the CPU's, see `CPU_SLOTS`) the step is skipped; batched, it is computed and discarded."""
+    return jax.default_backend() == "cpu" and jax.local_device_count() == 1 and CPU_SLOTS == 1
+
+
 def _units(config: GroupConfig, n_features: int) -> list[int]:
     return [n_features, *config.hidden_widths, config.n_outputs]
 
@@ -236,14 +243,22 @@ def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs
 
 
 _COMPILED: set = set()  # signatures already in jit's cache, so a warm call skips tracing
+#: Programs compiled in this process, newest last: (static key, config, input shapes), for
+#: `hosted_plan`. Bounded: a lone model looks for a host among the recent ones only.
+_HOSTS: deque = deque(maxlen=64)
+
+
+def _signature(run: _GroupRun):
+    """What identifies the group's compiled program, and the slot inputs it is compiled for."""
+    slots = _take(run.models, np.zeros(run.n_slots, int))
+    states = initial_states(run.inits, slots, run.plan.config.max_epochs, run.shared.X.dtype)
+    return (run.plan.config, run.x64, str(jax.tree.map(lambda a: (a.shape, a.dtype.str),
+                                                       (run.shared, slots, states)))), slots, states
 
 
 def _compile_group(run: _GroupRun) -> bool:
     """Compile the group's program ahead of time (it lands in jit's cache); False if cached."""
-    slots = _take(run.models, np.zeros(run.n_slots, int))
-    states = initial_states(run.inits, slots, run.plan.config.max_epochs, run.shared.X.dtype)
-    signature = (run.plan.config, run.x64, str(jax.tree.map(lambda a: (a.shape, a.dtype.str),
-                                                            (run.shared, slots, states))))
+    signature, slots, states = _signature(run)
     if signature in _COMPILED:
         return False
     with jax.enable_x64(run.x64):
@@ -252,7 +267,22 @@ def _compile_group(run: _GroupRun) -> bool:
         train_segment.lower(run.plan.config, run.shared, *placed,
                             np.int32(run.segment_epochs)).compile()
     _COMPILED.add(signature)
+    _HOSTS.append((run.plan.members[0].static_key, run.plan.config,
+                   input_shapes(run.shared, run.inits, run.models)))
     return True
+
+
+def hosted_plan(plan: GroupPlan) -> GroupPlan | None:
+    """A lone model's plan in the shapes of a program already compiled in this process that can
+    train it with exactly its own numbers (a refit in a program given room for it, say), or
+    None. Its arrays are padded to that program's shapes, so running it compiles nothing."""
+    (member,) = plan.members
+    for static_key, config, shapes in reversed(_HOSTS):
+        if fits_in(member, static_key, config, shapes):
+            hosted = GroupPlan(config, plan.members, shapes)
+            if _signature(_prepare_group(hosted))[0] in _COMPILED:
+                return hosted
+    return None
 
 
 def _chunk_key(run: _GroupRun, chunk) -> str:

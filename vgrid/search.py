@@ -222,20 +222,22 @@ class _VectorizedSearchMixin:
         # Blocks of candidates: fit, score, drop the fitted models; then the next block.
         preprocessed, survivors, out = {}, {}, []
         block = max(1, BLOCK_MODELS // len(folds))
+        refit_rows = _num_samples(X) if self.refit else None
         for first in range(0, len(candidate_params), block):
             out.extend(self._evaluate_block(
                 base_estimator, base_model, candidate_params, first,
                 min(first + block, len(candidate_params)), folds, scorers, preprocessed,
-                survivors))
+                survivors, refit_rows))
         if self._continues_survivors():
             self._survivors = survivors
         return out
 
     def _evaluate_block(self, base_estimator, base_model, candidate_params, first, last, folds,
-                        scorers, preprocessed, survivors):
+                        scorers, preprocessed, survivors, refit_rows=None):
         """Fit and score candidates[first:last] on every fold; only scores leave this method
         (the fitted models are dropped), so a huge grid's host memory stays bounded by a block.
-        `preprocessed` caches the preprocessing per (parameters, fold) across blocks."""
+        `preprocessed` caches the preprocessing per (parameters, fold) across blocks. Programs
+        get room for a refit on `refit_rows` rows (None: no refit)."""
         fitted, jobs, pairs, failures = [], [], [], {}
         continuing = self._continues_survivors()
         for c, parameters in enumerate(candidate_params[first:last], start=first):
@@ -268,7 +270,9 @@ class _VectorizedSearchMixin:
         reports = []
         schedule = {}
         if _fitter(base_model) is fit_estimators:
-            schedule = dict(chunk_size=self._chunk_size(), checkpoint=self._checkpoint)
+            # Room in every program for the refit on all rows, which then compiles nothing.
+            schedule = dict(chunk_size=self._chunk_size(), checkpoint=self._checkpoint,
+                            refit_rows=refit_rows)
         job_outcomes = iter(_fitter(base_model)(jobs, raise_errors=self.error_score == "raise",
                                                 reports=reports, progress=self.verbose > 0,
                                                 **schedule))

@@ -193,12 +193,8 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
         data_term = jnp.sum(w[:, None] * lax.stop_gradient(out - y) * z) / w_sum
         return data_term + l2_term, (out, l2_term)
 
-    def minibatch(carry, batch):
-        params, opt, loss_sum = carry
-        rows, x, y, w = batch
-        n_rows = jnp.sum(rows != sentinel).astype(dtype)
-        real = n_rows > 0
-        w_sum = jnp.where(real, jnp.sum(w), 1)
+    def update(params, opt, x, y, w, w_sum):
+        """One minibatch step: the new parameters and optimizer state, and the batch loss."""
         grads, (out, l2_term) = jax.grad(surrogate, has_aux=True)(params, x, y, w, w_sum)
         batch_loss = _reported_loss(config.loss, y, out, w, w_sum) + l2_term
         if config.solver == "adam":
@@ -210,18 +206,31 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
             lr_t = hp.learning_rate_init * jnp.sqrt(1 - hp.beta_2**t) / (1 - hp.beta_1**t)
             new_params = jax.tree.map(lambda p, m, v: p + (-lr_t * m) / (jnp.sqrt(v) + hp.epsilon),
                                       params, first, second)
-            new_opt = OptState(first, second, step, opt.learning_rate)
-        else:
-            lr = opt.learning_rate
-            velocity = jax.tree.map(lambda v, g: hp.momentum * v - lr * g, opt.first, grads)
-            nesterov = jax.tree.map(lambda v, g: hp.momentum * v - lr * g, velocity, grads)
-            update = _select(hp.nesterovs_momentum, nesterov, velocity)
-            new_params = jax.tree.map(jnp.add, params, update)
-            new_opt = OptState(velocity, opt.second, opt.step + 1, lr)
+            return new_params, OptState(first, second, step, opt.learning_rate), batch_loss
+        lr = opt.learning_rate
+        velocity = jax.tree.map(lambda v, g: hp.momentum * v - lr * g, opt.first, grads)
+        nesterov = jax.tree.map(lambda v, g: hp.momentum * v - lr * g, velocity, grads)
+        change = _select(hp.nesterovs_momentum, nesterov, velocity)
+        new_params = jax.tree.map(jnp.add, params, change)
+        return new_params, OptState(velocity, opt.second, opt.step + 1, lr), batch_loss
+
+    def skip(params, opt, *_):
+        return params, opt, jnp.zeros((), dtype)
+
+    def minibatch(carry, batch):
+        params, opt, loss_sum = carry
+        rows, x, y, w = batch
+        n_rows = jnp.sum(rows != sentinel).astype(dtype)
+        real = n_rows > 0
+        w_sum = jnp.where(real, jnp.sum(w), 1)
         if config.padding_batches:
-            new_params, new_opt = _select(real, (new_params, new_opt), (params, opt))
-        params, opt = new_params, new_opt
-        return (params, opt, loss_sum + jnp.where(real, batch_loss * n_rows, 0)), None
+            # A minibatch of padding only (a model with fewer minibatches than the program)
+            # leaves the model as it is. Unbatched, the cond skips the step's work; under
+            # vmap it becomes a select.
+            params, opt, batch_loss = lax.cond(real, update, skip, params, opt, x, y, w, w_sum)
+        else:
+            params, opt, batch_loss = update(params, opt, x, y, w, w_sum)
+        return (params, opt, loss_sum + batch_loss * n_rows), None
 
     def epoch(state: ModelState) -> ModelState:
         order = shared.orders[model.order_id, state.n_iter % n_table_epochs]
