@@ -42,13 +42,14 @@ class CostModel:
     Fixed numbers, so that the same grid is always split the same way (a plan that changed
     from run to run would change shapes and recompile). The CPU defaults were measured on the
     2-core benchmark machine (benchmarks/suite.py core grids, `verbose=1` reports): one more
-    program costs about 0.2 s of tracing plus 0.9 s of XLA compilation shared by 2 cores;
-    training reached about 100 GFLOP/s per thread in float32 and 45 in float64. On an
+    program costs about 0.15 s of tracing and lowering plus 0.5 s of XLA compilation, which
+    keeps about 1.7 cores busy (compiling programs concurrently saves nothing); training
+    reached 130-160 GFLOP/s per thread in float32 and about 55 in float64 (padded work). On an
     accelerator, work is far cheaper than a compilation, so padding nearly always wins.
     """
 
     compile_seconds: float = 0.65
-    cpu_rates: tuple = (("float32", 100e9), ("float64", 45e9))
+    cpu_rates: tuple = (("float32", 150e9), ("float64", 55e9))
     accelerator_speedup: float = 100.0
     #: scikit-learn's own NumPy fit of one model: a fixed cost per minibatch (Python and small
     #: array calls) plus its FLOPs at NumPy's rate; measured on the same machine (about 280 us
