@@ -128,6 +128,7 @@ def build_inputs(plan: GroupPlan):
         depth=np.array([len(p.hidden) for p in members], np.int32), init_id=init_ids,
         order_id=order_ids, data_id=data_ids,
         n_train=np.array([len(p.randomness.train_rows) for p in members], dtype),
+        batch_size=np.array([p.batch_size for p in members], dtype),
         val_rows=val_rows)
     return SharedInputs(X, Y, W, orders), inits, models
 

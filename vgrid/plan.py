@@ -174,7 +174,8 @@ def _make_plan(key, members, room_rows: int | None = None) -> GroupPlan:
     max_epochs = max(p.estimator.max_iter for p in members)
     config = GroupConfig(widths, mixed_depths, n_out, activation, out_activation, loss, solver,
                          es, clf, batch_size, n_batches, max_epochs,
-                         padding_batches=min(batches) < n_batches)
+                         padding_batches=min(batches) < n_batches,
+                         weighted=any(p.data.weighted for p in members))
     # Longest first, so that worker threads finish together.
     members = sorted(members, key=lambda p: -p.estimator.max_iter * len(p.randomness.train_rows))
     return GroupPlan(config, members, min_shapes)
@@ -235,6 +236,7 @@ def fits_in(p, static_key: tuple, config: GroupConfig, shapes: dict) -> bool:
     return (p.static_key == static_key and widths_ok
             and config.activation in (est.activation, "mixed")
             and (config.early_stopping or not est.early_stopping)
+            and (config.weighted or not p.data.weighted)
             and p.batch_size <= config.batch_size and n_batches <= config.n_batches
             and (config.padding_batches or n_batches == config.n_batches)
             and est.max_iter <= config.max_epochs

@@ -52,6 +52,8 @@ class GroupConfig(NamedTuple):
     # Some model has fewer than n_batches minibatches: its extra ones are all padding and must
     # leave it untouched. False when every model has n_batches (no per-step select compiled).
     padding_batches: bool = True
+    # Some model has sample weights; without any, a minibatch's weight sum is its row count.
+    weighted: bool = True
 
 
 class HyperParams(NamedTuple):
@@ -83,6 +85,7 @@ class ModelInputs(NamedTuple):
     order_id: jax.Array  # row of SharedInputs.orders
     data_id: jax.Array  # row of SharedInputs.X / Y / W
     n_train: jax.Array  # rows in the training part (float)
+    batch_size: jax.Array  # the model's own minibatch size (float; the program's may be larger)
     val_rows: jax.Array  # (n_val_max,) rows of the validation part, padded with the sentinel
 
 
@@ -177,7 +180,6 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
     hp = model.hyper
     depth = model.depth if config.mixed_depths else None
     dtype = shared.X.dtype
-    sentinel = shared.X.shape[1] - 1
     n_table_epochs = shared.orders.shape[1]
 
     def rows_data(rows):
@@ -219,10 +221,11 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
 
     def minibatch(carry, batch):
         params, opt, loss_sum = carry
-        rows, x, y, w = batch
-        n_rows = jnp.sum(rows != sentinel).astype(dtype)
+        index, x, y, w = batch
+        # Minibatch `index` holds the model's rows [index * batch_size, (index + 1) * batch_size).
+        n_rows = jnp.clip(model.n_train - index * model.batch_size, 0, model.batch_size)
         real = n_rows > 0
-        w_sum = jnp.where(real, jnp.sum(w), 1)
+        w_sum = jnp.where(real, jnp.sum(w) if config.weighted else n_rows, 1)
         if config.padding_batches:
             # A minibatch of padding only (a model with fewer minibatches than the program)
             # leaves the model as it is. Unbatched, the cond skips the step's work; under
@@ -236,9 +239,9 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
         order = shared.orders[model.order_id, state.n_iter % n_table_epochs]
         # The epoch's rows in minibatch order, gathered at once; the scan then reads them
         # minibatch by minibatch (one large gather is cheaper than one per minibatch).
-        batches = jax.tree.map(lambda a: a.reshape(config.n_batches, config.batch_size,
-                                                   *a.shape[1:]),
-                               (order, *rows_data(order)))
+        batches = (jnp.arange(config.n_batches, dtype=dtype), *jax.tree.map(
+            lambda a: a.reshape(config.n_batches, config.batch_size, *a.shape[1:]),
+            rows_data(order)))
         (params, opt, loss_sum), _ = lax.scan(
             minibatch, (state.params, state.opt, jnp.zeros((), dtype)), batches)
         n_iter = state.n_iter + 1
