@@ -242,3 +242,48 @@ def test_refit_cost_estimate_uses_the_expected_epochs(datasets):
     (plan,) = plan_groups([_prepare(0, FitJob(est, X / 16, y), {}, {})])
     assert not COST_MODEL.numpy_fit_is_cheaper(plan, n_threads=2)
     assert COST_MODEL.numpy_fit_is_cheaper(plan, n_threads=2, epochs=5)
+
+
+def test_models_are_made_as_clone_and_set_params_make_them():
+    # The search's fast path (a deep copy of one clone) gives what scikit-learn's
+    # clone(base).set_params(**params) gives: parameters, metadata requests, independent
+    # random states; an unknown parameter fails with scikit-learn's own error.
+    import sklearn
+    from sklearn.base import clone
+
+    from vgrid.search import _with_params
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        base = neural_network.MLPClassifier(random_state=np.random.RandomState(3))
+        base.set_fit_request(sample_weight=True)
+        template = clone(base)
+        ours = _with_params(base, {"alpha": 0.5, "hidden_layer_sizes": (7,)}, template)
+        theirs = clone(base).set_params(alpha=0.5, hidden_layer_sizes=(7,))
+        assert type(ours) is type(theirs)
+        ours_params, theirs_params = ours.get_params(), theirs.get_params()
+        assert ours_params.pop("random_state") is not template.random_state
+        theirs_params.pop("random_state")
+        assert ours_params == theirs_params
+        assert (ours.random_state.get_state()[1] == theirs.random_state.get_state()[1]).all()
+        assert str(ours.get_metadata_routing()) == str(theirs.get_metadata_routing())
+        assert template.alpha == base.alpha  # the template is untouched
+        with pytest.raises(ValueError, match="Invalid parameter 'nope'"):
+            _with_params(base, {"nope": 1}, template)
+
+
+def test_parameter_validation_checks_each_new_value():
+    # Values already seen valid are skipped; a new invalid value still fails exactly as
+    # scikit-learn's own validation does.
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from vgrid.engine import _validate_params
+
+    good = neural_network.MLPClassifier(alpha=0.25)
+    _validate_params(good)
+    for bad in (neural_network.MLPClassifier(alpha=-0.25),
+                neural_network.MLPClassifier(alpha=0.25, activation="swish")):
+        with pytest.raises(InvalidParameterError) as ours:
+            _validate_params(bad)
+        with pytest.raises(InvalidParameterError) as theirs:
+            bad._validate_params()
+        assert str(ours.value) == str(theirs.value)

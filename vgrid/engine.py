@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 import traceback
@@ -38,6 +39,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import _check_sample_weight
 from tqdm.auto import tqdm
 
@@ -159,9 +161,35 @@ def _random_state_key(random_state, job_index):
     return ("global", job_index)  # None: numpy's global RandomState, consumed in job order
 
 
+#: (class, parameter, value) triples that passed scikit-learn's parameter validation.
+_VALID_PARAMS: set = set()
+
+
+def _validate_params(est):
+    """`est._validate_params()`, checking only the parameter values not yet seen valid: a grid's
+    models share most of their values (the check is per parameter, so the result is the same)."""
+    klass = type(est)
+    params = {name: getattr(est, name) for name in _param_names(klass)}
+    keys = {name: (klass, name, type(value), repr(value)) for name, value in params.items()}
+    fresh = {name: params[name] for name, key in keys.items() if key not in _VALID_PARAMS}
+    if fresh:
+        validate_parameter_constraints(est._parameter_constraints, fresh,
+                                       caller_name=klass.__name__)
+        if len(_VALID_PARAMS) > 100_000:
+            _VALID_PARAMS.clear()
+        _VALID_PARAMS.update(keys[name] for name in fresh)
+
+
+@functools.cache
+def _param_names(klass) -> frozenset:
+    """The constructor parameters of an estimator class (scikit-learn inspects the signature on
+    every `get_params`)."""
+    return frozenset(klass._get_param_names())
+
+
 def _prepare(index, job, cache, replay_cache) -> _Prepared:
     est = job.estimator
-    est._validate_params()
+    _validate_params(est)
     hidden = est.hidden_layer_sizes
     hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
     if np.any(np.array(hidden) <= 0):

