@@ -118,14 +118,17 @@ def test_invalid_hyperparameters_rejected_like_sklearn(datasets, params, match):
         vgrid.GridSearchCV(vgrid.MLPClassifier(), grid, cv=3, error_score="raise").fit(X, y)
 
 
-def test_refit_trains_in_a_cross_validation_program(datasets):
-    # The folds' program has room for the refit's rows (400 -> 600 rows, 2 -> 3 minibatches,
-    # the extra one skipped), so the refit compiles nothing and is vgrid's own, with
-    # scikit-learn's exact numbers.
+@pytest.mark.parametrize("n_features, extra", [
+    (11, {}), (12, {"batch_size": [200, 150], "early_stopping": [True]})])
+def test_refit_trains_in_a_cross_validation_program(datasets, n_features, extra):
+    # The folds' program has room for the refit's rows (400 -> 600 rows, 2 -> 3 minibatches of
+    # 200, the extra one skipped; with a smaller batch size too, and early stopping's
+    # validation rows), so the refit compiles nothing and is vgrid's own, with scikit-learn's
+    # exact numbers.
     X, y = datasets["digits"]
-    X = X[:, :11]  # a shape no other test uses, so nothing is cached yet
+    X = X[:, :n_features]  # a shape no other test uses, so nothing is cached yet
     est = neural_network.MLPClassifier(hidden_layer_sizes=(24,), max_iter=15, random_state=0)
-    grid = {"learning_rate_init": [1e-3, 1e-2], "alpha": [1e-4, 1e-2]}
+    grid = {"learning_rate_init": [1e-3, 1e-2], "alpha": [1e-4, 1e-2], **extra}
     search = vgrid.GridSearchCV(est, grid, cv=3)
     assert _count_compiles(lambda: search.fit(X, y)) == 1
     assert search.refit_engine_ == "vgrid"

@@ -163,10 +163,11 @@ def _make_plan(key, members, room_rows: int | None = None) -> GroupPlan:
     batches = [-(-len(p.randomness.train_rows) // p.batch_size) for p in members]
     n_batches = max(batches)
     min_shapes = {}
-    if (room_rows and -(-room_rows // batch_size) <= MAX_ROOM_FACTOR * n_batches
+    room_batches = max(-(-(room_rows or 0) // p.batch_size) for p in members)
+    if (room_rows and room_batches <= MAX_ROOM_FACTOR * n_batches
             and all(_batch_size_on(p, room_rows) == p.batch_size for p in members)):
         # Room for the refit's rows and minibatches (its extra minibatches are skipped here).
-        n_batches = max(n_batches, -(-room_rows // batch_size))
+        n_batches = max(n_batches, room_batches)
         min_shapes["n_rows"] = room_rows
         if es:
             min_shapes["n_val"] = max(math.ceil(p.estimator.validation_fraction * room_rows)
