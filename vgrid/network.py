@@ -2,7 +2,9 @@
 
 One `MaskedMLP` describes every multi-layer perceptron of a group: hidden layers are padded to
 the widest candidate and a per-model unit mask switches the padding off, so a padded unit is
-exactly zero in the forward pass and receives exactly zero gradient.
+exactly zero in the forward pass and receives exactly zero gradient. Its dense layers compute the
+kernel gradient as a plain matrix product on the CPU (`_matmul`), where XLA's product contracting
+both operands' batch axis is several times slower.
 
 Example:
     >>> import jax.numpy as jnp

@@ -1,9 +1,11 @@
 """Pure training core: scikit-learn's stochastic MLP training, for one model, vmapped over many.
 
 `train_segment(config, shared, models, states, n_epochs)` advances every model of a group by
-up to `n_epochs` epochs in one XLA program: `jax.vmap` over the model axis, the epoch loop a
-`lax.while_loop` (under vmap it runs until the last model stops or the budget is spent; a
-stopped model is frozen), the minibatch loop a `lax.scan`. A model's whole training state is
+up to `n_epochs` epochs in one XLA program: `jax.vmap` over the model axis (a call with one model,
+as on the CPU, is compiled without it), the epoch loop a `lax.while_loop` (under vmap it runs
+until the last model stops or the budget is spent; a stopped model is frozen), the minibatch loop
+a `lax.scan` over the epoch's rows, gathered once per epoch. A model with fewer minibatches than
+the program skips the extra ones (`lax.cond`; a select under vmap). A model's whole training state is
 a `ModelState`, so training can stop and resume at any epoch boundary without changing a single
 number: the host uses this to refill the slot of a model that stopped early with a new model.
 Everything a model needs that is only a number (learning rate, alpha, tol, ...) is traced, so a
