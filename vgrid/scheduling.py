@@ -348,7 +348,8 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
 
     if n_workers:
         tasks = (delayed(_train_chunk)(GroupPlan(run.plan.config,
-                                                 [run.plan.members[i] for i in chunk]),
+                                                 [run.plan.members[i] for i in chunk],
+                                                 run.plan.min_shapes),
                                        run.n_slots, run.segment_epochs)
                  for chunk, _ in pending)
         for (chunk, key), (chunk_states, worker) in zip(pending, Parallel()(tasks)):
