@@ -82,7 +82,8 @@ class FitJob:
     resume_state: ModelState | None = None
     keep_state: bool = False  # return the final training state in the outcome
     #: Epochs this fit is expected to run (e.g. the mean over the same candidate's
-    #: cross-validation fits); only `allow_numpy_fit`'s cost estimate uses it.
+    #: cross-validation fits); only the cost estimates for a lone model use it (its own
+    #: program, a host program, or scikit-learn's NumPy fit).
     epochs_hint: int | None = None
 
 
@@ -343,7 +344,8 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
         outcomes[i].fit_time += time.perf_counter() - start
     n_threads = schedule.get("n_threads") or _default_worker_threads()
     plans = plan_groups(prepared, n_threads=n_threads,
-                        room_rows=refit_rows if skips_padding_batches() else None)
+                        room_rows=(refit_rows if skips_padding_batches(schedule.get("n_slots"))
+                                   else None))
     vectorized = []
     for plan in plans:
         if plan.n_models > 1:

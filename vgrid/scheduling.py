@@ -159,10 +159,12 @@ class _GroupRun(NamedTuple):
 CPU_SLOTS = 1
 
 
-def skips_padding_batches() -> bool:
-    """Whether a minibatch of padding only costs (next to) nothing here: in one-model programs
-    (the CPU's, see `CPU_SLOTS`) the step is skipped; batched, it is computed and discarded."""
-    return jax.default_backend() == "cpu" and jax.local_device_count() == 1 and CPU_SLOTS == 1
+def skips_padding_batches(n_slots: int | None = None) -> bool:
+    """Whether a minibatch of padding only costs (next to) nothing with this many models per
+    call (None: the default): in one-model programs (the CPU's, see `CPU_SLOTS`) the step is
+    skipped; batched, it is computed and discarded."""
+    return (jax.default_backend() == "cpu" and jax.local_device_count() == 1
+            and (n_slots or CPU_SLOTS) == 1)
 
 
 def _units(config: GroupConfig, n_features: int) -> list[int]:
@@ -212,7 +214,9 @@ def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models
 
 
 def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None,
-                   chunk_size=None):
+                   chunk_size=None, place=True):
+    """The group's arrays and how it runs; its shared arrays are put on the device(s) unless
+    `place` is False (enough for its `_signature`)."""
     shared, inits, models = build_inputs(plan)
     n_devices = jax.local_device_count()
     n_threads = min(n_threads or _default_worker_threads(), plan.n_models)
@@ -236,8 +240,9 @@ def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs
         segment_epochs = (plan.config.max_epochs if n_slots == 1 or everything_fits
                           else max(1, plan.config.max_epochs // 10))
     x64 = shared.X.dtype == np.float64
-    with jax.enable_x64(x64):
-        shared = jax.device_put(shared, replicated)
+    if place:
+        with jax.enable_x64(x64):
+            shared = jax.device_put(shared, replicated)
     return _GroupRun(plan, shared, inits, models, n_threads, n_slots, segment_epochs, x64,
                      sharding)
 
@@ -280,7 +285,7 @@ def hosted_plan(plan: GroupPlan) -> GroupPlan | None:
     for static_key, config, shapes in reversed(_HOSTS):
         if fits_in(member, static_key, config, shapes):
             hosted = GroupPlan(config, plan.members, shapes)
-            if _signature(_prepare_group(hosted))[0] in _COMPILED:
+            if _signature(_prepare_group(hosted, place=False))[0] in _COMPILED:
                 return hosted
     return None
 
@@ -380,8 +385,9 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
 
     Programs are compiled first, all groups at once (concurrently), then the
     groups train one after the other. On the CPU each group's models are spread over one
-    worker thread per core, each with a few model slots (`_default_slots`) that are refilled
-    as models stop; on an accelerator one worker holds every model. None of this changes a
+    worker thread per core, one model per call (`CPU_SLOTS`), each thread taking the next
+    model when one stops; on an accelerator one worker holds as many models as fit
+    (`_default_slots`), refilling a slot as its model stops. None of this changes a
     model's numbers beyond rounding: each model's computation is independent of the others,
     and its state carries over exactly from one segment of `segment_epochs` epochs to the next.
     """

@@ -6,8 +6,8 @@ attributes, same delegated methods. Only the evaluation of (candidate, fold) pai
 instead of one `_fit_and_score` call per pair, all pairs are fit together by `vgrid.engine`
 (MLPs) or `vgrid.flax_estimators` (Flax modules), a few programs for the whole grid, then
 scored as scikit-learn's own `_score` scores them (`vgrid.scoring`), so `cv_results_` is built
-by scikit-learn's `_format_results` from the same records scikit-learn builds it from. Pipelines ending in a
-network are handled by `vgrid.pipeline`.
+by scikit-learn's `_format_results` from the same records scikit-learn builds it from.
+Pipelines ending in a network are handled by `vgrid.pipeline`.
 
 After fit, `learning_curves_` holds every model's training curves, which vectorized training
 gives for free: `learning_curves_["loss"]` (`loss_curve_`) and `["validation_score"]`
@@ -18,9 +18,11 @@ call, padding overhead, compile and training seconds and useful GFLOP; `verbose 
 them.
 
 The refit trains one model, so a program compiled for it alone can cost more than the model
-itself: when `CostModel.numpy_fit_is_cheaper` says so, it is fit by scikit-learn's own NumPy
-code instead (the same numbers in exact mode, which vgrid's training reproduces), and
-`refit_engine_` says which engine fit `best_estimator_` ("vgrid" or "scikit-learn").
+itself. On the CPU the cross-validation programs are given room for the refit's rows, so the
+refit usually trains in one of them and compiles nothing; otherwise, when
+`CostModel.numpy_fit_is_cheaper` says so, it is fit by scikit-learn's own NumPy code (the same
+numbers in exact mode, which vgrid's training reproduces). `refit_engine_` says which engine fit
+`best_estimator_` ("vgrid" or "scikit-learn").
 
 `mean_fit_time` is each model's share of the measured wall time of the program that trained it
 (plus its host-side preparation), so `mean_fit_time * n_candidates * n_splits` adds up to the

@@ -5,11 +5,11 @@ up to `n_epochs` epochs in one XLA program: `jax.vmap` over the model axis (a ca
 as on the CPU, is compiled without it), the epoch loop a `lax.while_loop` (under vmap it runs
 until the last model stops or the budget is spent; a stopped model is frozen), the minibatch loop
 a `lax.scan` over the epoch's rows, gathered once per epoch. A model with fewer minibatches than
-the program skips the extra ones (`lax.cond`; a select under vmap). A model's whole training state is
-a `ModelState`, so training can stop and resume at any epoch boundary without changing a single
-number: the host uses this to refill the slot of a model that stopped early with a new model.
-Everything a model needs that is only a number (learning rate, alpha, tol, ...) is traced, so a
-grid over numbers compiles once. The formulas are scikit-learn's, to the letter:
+the program skips the extra ones (`lax.cond`; a select under vmap). A model's whole training
+state is a `ModelState`, so training can stop and resume at any epoch boundary without changing
+a single number: the host uses this to refill the slot of a model that stopped early with a new
+model. Everything a model needs that is only a number (learning rate, alpha, tol, ...) is
+traced, so a grid over numbers compiles once. The formulas are scikit-learn's, to the letter:
 `_multilayer_perceptron.py` (`_backprop`, `_fit_stochastic`, `_update_no_improvement_count`) and
 `_stochastic_optimizers.py` (`AdamOptimizer`, `SGDOptimizer`).
 
@@ -52,7 +52,7 @@ class GroupConfig(NamedTuple):
     n_batches: int
     max_epochs: int
     # Some model has fewer than n_batches minibatches: its extra ones are all padding and must
-    # leave it untouched. False when every model has n_batches (no per-step select compiled).
+    # leave it untouched. False when every model has n_batches (no per-step cond compiled).
     padding_batches: bool = True
     # Some model has sample weights; without any, a minibatch's weight sum is its row count.
     weighted: bool = True
