@@ -173,3 +173,40 @@ def test_structural_grid_compiles_like_one_candidate(datasets):
     for i in range(3):
         np.testing.assert_array_equal(search.cv_results_[f"split{i}_test_score"],
                                       ref.cv_results_[f"split{i}_test_score"])
+
+
+@pytest.mark.parametrize("quick", [True, False], ids=["quick-compile", "optimized"])
+def test_both_compile_modes_give_scikit_learns_numbers(datasets, monkeypatch, quick):
+    # A program is compiled either for a quick compile (XLA:CPU's loop emitters) or for fast
+    # kernels; the cost model picks one per program, and either gives scikit-learn's fit.
+    from vgrid.plan import CostModel
+
+    monkeypatch.setattr(CostModel, "compiles_quickly", lambda self, *args: quick)
+    X, y = datasets["breast_cancer"]
+    X = X[:, :11] if quick else X[:, :12]  # shapes no other test uses: this compiles
+    grid = {"hidden_layer_sizes": [(6,), (9,)], "activation": ["tanh", "logistic"],
+            "learning_rate_init": [1e-3, 1e-2]}
+    est = dict(max_iter=15, random_state=0)
+    search = vgrid.GridSearchCV(vgrid.MLPClassifier(**est), grid, cv=3, refit=False)
+    assert _count_compiles(lambda: search.fit(X, y)) == len(search.vectorization_) >= 1
+    assert all(r.quick_compile is quick for r in search.vectorization_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = model_selection.GridSearchCV(neural_network.MLPClassifier(**est), grid, cv=3,
+                                           refit=False).fit(X, y)
+    for key in ("split0_test_score", "split1_test_score", "split2_test_score"):
+        np.testing.assert_array_equal(search.cv_results_[key], ref.cv_results_[key])
+
+
+def test_cost_model_compiles_small_programs_quickly(monkeypatch):
+    # Quick compilation saves a fixed ~0.27 s of XLA and slows training by a share: worth it
+    # for a program with little training, not for a long one, and never off the CPU.
+    from vgrid import plan
+    from vgrid.plan import COST_MODEL
+
+    assert COST_MODEL.compiles_quickly(1e9, "float32", n_threads=2)
+    assert COST_MODEL.compiles_quickly(60e9, "float64", n_threads=2)  # core grid (a)
+    assert not COST_MODEL.compiles_quickly(300e9, "float32", n_threads=2)  # grid (b)'s
+    assert not COST_MODEL.compiles_quickly(100e9, "float64", n_threads=1)
+    monkeypatch.setattr(plan.jax, "default_backend", lambda: "gpu")
+    assert not COST_MODEL.compiles_quickly(1e9, "float32", n_threads=2)

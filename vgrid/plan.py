@@ -56,6 +56,12 @@ class CostModel:
     #: per minibatch for a (100,) network, 25-35 GFLOP/s for larger ones).
     numpy_batch_seconds: float = 150e-6
     numpy_rate: float = 25e9
+    #: A program compiled for a quick compile (`training.QUICK_COMPILE_OPTIONS`, CPU only):
+    #: the seconds of XLA it saves, and by what share it slows training, per dtype. Measured on
+    #: the same machine: core grid (a)'s program 0.55 -> 0.28 s of XLA with training 10-20%
+    #: slower (float64); grid (b)'s programs 35-50% slower (float32, more elementwise work).
+    quick_compile_saving: float = 0.27
+    quick_compile_slowdowns: tuple = (("float32", 0.45), ("float64", 0.2))
 
     def flops_per_second(self, dtype: str, backend: str = "cpu") -> float:
         rate = dict(self.cpu_rates).get(dtype, dict(self.cpu_rates)["float32"])
@@ -68,6 +74,16 @@ class CostModel:
         rate = self.flops_per_second(plan.dtype, jax.default_backend()) * n_threads
         return (0.0 if compiled else self.compile_seconds) + (
             _share(plan, epochs) * plan.padded_flops / rate)
+
+    def compiles_quickly(self, padded_flops: float, dtype: str, n_threads: int) -> bool:
+        """Whether a program doing `padded_flops` of training (every model's `max_iter`: an
+        upper bound) on `n_threads` threads is cheaper compiled quickly: on the CPU, when the
+        training time its slower kernels add is below the compile time they save."""
+        if jax.default_backend() != "cpu":
+            return False
+        seconds = padded_flops / (self.flops_per_second(dtype) * n_threads)
+        slowdown = dict(self.quick_compile_slowdowns).get(dtype, 0.45)
+        return slowdown * seconds < self.quick_compile_saving
 
     def numpy_fit_is_cheaper(self, plan: GroupPlan, n_threads: int = 1,
                              epochs: int | None = None, compiled: bool = False) -> bool:
@@ -152,7 +168,8 @@ def _batch_size_on(p, n_rows: int) -> int:
     return int(np.clip(requested, 1, n_rows))
 
 
-def _make_plan(key, members, room_rows: int | None = None) -> GroupPlan:
+def _make_plan(key, members, room_rows: int | None = None, cost: CostModel = COST_MODEL,
+               n_threads: int = 1) -> GroupPlan:
     dtype, solver, _, out_activation, loss, clf, _, n_out, _ = key
     activations = {p.estimator.activation for p in members}
     activation = activations.pop() if len(activations) == 1 else "mixed"
@@ -177,6 +194,10 @@ def _make_plan(key, members, room_rows: int | None = None) -> GroupPlan:
                          es, clf, batch_size, n_batches, max_epochs,
                          padding_batches=min(batches) < n_batches,
                          weighted=any(p.data.weighted for p in members))
+    padded_flops = sum(model_flops(widths, p.data.X.shape[1], n_out, len(p.randomness.train_rows),
+                                   p.estimator.max_iter) for p in members)
+    config = config._replace(quick_compile=cost.compiles_quickly(
+        padded_flops, np.dtype(dtype).name, min(n_threads, len(members))))
     # Longest first, so that worker threads finish together.
     members = sorted(members, key=lambda p: -p.estimator.max_iter * len(p.randomness.train_rows))
     return GroupPlan(config, members, min_shapes)
@@ -220,7 +241,8 @@ def plan_groups(prepared: list, cost: CostModel = COST_MODEL, n_threads: int = 1
     by_key: dict = {}
     for p in prepared:
         by_key.setdefault(p.static_key, []).append(p)
-    return [_make_plan(key, bucket, room_rows) for key, members in by_key.items()
+    return [_make_plan(key, bucket, room_rows, cost, n_threads)
+            for key, members in by_key.items()
             for bucket in _bucket_by_width(key, members, cost, n_threads)]
 
 
@@ -263,10 +285,12 @@ class ProgramReport:
     train_seconds: float
     useful_gflop: float  # 6 x real weights x samples x epochs actually run, in GFLOP
     workers: tuple = ()  # "host:pid" of the joblib workers that trained chunks (empty: here)
+    quick_compile: bool = False  # compiled for a quick compile (`GroupConfig.quick_compile`)
 
     def __str__(self) -> str:
         return (f"{self.n_models} models {self.solver}/{self.activation} "
                 f"hidden {self.hidden_widths} {self.dtype}: {self.slots} per call x "
                 f"{self.threads} threads, padding +{100 * self.padding_overhead:.0f}%, "
-                f"compile {self.compile_seconds:.2f}s, train {self.train_seconds:.2f}s, "
+                f"compile {self.compile_seconds:.2f}s{' (quick)' if self.quick_compile else ''}, "
+                f"train {self.train_seconds:.2f}s, "
                 f"{self.useful_gflop / max(self.train_seconds, 1e-9):.1f} GFLOP/s")

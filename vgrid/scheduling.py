@@ -35,6 +35,7 @@ from .training import (
     SharedInputs,
     initial_states,
     results_from_states,
+    segment_program,
     train_segment,
 )
 
@@ -269,8 +270,8 @@ def _compile_group(run: _GroupRun) -> bool:
     with jax.enable_x64(run.x64):
         placed = (slots, states) if run.sharding is None else jax.device_put((slots, states),
                                                                              run.sharding)
-        train_segment.lower(run.plan.config, run.shared, *placed,
-                            np.int32(run.segment_epochs)).compile()
+        segment_program(run.plan.config).lower(run.plan.config, run.shared, *placed,
+                                               np.int32(run.segment_epochs)).compile()
     _COMPILED.add(signature)
     _HOSTS.append((run.plan.members[0].static_key, run.plan.config,
                    input_shapes(run.shared, run.inits, run.models)))
@@ -424,7 +425,7 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
             slots=run.n_slots, threads=run.n_threads,
             padding_overhead=executed / useful - 1 if useful else 0.0,
             compile_seconds=compile_time, train_seconds=seconds, useful_gflop=useful / 1e9,
-            workers=tuple(sorted(set(workers))))
+            workers=tuple(sorted(set(workers))), quick_compile=cfg.quick_compile)
         finished.append((result, states, report))
     return finished
 

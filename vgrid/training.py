@@ -31,7 +31,8 @@ from jax.scipy.special import xlogy
 from .network import MaskedMLP, output_activation
 
 __all__ = ["GroupConfig", "HyperParams", "ModelInputs", "ModelState", "SharedInputs",
-           "TrainResult", "initial_states", "train_segment", "results_from_states", "SCHEDULES"]
+           "TrainResult", "initial_states", "train_segment", "segment_program",
+           "results_from_states", "SCHEDULES", "QUICK_COMPILE_OPTIONS"]
 
 SCHEDULES = {"constant": 0, "invscaling": 1, "adaptive": 2}
 
@@ -56,6 +57,9 @@ class GroupConfig(NamedTuple):
     padding_batches: bool = True
     # Some model has sample weights; without any, a minibatch's weight sum is its row count.
     weighted: bool = True
+    # Compile with `QUICK_COMPILE_OPTIONS` (XLA:CPU's loop emitters): about half the compile
+    # time, slower elementwise kernels. Chosen by `plan.CostModel.compiles_quickly`.
+    quick_compile: bool = False
 
 
 class HyperParams(NamedTuple):
@@ -319,10 +323,8 @@ def results_from_states(states: ModelState, early_stopping) -> TrainResult:
         no_improvement_count=states.no_improvement_count)
 
 
-@partial(jax.jit, static_argnames="config")
-def train_segment(config: GroupConfig, shared: SharedInputs, models: ModelInputs,
-                  states: ModelState, n_epochs) -> ModelState:
-    """Advance every model by up to `n_epochs` epochs (fewer if it stops); one XLA program."""
+def _train_segment(config: GroupConfig, shared: SharedInputs, models: ModelInputs,
+                   states: ModelState, n_epochs) -> ModelState:
     if states.n_iter.shape[0] == 1:
         # One model: no vmap, so the epoch loop needs no per-leaf selects to freeze stopped
         # models and the matrix products are plain ones (a smaller, faster-compiling program).
@@ -330,3 +332,29 @@ def train_segment(config: GroupConfig, shared: SharedInputs, models: ModelInputs
         return jax.tree.map(lambda a: a[None], _advance_one(config, shared, *one, n_epochs))
     return jax.vmap(partial(_advance_one, config, shared), in_axes=(0, 0, None))(
         models, states, n_epochs)
+
+
+#: XLA options of a program compiled for a quick compile (`GroupConfig.quick_compile`): the
+#: CPU's loop emitters instead of its MLIR fusion emitters. On the 2-core benchmark machine
+#: this halves XLA's time (core grid (a)'s program 0.55 -> 0.28 s) and makes training 10-20%
+#: slower in float64, 35-50% in float32 (elementwise kernels are not vectorized as well).
+QUICK_COMPILE_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
+_PROGRAMS = {
+    False: jax.jit(_train_segment, static_argnames="config"),
+    True: jax.jit(_train_segment, static_argnames="config",
+                  compiler_options=QUICK_COMPILE_OPTIONS),
+}
+
+
+def segment_program(config: GroupConfig):
+    """The jitted `train_segment` for `config`: compiled with `QUICK_COMPILE_OPTIONS` when
+    `config.quick_compile`. Use it to `.lower(...)` and `.compile()` ahead of time."""
+    return _PROGRAMS[config.quick_compile]
+
+
+def train_segment(config: GroupConfig, shared: SharedInputs, models: ModelInputs,
+                  states: ModelState, n_epochs) -> ModelState:
+    """Advance every model by up to `n_epochs` epochs (fewer if it stops); one XLA program,
+    jitted with `config` static (`segment_program`)."""
+    return segment_program(config)(config, shared, models, states, n_epochs)
