@@ -3,7 +3,7 @@
 One `MaskedMLP` describes every multi-layer perceptron of a group: hidden layers are padded to
 the widest candidate and a per-model unit mask switches the padding off, so a padded unit is
 exactly zero in the forward pass and receives exactly zero gradient. Its dense layers compute the
-kernel gradient as a plain matrix product on the CPU (`_matmul`), where XLA's product contracting
+kernel gradient as a plain matrix product on the CPU (`_dense`), where XLA's product contracting
 both operands' batch axis is several times slower.
 
 Example:
@@ -81,30 +81,34 @@ def output_activation(name: str):
 
 
 @jax.custom_vjp
-def _matmul(x, kernel):
-    return x @ kernel
+def _dense(x, kernel, bias):
+    return x @ kernel + bias[None, :]
 
 
-def _matmul_fwd(x, kernel):
-    return x @ kernel, (x, kernel)
+def _dense_fwd(x, kernel, bias):
+    return _dense(x, kernel, bias), (x, kernel)
 
 
-def _matmul_bwd(res, g):
+def _dense_bwd(res, g):
     x, kernel = res
+    grad_x = g @ kernel.T
+    if jax.default_backend() != "cpu":
+        return grad_x, x.T @ g, g.sum(axis=0)
     # The kernel's gradient x^T g contracts both operands' leading (batch) axis, which
     # XLA:CPU runs as a slow generic product (3-6x slower than the forward one for skinny
     # shapes); transposing the smaller operand first, with barriers that keep XLA from
     # folding the transposes back into the product, makes it a plain, fast one.
-    if jax.default_backend() != "cpu":
-        return g @ kernel.T, x.T @ g
     if x.shape[-1] <= g.shape[-1]:
-        grad_kernel = jax.lax.optimization_barrier(x.T) @ g
-    else:
-        grad_kernel = jax.lax.optimization_barrier(jax.lax.optimization_barrier(g.T) @ x).T
-    return g @ kernel.T, grad_kernel
+        # x^T with a row of ones under it: one product gives the kernel's gradient and the
+        # bias's (the column sums of g), instead of a product and a separate reduction.
+        x_t = jnp.concatenate([x.T, jnp.ones((1, x.shape[0]), x.dtype)])
+        both = jax.lax.optimization_barrier(x_t) @ g
+        return grad_x, both[:-1], both[-1]
+    grad_kernel = jax.lax.optimization_barrier(jax.lax.optimization_barrier(g.T) @ x).T
+    return grad_x, grad_kernel, g.sum(axis=0)
 
 
-_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+_dense.defvjp(_dense_fwd, _dense_bwd)
 
 
 class _Dense(nn.Module):
@@ -117,7 +121,7 @@ class _Dense(nn.Module):
         kernel = self.param("kernel", nn.initializers.zeros, (x.shape[-1], self.features),
                             x.dtype)
         bias = self.param("bias", nn.initializers.zeros, (self.features,), x.dtype)
-        return _matmul(x, kernel) + bias[None, :]
+        return _dense(x, kernel, bias)
 
 
 class MaskedMLP(nn.Module):
