@@ -44,7 +44,7 @@ from sklearn.utils.validation import _check_sample_weight
 from tqdm.auto import tqdm
 
 from .layout import positions, unpad_state
-from .plan import COST_MODEL, plan_groups
+from .plan import COST_MODEL, layer_units, plan_groups
 from .replay import FitRandomness, replay_fit_randomness
 from .scheduling import (
     _default_worker_threads,
@@ -198,17 +198,17 @@ def _prepare(index, job, cache, replay_cache) -> _Prepared:
     data_key = job.data_key if job.data_key is not None else ("job", index)
     data = _validated_data(est, job, data_key, cache)
     n_samples, n_features = data.X.shape
-    layer_units = [n_features, *hidden, data.Y.shape[1]]
+    units = layer_units(hidden, n_features, data.Y.shape[1])
     stratify = data.Y if (is_classifier(est) and data.Y.shape[1] == 1) else None
     rs_key = _random_state_key(est.random_state, index)
     replay_key = (data_key, rs_key,
-                  tuple(layer_units), est.activation == "logistic", est.early_stopping,
+                  tuple(units), est.activation == "logistic", est.early_stopping,
                   est.validation_fraction if est.early_stopping else None, est.shuffle,
                   est.max_iter if est.shuffle else 1, data.X.dtype.str)
     randomness = replay_cache.get(replay_key)
     if randomness is None:
         randomness = replay_fit_randomness(
-            check_random_state(est.random_state), layer_units, activation=est.activation,
+            check_random_state(est.random_state), units, activation=est.activation,
             n_samples=n_samples, stratify=stratify, early_stopping=est.early_stopping,
             validation_fraction=est.validation_fraction, shuffle=est.shuffle,
             n_epochs=est.max_iter, dtype=data.X.dtype)

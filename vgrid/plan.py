@@ -25,12 +25,17 @@ import numpy as np
 from .training import GroupConfig
 
 __all__ = ["CostModel", "COST_MODEL", "GroupPlan", "ProgramReport", "plan_groups", "model_flops",
-           "padded_widths", "fits_in"]
+           "padded_widths", "fits_in", "layer_units"]
+
+
+def layer_units(hidden, n_features: int, n_outputs: int) -> list[int]:
+    """Units of every layer, input and output included (scikit-learn's `layer_units`)."""
+    return [n_features, *hidden, n_outputs]
 
 
 def model_flops(hidden, n_features, n_outputs, n_train, epochs) -> float:
     """Training FLOPs of one model: 6 x weights x samples x epochs (forward 2, backward 4)."""
-    units = [n_features, *hidden, n_outputs]
+    units = layer_units(hidden, n_features, n_outputs)
     weights = sum(a * b for a, b in zip(units[:-1], units[1:]))
     return 6.0 * weights * n_train * epochs
 

@@ -28,7 +28,7 @@ from joblib.parallel import get_active_backend
 
 from .checkpoint import fingerprint_of
 from .layout import build_inputs, input_shapes, pad_state
-from .plan import GroupPlan, ProgramReport, fits_in, model_flops
+from .plan import GroupPlan, ProgramReport, fits_in, layer_units, model_flops
 from .training import (
     GroupConfig,
     ModelInputs,
@@ -169,7 +169,7 @@ def skips_padding_batches(n_slots: int | None = None) -> bool:
 
 
 def _units(config: GroupConfig, n_features: int) -> list[int]:
-    return [n_features, *config.hidden_widths, config.n_outputs]
+    return layer_units(config.hidden_widths, n_features, config.n_outputs)
 
 
 def _n_params(config: GroupConfig, n_features: int) -> int:
