@@ -57,3 +57,20 @@ def test_suite_runs_a_case_and_writes_json_markdown_and_plot(tmp_path):
     assert np.isfinite(report["matmul_peak"]["float32"]["gflops"])
     assert "| 2 |" in (tmp_path / "suite-cpu.md").read_text()
     assert (tmp_path / "suite-cpu.png").stat().st_size > 0
+
+
+def test_repeated_cases_report_the_median_run_and_every_run():
+    suite = _suite()
+
+    def run(speedup):
+        return {"sklearn": {"seconds": 4.0},
+                "vgrid_cold": {"seconds": 4.0 / speedup, "speedup": speedup,
+                               "share_of_peak": 0.2},
+                "vgrid_rerun": {"seconds": 1.0, "speedup": 4.0},
+                "vgrid_warm": {"seconds": 0.8, "speedup": 5.0, "share_of_peak": 0.3}}
+
+    median = suite.median_run([run(3.1), run(3.5), run(3.3)])
+    assert median["vgrid_cold"]["speedup"] == 3.3
+    assert [r["cold_speedup"] for r in median["runs"]] == [3.1, 3.5, 3.3]
+    assert suite._spread(median["runs"], "cold_speedup", "{:.1f}".format) == "3.1-3.5"
+    assert suite.median_run([run(3.1), run(3.5)])["vgrid_cold"]["speedup"] == 3.1
