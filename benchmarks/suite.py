@@ -1,8 +1,8 @@
 """vgrid's benchmark suite: every case beside its peers, in one run, on this machine.
 
-    python benchmarks/suite.py                  # all cases (about 12 minutes on a 2-core CPU)
+    python benchmarks/suite.py                  # all cases (about 6 minutes on a 2-core CPU)
     python benchmarks/suite.py --cases core_a   # some of them
-    python benchmarks/suite.py --repeats 1      # each grid case once (about 6 minutes)
+    python benchmarks/suite.py --repeats 1      # each grid case once (about 3 minutes)
 
 Writes `benchmarks/results/suite-<device>.json`, `.md` (a table) and `.png` (speedups and the
 scaling curve). Each case runs in a fresh Python process, so "cold" really compiles everything
