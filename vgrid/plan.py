@@ -199,13 +199,12 @@ def _make_plan(key, members, room_rows: int | None = None, cost: CostModel = COS
                          es, clf, batch_size, n_batches, max_epochs,
                          padding_batches=min(batches) < n_batches,
                          weighted=any(p.data.weighted for p in members))
-    padded_flops = sum(model_flops(widths, p.data.X.shape[1], n_out, len(p.randomness.train_rows),
-                                   p.estimator.max_iter) for p in members)
-    config = config._replace(quick_compile=cost.compiles_quickly(
-        padded_flops, np.dtype(dtype).name, min(n_threads, len(members))))
     # Longest first, so that worker threads finish together.
     members = sorted(members, key=lambda p: -p.estimator.max_iter * len(p.randomness.train_rows))
-    return GroupPlan(config, members, min_shapes)
+    plan = GroupPlan(config, members, min_shapes)
+    plan.config = config._replace(quick_compile=cost.compiles_quickly(
+        plan.padded_flops, np.dtype(dtype).name, min(n_threads, len(members))))
+    return plan
 
 
 def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list]:
