@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .network import ACTIVATION_CODES
-from .plan import GroupPlan
+from .plan import GroupPlan, layer_units
 from .training import SCHEDULES, GroupConfig, HyperParams, ModelInputs, ModelState, SharedInputs
 
 __all__ = ["build_inputs", "input_shapes", "pad_state", "unpad_state", "positions"]
@@ -84,7 +84,7 @@ def build_inputs(plan: GroupPlan):
     orders = orders.reshape(len(orders), n_table_epochs, -1)
 
     init_ids, init_members = _unique(members, lambda p: p.replay_key)
-    units = [n_features, *cfg.hidden_widths, cfg.n_outputs]
+    units = layer_units(cfg.hidden_widths, n_features, cfg.n_outputs)
     inits = {}
     n_positions = len(cfg.hidden_widths) + 1
     n_inits = max(floor.get("n_inits", 0), len(init_members))
@@ -143,7 +143,7 @@ def _map_param_trees(state: ModelState, fn) -> ModelState:
 
 def unpad_state(state: ModelState, p) -> ModelState:
     """One model's state with its real (unpadded) layer shapes, to resume it in any group."""
-    units = [p.data.X.shape[1], *p.hidden, p.data.Y.shape[1]]
+    units = layer_units(p.hidden, p.data.X.shape[1], p.data.Y.shape[1])
 
     def cut(tree):
         layers = positions(len(p.hidden), len(tree))
@@ -161,7 +161,8 @@ def pad_state(state: ModelState, config: GroupConfig) -> ModelState:
     n_positions = len(config.hidden_widths) + 1
 
     def pad(tree):
-        units = [tree["layer_0"]["kernel"].shape[0], *config.hidden_widths, config.n_outputs]
+        units = layer_units(config.hidden_widths, tree["layer_0"]["kernel"].shape[0],
+                            config.n_outputs)
         dtype = tree["layer_0"]["kernel"].dtype
         out = {f"layer_{q}": {"kernel": np.zeros((1, units[q], units[q + 1]), dtype),
                               "bias": np.zeros((1, units[q + 1]), dtype)}

@@ -33,6 +33,11 @@ def layer_units(hidden, n_features: int, n_outputs: int) -> list[int]:
     return [n_features, *hidden, n_outputs]
 
 
+def _n_minibatches(n_rows: int, batch_size: int) -> int:
+    """Minibatches per epoch on `n_rows` training rows (the last one may be partial)."""
+    return -(-n_rows // batch_size)
+
+
 def model_flops(hidden, n_features, n_outputs, n_train, epochs) -> float:
     """Training FLOPs of one model: 6 x weights x samples x epochs (forward 2, backward 4)."""
     units = layer_units(hidden, n_features, n_outputs)
@@ -87,7 +92,8 @@ class CostModel:
         if jax.default_backend() != "cpu":
             return False
         seconds = padded_flops / (self.flops_per_second(dtype) * n_threads)
-        slowdown = dict(self.quick_compile_slowdowns).get(dtype, 0.45)
+        slowdowns = dict(self.quick_compile_slowdowns)
+        slowdown = slowdowns.get(dtype, slowdowns["float32"])
         return slowdown * seconds < self.quick_compile_saving
 
     def numpy_fit_is_cheaper(self, plan: GroupPlan, n_threads: int = 1,
@@ -96,7 +102,7 @@ class CostModel:
         with vgrid (`vgrid_seconds`), both for `epochs` epochs (default: its `max_iter`)."""
         (member,) = plan.members
         share = _share(plan, epochs)
-        n_batches = -(-len(member.randomness.train_rows) // member.batch_size)
+        n_batches = _n_minibatches(len(member.randomness.train_rows), member.batch_size)
         numpy_seconds = (share * member.estimator.max_iter * n_batches
                          * self.numpy_batch_seconds + share * plan.useful_flops / self.numpy_rate)
         return numpy_seconds < self.vgrid_seconds(plan, n_threads, epochs, compiled)
@@ -182,10 +188,10 @@ def _make_plan(key, members, room_rows: int | None = None, cost: CostModel = COS
     widths = padded_widths([p.hidden for p in members])
     mixed_depths = len({len(p.hidden) for p in members}) > 1
     batch_size = max(p.batch_size for p in members)
-    batches = [-(-len(p.randomness.train_rows) // p.batch_size) for p in members]
+    batches = [_n_minibatches(len(p.randomness.train_rows), p.batch_size) for p in members]
     n_batches = max(batches)
     min_shapes = {}
-    room_batches = max(-(-(room_rows or 0) // p.batch_size) for p in members)
+    room_batches = max(_n_minibatches(room_rows or 0, p.batch_size) for p in members)
     if (room_rows and room_batches <= MAX_ROOM_FACTOR * n_batches
             and all(_batch_size_on(p, room_rows) == p.batch_size for p in members)):
         # Room for the refit's rows and minibatches (its extra minibatches are skipped here).
@@ -259,7 +265,7 @@ def fits_in(p, static_key: tuple, config: GroupConfig, shapes: dict) -> bool:
     else:
         widths_ok = len(hidden) == len(widths) and all(h <= w for h, w in zip(hidden, widths))
     est, n_train = p.estimator, len(p.randomness.train_rows)
-    n_batches = -(-n_train // p.batch_size)
+    n_batches = _n_minibatches(n_train, p.batch_size)
     return (p.static_key == static_key and widths_ok
             and config.activation in (est.activation, "mixed")
             and (config.early_stopping or not est.early_stopping)
