@@ -64,8 +64,7 @@ def test_cnn_filters_and_kernel_size_share_one_program(datasets):
     X, y = datasets["digits"]
     X = X.astype(np.float32)
     est = vgrid.FlaxClassifier(DigitsCNN, max_epochs=4, batch_size=64,
-                               optimizer__learning_rate=1e-2,
-                               traced_fields=("features", "kernel_size"))
+                               optimizer__learning_rate=1e-2)
     grid = {"module__features": [2, 8], "module__kernel_size": [1, 3]}
     search = vgrid.GridSearchCV(est, grid, cv=3).fit(X, y)
     assert len(search.vectorization_) == 1 and search.vectorization_[0].n_models == 12
@@ -76,13 +75,3 @@ def test_cnn_filters_and_kernel_size_share_one_program(datasets):
                                                 "module__kernel_size": 3})
     assert search.cv_results_["split0_test_score"][index] == pytest.approx(score, abs=1e-6)
     assert search.best_score_ > 0.5
-
-
-def test_checkpoint_is_not_silently_ignored_for_flax_grids(datasets, tmp_path):
-    X, y = datasets["iris"]
-    search = vgrid.GridSearchCV(vgrid.FlaxClassifier(max_epochs=2),
-                                {"optimizer__learning_rate": [1e-3]}, cv=2,
-                                checkpoint=str(tmp_path / "ckpt"))
-    with pytest.warns(UserWarning, match="checkpoint and chunk_size apply to MLP grids"):
-        search.fit(X, y)
-    assert not (tmp_path / "ckpt").exists()

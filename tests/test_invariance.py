@@ -106,17 +106,18 @@ class _FakeGPU:
 
 
 def test_accelerator_slots_are_bounded_by_free_memory():
-    from vgrid.scheduling import _default_slots, _model_state_bytes
+    from vgrid.mlp_kind import _model_state_bytes
+    from vgrid.scheduling import _default_slots
     from vgrid.training import GroupConfig
 
     config = GroupConfig((256, 256), False, 3, "relu", "softmax", "log_loss", "adam", False, True,
                          200, 50, 100)
     per_model = _model_state_bytes(config, 64, 4)
-    plenty = _default_slots(config, 64, 4, 4096, 1, device=_FakeGPU(10**12))
+    plenty = _default_slots(per_model, 4096, 1, device=_FakeGPU(10**12))
     assert plenty == 4096  # the whole group in one program when it fits
-    tight = _default_slots(config, 64, 4, 4096, 1, device=_FakeGPU(100 * per_model))
+    tight = _default_slots(per_model, 4096, 1, device=_FakeGPU(100 * per_model))
     assert tight == 50  # half of the free memory
-    assert _default_slots(config, 64, 4, 4096, 1, device=_FakeGPU(per_model)) == 1
+    assert _default_slots(per_model, 4096, 1, device=_FakeGPU(per_model)) == 1
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

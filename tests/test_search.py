@@ -210,14 +210,13 @@ def test_refit_engine_follows_the_cost_model(datasets, monkeypatch, compile_seco
     # the default cost model refits with scikit-learn; either engine gives the same model.
     from collections import deque
 
-    from vgrid import engine as engine_module
-    from vgrid import scheduling
+    from vgrid import mlp_kind, scheduling
     from vgrid.plan import CostModel
 
     # No program of earlier tests may host the refit (its batch size differs from the folds').
-    monkeypatch.setattr(scheduling, "_HOSTS", deque())
+    monkeypatch.setattr(scheduling.PROGRAMS, "_hosts", deque())
     if compile_seconds is not None:
-        monkeypatch.setattr(engine_module, "COST_MODEL", CostModel(compile_seconds=compile_seconds))
+        monkeypatch.setattr(mlp_kind, "COST_MODEL", CostModel(compile_seconds=compile_seconds))
     X, y = datasets["wine"]
     grid = {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]}
     with warnings.catch_warnings():
@@ -234,7 +233,8 @@ def test_refit_engine_follows_the_cost_model(datasets, monkeypatch, compile_seco
 def test_refit_cost_estimate_uses_the_expected_epochs(datasets):
     # A long max_iter makes scikit-learn's fit look dear; the epochs the candidate's CV fits
     # actually ran (epochs_hint) make it cheap again.
-    from vgrid.engine import FitJob, _prepare
+    from vgrid.engine import FitJob
+    from vgrid.mlp_kind import _prepare
     from vgrid.plan import COST_MODEL, plan_groups
 
     X, y = datasets["digits"]
@@ -276,7 +276,7 @@ def test_parameter_validation_checks_each_new_value():
     # scikit-learn's own validation does.
     from sklearn.utils._param_validation import InvalidParameterError
 
-    from vgrid.engine import _validate_params
+    from vgrid.mlp_kind import _validate_params
 
     good = neural_network.MLPClassifier(alpha=0.25)
     _validate_params(good)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from sklearn import neural_network
 
-from .engine import FitJob, _is_vectorizable, fit_estimators
+from .engine import FitJob, fit_estimators
+from .mlp_kind import _is_vectorizable
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 

@@ -18,14 +18,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import jax
 import numpy as np
 
 from .training import GroupConfig
 
-__all__ = ["CostModel", "COST_MODEL", "GroupPlan", "ProgramReport", "plan_groups", "model_flops",
+__all__ = ["MLPStaticKey", "CostModel", "COST_MODEL", "GroupPlan", "ProgramReport", "plan_groups", "model_flops",
            "padded_widths", "fits_in", "layer_units"]
+
+
+class MLPStaticKey(NamedTuple):
+    """What must be equal for MLP jobs to share a program (`mlp_kind.prepare` computes it)."""
+
+    dtype: str  # the data's dtype string ('<f8' exact mode, '<f4' fast mode)
+    solver: str
+    no_hidden: bool  # no hidden layer at all
+    out_activation: str
+    loss: str
+    is_classifier: bool
+    n_features: int
+    n_outputs: int
+    batch_bucket: int  # batch sizes within a factor of two share a program
 
 
 def layer_units(hidden, n_features: int, n_outputs: int) -> list[int]:
@@ -121,12 +136,14 @@ COST_MODEL = CostModel()
 class GroupPlan:
     """One compiled program's worth of jobs: their static settings and padded shapes."""
 
-    config: GroupConfig
-    members: list  # engine._Prepared
+    config: GroupConfig  # or the config of another kind of model (hashable, static)
+    members: list  # what the kind's `prepare` made: mlp_kind.MLPMember, flax_kind.FlaxMember
     #: Lower bounds on the group's array shapes (`layout.build_inputs`): "n_rows", "n_val",
     #: "n_data", "n_orders", "n_table_epochs", "n_inits". Room for a refit, or a host
     #: program's exact shapes.
     min_shapes: dict = field(default_factory=dict)
+    #: The `kinds.ModelKind` that builds, trains and writes back this group (set by its `plan`).
+    kind: object = None
 
     @property
     def n_models(self) -> int:
@@ -181,7 +198,8 @@ def _batch_size_on(p, n_rows: int) -> int:
 
 def _make_plan(key, members, room_rows: int | None = None, cost: CostModel = COST_MODEL,
                n_threads: int = 1) -> GroupPlan:
-    dtype, solver, _, out_activation, loss, clf, _, n_out, _ = key
+    dtype, solver, out_activation, loss = key.dtype, key.solver, key.out_activation, key.loss
+    clf, n_out = key.is_classifier, key.n_outputs
     activations = {p.estimator.activation for p in members}
     activation = activations.pop() if len(activations) == 1 else "mixed"
     es = any(p.estimator.early_stopping for p in members)
@@ -221,13 +239,13 @@ def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list
     archs = sorted(by_arch, key=lambda h: model_flops(h, 1, 1, 1, 1) + sum(h))
     if len(archs) == 1:
         return [members]
-    rate = cost.flops_per_second(np.dtype(key[0]).name, jax.default_backend()) * n_threads
+    rate = cost.flops_per_second(np.dtype(key.dtype).name, jax.default_backend()) * n_threads
     compile_cost = cost.compile_seconds
 
     def seconds(i, j):  # one program for archs[i:j]
         group = [p for h in archs[i:j] for p in by_arch[h]]
         widths = padded_widths(archs[i:j])
-        work = sum(model_flops(widths, p.data.X.shape[1], key[7], len(p.randomness.train_rows),
+        work = sum(model_flops(widths, p.data.X.shape[1], key.n_outputs, len(p.randomness.train_rows),
                                p.estimator.max_iter) for p in group)
         return compile_cost + work / rate
 
@@ -297,9 +315,14 @@ class ProgramReport:
     workers: tuple = ()  # "host:pid" of the joblib workers that trained chunks (empty: here)
     quick_compile: bool = False  # compiled for a quick compile (`GroupConfig.quick_compile`)
 
+    #: What the program trains, for kinds whose settings are not an MLP's (a Flax module's
+    #: class, padded fields and switches); replaces "solver/activation hidden widths".
+    description: str = ""
+
     def __str__(self) -> str:
-        return (f"{self.n_models} models {self.solver}/{self.activation} "
-                f"hidden {self.hidden_widths} {self.dtype}: {self.slots} per call x "
+        what = self.description or (f"{self.solver}/{self.activation} "
+                                    f"hidden {self.hidden_widths}")
+        return (f"{self.n_models} models {what} {self.dtype}: {self.slots} per call x "
                 f"{self.threads} threads, padding +{100 * self.padding_overhead:.0f}%, "
                 f"compile {self.compile_seconds:.2f}s{' (quick)' if self.quick_compile else ''}, "
                 f"train {self.train_seconds:.2f}s, "

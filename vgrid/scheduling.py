@@ -27,19 +27,10 @@ from joblib import Parallel, delayed
 from joblib.parallel import get_active_backend
 
 from .checkpoint import fingerprint_of
-from .layout import build_inputs, input_shapes, pad_state
-from .plan import GroupPlan, ProgramReport, fits_in, layer_units, model_flops
-from .training import (
-    GroupConfig,
-    ModelInputs,
-    SharedInputs,
-    initial_states,
-    results_from_states,
-    segment_program,
-    train_segment,
-)
+from .plan import GroupPlan
 
-__all__ = ["enable_compilation_cache", "hosted_plan", "run_groups", "skips_padding_batches"]
+__all__ = ["PROGRAMS", "ProgramCache", "enable_compilation_cache", "run_groups",
+           "skips_padding_batches"]
 
 
 def enable_compilation_cache(path: str | None = None) -> str | None:
@@ -94,7 +85,7 @@ class _SlotScheduler:
         self.plan, self.shared, self.inits, self.models = plan, shared, inits, models
         self.on_done, self.sharding = on_done, sharding
         self.n_slots, self.segment_epochs = n_slots, segment_epochs
-        self.dtype = shared.X.dtype
+        self.program = plan.kind.program(plan.config)
         self.queue = iter(range(plan.n_models) if indices is None else indices)
         self.lock = threading.Lock()
         self.results = [None] * plan.n_models
@@ -107,8 +98,8 @@ class _SlotScheduler:
         one = _take(self.models, np.array([index]))
         resume = self.plan.members[index].resume
         if resume is not None:
-            return one, pad_state(resume, self.plan.config)
-        return one, initial_states(self.inits, one, self.plan.config.max_epochs, self.dtype)
+            return one, self.plan.kind.pad_state(resume, self.plan.config)
+        return one, self.plan.kind.fresh_states(self.plan, self.inits, one)
 
     def work(self, x64):
         owner = [self._next() for _ in range(self.n_slots)]
@@ -122,8 +113,8 @@ class _SlotScheduler:
             with jax.enable_x64(x64):
                 placed = (models, states) if self.sharding is None else jax.device_put(
                     (models, states), self.sharding)
-                advanced = train_segment(self.plan.config, shared, *placed,
-                                         np.int32(self.segment_epochs))
+                advanced = self.program(self.plan.config, shared, *placed,
+                                        np.int32(self.segment_epochs))
                 states = jax.tree.map(np.array, advanced)
             for slot, m in enumerate(owner):
                 if m is None or not states.done[slot]:
@@ -140,9 +131,9 @@ class _SlotScheduler:
 
 class _GroupRun(NamedTuple):
     plan: GroupPlan
-    shared: SharedInputs  # on the device (replicated over every local device)
-    inits: dict
-    models: ModelInputs
+    shared: object  # the kind's shared inputs, on the device (replicated over every device)
+    inits: object
+    models: object  # the kind's per-model inputs (leading model axis), on the host
     n_threads: int
     n_slots: int
     segment_epochs: int
@@ -168,36 +159,11 @@ def skips_padding_batches(n_slots: int | None = None) -> bool:
             and (n_slots or CPU_SLOTS) == 1)
 
 
-def _units(config: GroupConfig, n_features: int) -> list[int]:
-    return layer_units(config.hidden_widths, n_features, config.n_outputs)
-
-
-def _n_params(config: GroupConfig, n_features: int) -> int:
-    units = _units(config, n_features)
-    return sum(a * b + b for a, b in zip(units[:-1], units[1:]))
-
-
-def _model_working_set_bytes(config: GroupConfig, n_features: int, itemsize: int) -> int:
-    """Bytes one model touches per minibatch step: parameters, gradients, Adam moments,
-    the minibatch and its activations (forward and backward)."""
-    units = _units(config, n_features)
-    activations = config.batch_size * (sum(units) + sum(units[1:]) * 2)
-    return (4 * _n_params(config, n_features) + activations) * itemsize
-
-
 #: Share of an accelerator's free memory that one group's slots may take.
 ACCELERATOR_MEMORY_SHARE = 0.5
 
 
-def _model_state_bytes(config: GroupConfig, n_features: int, itemsize: int) -> int:
-    """Bytes one model holds on the device for a whole segment: its training state (parameters,
-    best parameters, two optimizer moments, curves) plus one minibatch step's working set."""
-    return (_model_working_set_bytes(config, n_features, itemsize)
-            + (4 * _n_params(config, n_features) + 2 * config.max_epochs) * itemsize)
-
-
-def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models: int,
-                   n_threads: int, device=None) -> int:
+def _default_slots(per_model_bytes: int, n_models: int, n_threads: int, device=None) -> int:
     """Models per program call. On the CPU: `CPU_SLOTS` (one). On an accelerator: as many as
     fit in `ACCELERATOR_MEMORY_SHARE` of its free memory (all of the group when they fit), so
     that a grid larger than the device runs in bounded memory."""
@@ -210,20 +176,18 @@ def _default_slots(config: GroupConfig, n_features: int, itemsize: int, n_models
     if free <= 0:
         return per_thread
     budget = ACCELERATOR_MEMORY_SHARE * free
-    per_model = _model_state_bytes(config, n_features, itemsize)
-    return int(max(1, min(per_thread, budget // per_model)))
+    return int(max(1, min(per_thread, budget // per_model_bytes)))
 
 
 def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None,
                    chunk_size=None, place=True):
     """The group's arrays and how it runs; its shared arrays are put on the device(s) unless
     `place` is False (enough for its `_signature`)."""
-    shared, inits, models = build_inputs(plan)
+    shared, inits, models = plan.kind.build_inputs(plan)
     n_devices = jax.local_device_count()
     n_threads = min(n_threads or _default_worker_threads(), plan.n_models)
     n_slots = n_slots or n_devices * _default_slots(
-        plan.config, shared.X.shape[-1], shared.X.itemsize, plan.n_models,
-        max(n_threads, n_devices))
+        plan.kind.model_bytes(plan.config, shared), plan.n_models, max(n_threads, n_devices))
     if chunk_size:
         n_slots = min(n_slots, chunk_size)  # a chunk never needs more models per program
     sharding = replicated = None
@@ -240,7 +204,7 @@ def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs
         everything_fits = n_slots * n_threads >= plan.n_models
         segment_epochs = (plan.config.max_epochs if n_slots == 1 or everything_fits
                           else max(1, plan.config.max_epochs // 10))
-    x64 = shared.X.dtype == np.float64
+    x64 = plan.dtype == "float64"
     if place:
         with jax.enable_x64(x64):
             shared = jax.device_put(shared, replicated)
@@ -248,47 +212,74 @@ def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs
                      sharding)
 
 
-_COMPILED: set = set()  # signatures already in jit's cache, so a warm call skips tracing
-#: Programs compiled in this process, newest last: (static key, config, input shapes), for
-#: `hosted_plan`. Bounded: a lone model looks for a host among the recent ones only.
-_HOSTS: deque = deque(maxlen=64)
-
-
 def _signature(run: _GroupRun):
     """What identifies the group's compiled program, and the slot inputs it is compiled for."""
     slots = _take(run.models, np.zeros(run.n_slots, int))
-    states = initial_states(run.inits, slots, run.plan.config.max_epochs, run.shared.X.dtype)
-    return (run.plan.config, run.x64, str(jax.tree.map(lambda a: (a.shape, a.dtype.str),
-                                                       (run.shared, slots, states)))), slots, states
+    states = run.plan.kind.fresh_states(run.plan, run.inits, slots)
+    shapes = str(jax.tree.map(lambda a: (np.shape(a), np.asarray(a).dtype.str),
+                              (run.shared, slots, states)))
+    return (run.plan.kind.name, run.plan.config, run.x64, shapes), slots, states
 
 
-def _compile_group(run: _GroupRun) -> bool:
-    """Compile the group's program ahead of time (it lands in jit's cache); False if cached."""
-    signature, slots, states = _signature(run)
-    if signature in _COMPILED:
-        return False
-    with jax.enable_x64(run.x64):
-        placed = (slots, states) if run.sharding is None else jax.device_put((slots, states),
-                                                                             run.sharding)
-        segment_program(run.plan.config).lower(run.plan.config, run.shared, *placed,
-                                               np.int32(run.segment_epochs)).compile()
-    _COMPILED.add(signature)
-    _HOSTS.append((run.plan.members[0].static_key, run.plan.config,
-                   input_shapes(run.shared, run.inits, run.models)))
-    return True
+class ProgramCache:
+    """The programs compiled in this process: which signatures are in jit's cache (so a warm
+    call skips tracing), and the recent ones a lone model may train in (`hosted_plan`).
+
+    Lifetime: the process. Entries are only added (the host list keeps the newest
+    `max_hosts`); `clear()` forgets them (jit's own cache and JAX's persistent cache on disk
+    are not touched). Thread-safe: worker threads and concurrent compilations share it.
+    """
+
+    def __init__(self, max_hosts: int = 64):
+        self._lock = threading.Lock()
+        self._compiled: set = set()
+        self._hosts: deque = deque(maxlen=max_hosts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._compiled.clear()
+            self._hosts.clear()
+
+    def compile(self, run: _GroupRun) -> bool:
+        """Compile the group's program ahead of time (it lands in jit's cache); False if it
+        was compiled before in this process."""
+        signature, slots, states = _signature(run)
+        with self._lock:
+            if signature in self._compiled:
+                return False
+        with jax.enable_x64(run.x64):
+            placed = (slots, states) if run.sharding is None else jax.device_put(
+                (slots, states), run.sharding)
+            run.plan.kind.program(run.plan.config).lower(
+                run.plan.config, run.shared, *placed, np.int32(run.segment_epochs)).compile()
+        kind = run.plan.kind
+        with self._lock:
+            self._compiled.add(signature)
+            if hasattr(kind, "fits_in"):
+                self._hosts.append((kind, run.plan.members[0].static_key, run.plan.config,
+                                    kind.input_shapes(run.shared, run.inits, run.models)))
+        return True
+
+    def hosted_plan(self, plan: GroupPlan) -> GroupPlan | None:
+        """A lone model's plan in the shapes of a program already compiled in this process
+        that can train it with exactly its own numbers (a refit in a program given room for
+        it, say), or None. Its arrays are padded to that program's shapes, so running it
+        compiles nothing."""
+        (member,) = plan.members
+        with self._lock:
+            hosts = list(reversed(self._hosts))
+        for kind, static_key, config, shapes in hosts:
+            if kind is plan.kind and kind.fits_in(member, static_key, config, shapes):
+                hosted = GroupPlan(config, plan.members, shapes, kind)
+                signature = _signature(_prepare_group(hosted, place=False))[0]
+                with self._lock:
+                    if signature in self._compiled:
+                        return hosted
+        return None
 
 
-def hosted_plan(plan: GroupPlan) -> GroupPlan | None:
-    """A lone model's plan in the shapes of a program already compiled in this process that can
-    train it with exactly its own numbers (a refit in a program given room for it, say), or
-    None. Its arrays are padded to that program's shapes, so running it compiles nothing."""
-    (member,) = plan.members
-    for static_key, config, shapes in reversed(_HOSTS):
-        if fits_in(member, static_key, config, shapes):
-            hosted = GroupPlan(config, plan.members, shapes)
-            if _signature(_prepare_group(hosted, place=False))[0] in _COMPILED:
-                return hosted
-    return None
+#: The process's program cache (see `ProgramCache`).
+PROGRAMS = ProgramCache()
 
 
 def _chunk_key(run: _GroupRun, chunk) -> str:
@@ -296,10 +287,8 @@ def _chunk_key(run: _GroupRun, chunk) -> str:
     XLA may round differently for another layout, and results are never mixed) and, per model,
     its parameters, data, random stream and starting state."""
     plan = run.plan
-    return fingerprint_of(plan.config, run.n_slots, jax.local_device_count(), run.x64, [
-        (sorted(p.estimator.get_params(deep=False).items()), p.data_key, p.replay_key,
-         p.batch_size, None if p.resume is None else int(p.resume.n_iter))
-        for p in (plan.members[i] for i in chunk)])
+    return fingerprint_of(plan.kind.name, plan.config, run.n_slots, jax.local_device_count(),
+                          run.x64, [plan.kind.chunk_identity(plan.members[i]) for i in chunk])
 
 
 def _joblib_workers() -> int | None:
@@ -315,7 +304,7 @@ def _train_chunk(plan: GroupPlan, n_slots: int, segment_epochs: int):
     """A chunk of a group, trained wherever joblib sends it (a Dask worker, say) on that
     machine's own devices; the same slots and program as a local run, so the same numbers."""
     run = _prepare_group(plan, n_slots=n_slots, segment_epochs=segment_epochs)
-    _, states = _execute_group(run)
+    states = _execute_group(run)
     return states, f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -335,8 +324,8 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
         chunk = list(range(start, min(start + size, n)))
         key = _chunk_key(run, chunk) if checkpoint is not None else None
         if checkpoint is not None:
-            template = initial_states(run.inits, _take(run.models, np.array(chunk)),
-                                      run.plan.config.max_epochs, run.shared.X.dtype)
+            template = run.plan.kind.fresh_states(run.plan, run.inits,
+                                                  _take(run.models, np.array(chunk)))
             loaded = checkpoint.load(key, template)
             if loaded is not None:
                 for j, i in enumerate(chunk):
@@ -355,7 +344,7 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
     if n_workers:
         tasks = (delayed(_train_chunk)(GroupPlan(run.plan.config,
                                                  [run.plan.members[i] for i in chunk],
-                                                 run.plan.min_shapes),
+                                                 run.plan.min_shapes, run.plan.kind),
                                        run.n_slots, run.segment_epochs)
                  for chunk, _ in pending)
         for (chunk, key), (chunk_states, worker) in zip(pending, Parallel()(tasks)):
@@ -375,14 +364,13 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
                 list(pool.map(lambda _: scheduler.work(run.x64), range(run.n_threads)))
         finish(chunk, key, jax.tree.map(lambda *rows: np.stack(rows),
                                         *[scheduler.results[i] for i in chunk]))
-    states = jax.tree.map(lambda *rows: np.stack(rows), *results)
-    return results_from_states(states, run.models.hyper.early_stopping), states
+    return jax.tree.map(lambda *rows: np.stack(rows), *results)
 
 
 def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoint=None,
                **options) -> list:
-    """Train every group; returns (TrainResult, final ModelState, ProgramReport) per group, as
-    numpy arrays with a leading model axis.
+    """Train every group; returns (final states, ProgramReport) per group, the states as numpy
+    arrays with a leading model axis (the kind's `finish` reads them).
 
     Programs are compiled first, all groups at once (concurrently), then the
     groups train one after the other. On the CPU each group's models are spread over one
@@ -399,7 +387,7 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
         if _joblib_workers():
             return 0.0  # the chunks compile where they run
         start = time.perf_counter()
-        compiled = _compile_group(run)
+        compiled = PROGRAMS.compile(run)
         return time.perf_counter() - start if compiled else 0.0
 
     with ThreadPoolExecutor(max(1, len(runs))) as pool:
@@ -408,25 +396,10 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
     for run, compile_time in zip(runs, compile_seconds):
         start = time.perf_counter()
         workers = []
-        result, states = _execute_group(run, progress, chunk_size, checkpoint, workers)
-        seconds = time.perf_counter() - start
-        cfg, members = run.plan.config, run.plan.members
-        n_features = run.shared.X.shape[-1]
-        executed = sum(model_flops(cfg.hidden_widths, n_features, cfg.n_outputs,
-                                   len(p.randomness.train_rows), n)
-                       for p, n in zip(members, result.n_iter))
-        useful = sum(model_flops(p.hidden, n_features, cfg.n_outputs,
-                                 len(p.randomness.train_rows), n)
-                     for p, n in zip(members, result.n_iter))
-        dtype = run.shared.X.dtype.name
-        report = ProgramReport(
-            solver=cfg.solver, activation=cfg.activation, early_stopping=cfg.early_stopping,
-            dtype=dtype, hidden_widths=cfg.hidden_widths, n_models=run.plan.n_models,
-            slots=run.n_slots, threads=run.n_threads,
-            padding_overhead=executed / useful - 1 if useful else 0.0,
-            compile_seconds=compile_time, train_seconds=seconds, useful_gflop=useful / 1e9,
-            workers=tuple(sorted(set(workers))), quick_compile=cfg.quick_compile)
-        finished.append((result, states, report))
+        states = _execute_group(run, progress, chunk_size, checkpoint, workers)
+        report = run.plan.kind.report(
+            run.plan, run.shared, states, slots=run.n_slots, threads=run.n_threads,
+            compile_seconds=compile_time, train_seconds=time.perf_counter() - start,
+            workers=tuple(sorted(set(workers))))
+        finished.append((states, report))
     return finished
-
-

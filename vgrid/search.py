@@ -66,15 +66,15 @@ from sklearn.utils.validation import _check_method_params, _num_samples, indexab
 
 from . import estimators, flax_estimators, pipeline
 from .checkpoint import Checkpoint, fingerprint_of
-from .engine import FitJob, FitOutcome, _param_names, fit_estimators
+from .engine import FitJob, FitOutcome, fit_estimators
+from .mlp_kind import _param_names
 from .scoring import FoldScorer
 
 __all__ = ["GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV", "RandomizedSearchCV",
            "is_vectorizable"]
 
 _VECTORIZED_TYPES = (estimators.MLPClassifier, estimators.MLPRegressor,
-                     neural_network.MLPClassifier, neural_network.MLPRegressor,
-                     flax_estimators.FlaxClassifier, flax_estimators.FlaxRegressor)
+                     neural_network.MLPClassifier, neural_network.MLPRegressor)
 
 
 #: Models fitted, scored and dropped at a time by a search: bounds its host memory on huge grids.
@@ -97,18 +97,13 @@ def _with_params(base_model, params: dict, template):
     return model
 
 
-def _fitter(model):
-    """The function that fits many jobs of this kind of model at once."""
-    if isinstance(model, flax_estimators._FlaxEstimator):
-        return flax_estimators.fit_flax_estimators
-    return fit_estimators
-
-
 def is_vectorizable(estimator, param_grid=None) -> bool:
-    """Whether vgrid trains this estimator's grid itself: vgrid's or scikit-learn's MLPs, or a
-    Pipeline ending in one (as long as the grid does not swap that last step)."""
+    """Whether vgrid trains this estimator's grid itself: vgrid's or scikit-learn's MLPs, a
+    `FlaxClassifier`/`FlaxRegressor`, or a Pipeline ending in one (as long as the grid does not
+    swap that last step)."""
     name, model = pipeline.final_step(estimator)
-    if type(model) not in _VECTORIZED_TYPES:
+    if not (type(model) in _VECTORIZED_TYPES
+            or isinstance(model, flax_estimators.FlaxEstimator)):
         return False
     grids = param_grid if isinstance(param_grid, list) else [param_grid or {}]
     return name is None or all(name not in grid for grid in grids if hasattr(grid, "keys"))
@@ -214,8 +209,17 @@ class _VectorizedSearchMixin:
         return Checkpoint(os.fspath(folder), fingerprint)
 
     def _continues_survivors(self) -> bool:
+        """Halving on the epochs resource (an MLP's `max_iter`, a Flax estimator's
+        `max_epochs`) continues each survivor instead of retraining it."""
         return (self.continue_survivors and isinstance(self, BaseSuccessiveHalving)
-                and self.resource == "max_iter")
+                and self.resource in ("max_iter", "max_epochs"))
+
+    def _n_threads(self):
+        """CPU worker threads: `n_jobs` when the user set it (-1 or None: one per core)."""
+        if self.n_jobs is None or self.n_jobs == -1:
+            return None
+        n_cores = os.cpu_count() or 1
+        return max(1, min(n_cores, self.n_jobs if self.n_jobs > 0 else n_cores + 1 + self.n_jobs))
 
     def _survivor_key(self, parameters, split):
         return repr(sorted((k, v) for k, v in parameters.items() if k != self.resource)), split
@@ -288,14 +292,11 @@ class _VectorizedSearchMixin:
                                    keep_state=continuing))
                 fitted.append(pipeline.assemble(base_estimator, parameters, steps, model))
         reports = []
-        schedule = {}
-        if _fitter(base_model) is fit_estimators:
-            # Room in every program for the refit on all rows, which then compiles nothing.
-            schedule = dict(chunk_size=self._chunk_size(), checkpoint=self._checkpoint,
-                            refit_rows=refit_rows)
-        job_outcomes = iter(_fitter(base_model)(jobs, raise_errors=self.error_score == "raise",
-                                                reports=reports, progress=self.verbose > 0,
-                                                **schedule))
+        # Room in every program for the refit on all rows, which then compiles nothing.
+        job_outcomes = iter(fit_estimators(
+            jobs, raise_errors=self.error_score == "raise", reports=reports,
+            progress=self.verbose > 0, chunk_size=self._chunk_size(),
+            checkpoint=self._checkpoint, refit_rows=refit_rows, n_threads=self._n_threads()))
         outcomes = [failures[i] if i in failures else next(job_outcomes)
                     for i in range(len(pairs))]
         self.vectorization_.extend(reports)
@@ -361,12 +362,7 @@ class _VectorizedSearchMixin:
         self._check_input_parameters(X=X, y=y, split_params=routed_params.splitter.split)
         self.n_splits_ = self._checked_cv_orig.get_n_splits(X, y, **routed_params.splitter.split)
         base_estimator = clone(self.estimator)
-        flax_model = _fitter(pipeline.final_step(base_estimator)[1]) is not fit_estimators
-        if flax_model and (getattr(self, "checkpoint", None) is not None or self._chunk_size()):
-            warnings.warn("checkpoint and chunk_size apply to MLP grids; this grid of "
-                          f"{type(pipeline.final_step(base_estimator)[1]).__name__} is trained "
-                          "without them.", UserWarning, stacklevel=3)
-        self._checkpoint = None if flax_model else self._open_checkpoint(X, y, params)
+        self._checkpoint = self._open_checkpoint(X, y, params)
         self.vectorization_ = []
         self._curves = []
         self._survivors = {}
@@ -424,13 +420,12 @@ class _VectorizedSearchMixin:
                 **clone(own, safe=False))
             sample_weight = pipeline.model_fit_params(
                 base_estimator, routed_params.estimator.fit)["sample_weight"]
-            fitter = _fitter(model)
-            options = {"allow_numpy_fit": True} if fitter is fit_estimators else {}
             # The best candidate's cross-validation fits tell how long its refit will run.
             epochs = [len(loss) for loss, _ in self._curves[self.best_index_]]
             hint = int(np.ceil(np.mean(epochs))) if epochs and min(epochs) > 0 else None
-            (outcome,) = fitter([FitJob(model, X_model, y, sample_weight, epochs_hint=hint)],
-                                **options)
+            (outcome,) = fit_estimators(
+                [FitJob(model, X_model, y, sample_weight, epochs_hint=hint)],
+                allow_numpy_fit=True, n_threads=self._n_threads())
             self.refit_engine_ = outcome.engine
             if self.verbose > 0 and self.refit_engine_ == "scikit-learn":
                 print("vgrid: refit by scikit-learn's own fit (one model: cheaper than "
