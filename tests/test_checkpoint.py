@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 def make_search(checkpoint=None):
     """72 fits in chunks of 4: long enough to be killed part way."""
@@ -85,7 +86,7 @@ def test_checkpoint_of_another_search_is_refused_and_corrupt_chunks_recomputed(t
         f.truncate(100)
     with pytest.warns(UserWarning, match="unreadable"):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=vgrid.engine.ConvergenceWarning)
+            warnings.simplefilter("ignore", category=ConvergenceWarning)
             again = make({"alpha": [1e-4, 1e-2]}).fit(X, y)
     assert again.checkpoint_chunks_["saved"] == 1
     np.testing.assert_array_equal(again.cv_results_["mean_test_score"],

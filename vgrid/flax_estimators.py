@@ -43,6 +43,10 @@ import optax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from flax.core import FrozenDict
+from flax.nnx import bridge
+
+from .flax_kind import _is_nnx as _is_nnx_class
 from .flax_kind import check_module, module_class, module_fields, resolve_optimizer
 from .flax_models import MLP
 
@@ -154,13 +158,20 @@ class FlaxEstimator(BaseEstimator):
                                      f" takes no argument {name!r}; it takes "
                                      f"{sorted(accepted)}.")
 
-    def _build_module(self, n_outputs: int):
-        """The module this estimator trains, `n_outputs` set if it declares that field."""
+    def _build_module(self, n_outputs: int, n_features: int):
+        """The module this estimator trains: `n_outputs` set if it declares that field (and an
+        NNX module's `n_features` constructor argument, if it has one), wrapped as a linen
+        module (`flax.nnx.bridge.ToLinen`) if it is an NNX module."""
         spec = self._module_spec()
+        declared = module_fields(spec)
         fields = {k: _hashable(v) for k, v in self._prefixed("module__").items()}
-        if "n_outputs" in module_fields(spec):
+        if "n_outputs" in declared:
             fields["n_outputs"] = n_outputs
         try:
+            if _is_nnx_class(spec):
+                if "n_features" in declared:
+                    fields.setdefault("n_features", n_features)
+                return bridge.ToLinen(spec, kwargs=FrozenDict(fields))
             return spec.clone(**fields) if not isinstance(spec, type) else spec(**fields)
         except Exception as exc:
             raise ValueError(f"could not build {module_class(spec).__name__} with fields "

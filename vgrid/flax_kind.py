@@ -80,7 +80,14 @@ def module_class(module):
 
 def module_fields(module) -> dict:
     """The dataclass fields of a linen module (class or instance) and their defaults, or, for an
-    instance, its values; fields without a default map to `dataclasses.MISSING`."""
+    instance, its values; fields without a default map to `dataclasses.MISSING`. For an NNX
+    module class: its constructor's arguments (but `rngs`)."""
+    if isinstance(module, type) and _is_nnx(module):
+        return {name: (p.default if p.default is not inspect.Parameter.empty
+                       else dataclasses.MISSING)
+                for name, p in inspect.signature(module.__init__).parameters.items()
+                if name not in ("self", "rngs") and p.kind not in (p.VAR_POSITIONAL,
+                                                                    p.VAR_KEYWORD)}
     out = {}
     for f in dataclasses.fields(module_class(module)):
         if f.name in _SKIPPED_FIELDS or not f.init:
@@ -265,7 +272,7 @@ def _prepare(index, job, cache) -> FlaxMember:
     est._validate_hyperparameters()
     data, n_classes = _validated(est, job, cache.setdefault("data", {}))
     classifier = isinstance(est, ClassifierMixin)
-    module = est._build_module(n_classes if classifier else n_classes)
+    module = est._build_module(n_classes, data.X.shape[1])
     out_shape = _output_shape(module, data.X.shape[1])
     width = out_shape[-1] if len(out_shape) == 2 else None
     if classifier:
@@ -336,6 +343,7 @@ class FlaxConfig(NamedTuple):
     traced_opt: tuple
     loss: Any
     is_classifier: bool
+    n_features: int
     n_outputs: int
     batch_size: int
     n_batches: int
@@ -615,7 +623,8 @@ def _make_plan(kind, members, roles: _FieldRoles, room_rows: int | None) -> Grou
         switches=switches, padded_fields=roles.padded, init_fields=names,
         structures=structures,
         optimizer=key.optimizer, static_opt=key.static_opt, traced_opt=key.traced_opt,
-        loss=key.loss, is_classifier=key.is_classifier, n_outputs=key.n_outputs,
+        loss=key.loss, is_classifier=key.is_classifier, n_features=key.n_features,
+        n_outputs=key.n_outputs,
         batch_size=bs, n_batches=n_batches, max_epochs=max(p.max_epochs for p in members),
         early_stopping=early, padding_batches=min(batches) < n_batches,
         weighted=any(p.data.weighted for p in members))
@@ -750,6 +759,8 @@ def input_shapes(shared, inits, models) -> dict:
 
 def fits_in(p: FlaxMember, static_key, config: FlaxConfig, shapes: dict) -> bool:
     """Whether member `p` trains with its own numbers in a program of this key and config."""
+    if p.static_key != static_key:
+        return False
     fields = dict(p.fields)
     structure = tuple((n, _hashable(fields[n])) for n in config.init_fields)
     switch = tuple(_hashable(fields[n]) for n in config.switch_fields)
@@ -989,8 +1000,7 @@ def unpad_state(state: FlaxState, member: FlaxMember, config: FlaxConfig) -> Fla
 def pad_state(state: FlaxState, config: FlaxConfig) -> FlaxState:
     """A kept state in a group's padded shapes, with a leading slot axis; training goes on
     until the group's model's own `max_epochs`."""
-    n_features = jax.tree.leaves(state.params)[0].shape[0]
-    padded = _padded_shapes(config, n_features)
+    padded = _padded_shapes(config, config.n_features)
     params_def = jax.tree.structure(state.params)
 
     def pad(tree):
