@@ -336,6 +336,7 @@ class FlaxConfig(NamedTuple):
     switch_fields: tuple  # names of fields switched per model
     switches: tuple  # per apply branch: the switch fields' values
     padded_fields: tuple  # names of width fields padded (masks applied)
+    centered: bool  # where padded kernels keep their real entries (`_placements`)
     init_fields: tuple  # padded fields and the switched fields initialization depends on
     structures: tuple  # per init branch: ((init field, value), ...)
     optimizer: Any
@@ -396,12 +397,76 @@ def _param_shapes(module: nn.Module, n_features: int):
     return jax.tree.map(lambda a: a.shape, variables.get("params", {}))
 
 
-def _embed(real, padded_shapes):
-    """`real` parameters zero-padded to `padded_shapes` (same tree)."""
-    return jax.tree.map(
-        lambda a, shape: jnp.pad(a, [(0, s - d) for d, s in zip(a.shape, shape)]),
-        real, padded_shapes, is_leaf=lambda x: isinstance(x, tuple) and all(
-            isinstance(d, int) for d in x))
+def _placements(real_shape, padded_shape, widths, centered: bool) -> list:
+    """Where a real parameter's entries sit in its padded version, per axis, as
+    (blocks, real, padded, before): the axis is `blocks` runs of `real` entries, each padded to
+    `padded` with `before` zeros ahead. An axis of a padded width field's size (real value r,
+    padded p, `widths`) or of a multiple of it (`Dense` after flattening r channels) has one
+    run per block; a convolution kernel's spatial axis (all but the last two axes of a rank-3+
+    leaf) is padded on both sides with `centered`, so that a small odd kernel sits at the
+    centre of a larger one, as 'SAME' convolutions need; any other axis is padded at its end."""
+    rank = len(real_shape)
+    out = []
+    for axis, (d, s) in enumerate(zip(real_shape, padded_shape)):
+        placement = (1, d, s, 0)
+        if d != s and centered and rank >= 3 and axis < rank - 2:
+            placement = (1, d, s, (s - d) // 2)
+        elif d != s:
+            for r, p in widths:
+                if 0 < r < p and d % r == 0 and s * r == d * p:
+                    placement = (d // r, r, p, 0)
+                    break
+        out.append(placement)
+    return out
+
+
+def _embed_array(a, placements, xp=np):
+    """`a` zero-padded as `placements` say (`xp`: numpy or jax.numpy)."""
+    for axis, (blocks, real, padded, before) in enumerate(placements):
+        if real == padded:
+            continue
+        shape = a.shape
+        a = a.reshape(shape[:axis] + (blocks, real) + shape[axis + 1:])
+        pads = [(0, 0)] * a.ndim
+        pads[axis + 1] = (before, padded - real - before)
+        a = xp.pad(a, pads).reshape(shape[:axis] + (blocks * padded,) + shape[axis + 1:])
+    return a
+
+
+def _extract_array(a, placements):
+    """The real entries of a padded array (the inverse of `_embed_array`)."""
+    for axis, (blocks, real, padded, before) in enumerate(placements):
+        if real == padded:
+            continue
+        shape = a.shape
+        a = a.reshape(shape[:axis] + (blocks, padded) + shape[axis + 1:])
+        a = a[(slice(None),) * (axis + 1) + (slice(before, before + real),)]
+        a = a.reshape(shape[:axis] + (blocks * real,) + shape[axis + 1:])
+    return a
+
+
+def _widths(fields: dict, padded_module, names) -> list:
+    """(real, padded) width pairs of a model's padded fields."""
+    pairs = []
+    for n in names:
+        real, padded = fields[n], getattr(padded_module, n)
+        if isinstance(real, tuple):
+            pairs.extend(zip(real, padded))
+        else:
+            pairs.append((real, padded))
+    return [(int(r), int(p)) for r, p in pairs]
+
+
+def _embed(real, padded_shapes, widths, centered: bool, xp=jnp):
+    """`real` parameters zero-padded to `padded_shapes` (same tree; see `_placements`)."""
+    return jax.tree.map(lambda a, shape: _embed_array(
+        a, _placements(a.shape, shape, widths, centered), xp), real, padded_shapes)
+
+
+def _extract(padded, real_shapes, widths, centered: bool):
+    """A model's real parameters out of padded ones (numpy, same tree)."""
+    return jax.tree.map(lambda a, shape: np.array(_extract_array(
+        np.asarray(a), _placements(shape, np.shape(a), widths, centered))), padded, real_shapes)
 
 
 def _paddable(real_shapes, padded_shapes) -> bool:
@@ -415,17 +480,19 @@ def _paddable(real_shapes, padded_shapes) -> bool:
     return all(jax.tree.leaves(jax.tree.map(ok, real_shapes, padded_shapes, is_leaf=is_shape)))
 
 
-def _pad_is_safe(small: nn.Module, padded: nn.Module, n_features: int, names: tuple) -> bool:
+def _pad_is_safe(small: nn.Module, padded: nn.Module, n_features: int, names: tuple,
+                 centered: bool = False) -> bool:
     """Whether the padded module, given a real model's parameters padded with zeros, computes
     the real model's outputs (checked once per module class, static fields and padded names)."""
-    key = (padded, names, n_features)
+    key = (padded, names, n_features, centered)
     with _PLAN_LOCK:
         if key in _PAD_SAFE:
             return _PAD_SAFE[key]
     x = jax.random.normal(jax.random.key(1), (4, n_features), jnp.float32)
     try:
         real = small.init(jax.random.key(2), x)["params"]
-        embedded = _embed(real, _param_shapes(padded, n_features))
+        widths = _widths({n: getattr(small, n) for n in names}, padded, names)
+        embedded = _embed(real, _param_shapes(padded, n_features), widths, centered)
         want = small.apply({"params": real}, x)
         got = padded.apply({"params": embedded}, x)
         ok = bool(got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-6))
@@ -439,12 +506,6 @@ def _pad_is_safe(small: nn.Module, padded: nn.Module, n_features: int, names: tu
 def _n_params(shapes) -> int:
     return int(sum(math.prod(s) for s in jax.tree.leaves(
         shapes, is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(d, int) for d in x))))
-
-
-def _train_flops(n_params: int, n_rows: int, epochs: int) -> float:
-    """6 x parameters x rows x epochs: a dense network's training FLOPs (the cost model's
-    estimate; reports use XLA's cost analysis instead)."""
-    return 6.0 * n_params * n_rows * epochs
 
 
 def _split_by(members, names):
@@ -462,6 +523,7 @@ class _FieldRoles(NamedTuple):
     static: tuple
     unpaddable: tuple  # width fields that could not be padded safely (reported)
     init_switched: tuple = ()  # switched fields the initialization depends on
+    centered: bool = False  # convolution kernels padded around their centre (`_placements`)
 
 
 def _init_depends_on(module: nn.Module, name: str, values, n_features: int) -> bool:
@@ -497,20 +559,29 @@ def _field_roles(members) -> _FieldRoles:
             switched.append(n)
         elif _is_width(values[n]):
             wide, narrow = _widest(values[n]), min(values[n], key=_width_size)
-            if (_paddable(shapes[narrow], _param_shapes(base.clone(**{n: wide}),
-                                                        key.n_features))
-                    and _pad_is_safe(base.clone(**{n: narrow}), base.clone(**{n: wide}),
-                                     key.n_features, (n,))):
-                padded.append(n)
+            small, large = base.clone(**{n: narrow}), base.clone(**{n: wide})
+            modes = [mode for mode in (False, True)
+                     if _paddable(shapes[narrow], _param_shapes(large, key.n_features))
+                     and _pad_is_safe(small, large, key.n_features, (n,), mode)]
+            if modes:
+                padded.append((n, modes))
             else:
                 static.append(n)
                 unpaddable.append(n)
         else:
             static.append(n)
+    # One placement for the group: centred kernels if some field needs them (a field that is
+    # only safe padded at the end then gets one program per value).
+    centered = any(modes == [True] for _, modes in padded)
+    for n, modes in padded:
+        if centered not in modes:
+            static.append(n)
+            unpaddable.append(n)
+    padded = [n for n, modes in padded if centered in modes]
     init_switched = tuple(n for n in switched
                           if _init_depends_on(base, n, values[n], key.n_features))
     return _FieldRoles(traced, tuple(switched), tuple(padded), tuple(static), tuple(unpaddable),
-                       init_switched)
+                       init_switched, centered)
 
 
 def _is_width(values) -> bool:
@@ -543,9 +614,33 @@ def _module_of(key: GroupKey, fields: dict) -> nn.Module:
 _MAX_SWITCH_BRANCHES = 16
 
 
+_FORWARD_FLOPS: dict = {}
+
+
+def _forward_flops(module: nn.Module, n_features: int) -> float:
+    """FLOPs of one row's forward pass, from XLA's cost analysis (convolutions included)."""
+    key = (module, n_features)
+    with _PLAN_LOCK:
+        if key in _FORWARD_FLOPS:
+            return _FORWARD_FLOPS[key]
+    x = jax.ShapeDtypeStruct((1, n_features), jnp.float32)
+    try:
+        params = jax.eval_shape(lambda x: module.init(jax.random.key(0), x), x)
+        cost = jax.jit(module.apply).lower(params, x).cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        flops = float((cost or {}).get("flops", 0.0))
+    except Exception:  # noqa: BLE001 - fall back on the parameter count
+        flops = 0.0
+    flops = flops or 2.0 * _n_params(_param_shapes(module, n_features))
+    with _PLAN_LOCK:
+        _FORWARD_FLOPS[key] = flops
+    return flops
+
+
 def _bucket_widths(members, padded: tuple, n_features: int) -> list[list]:
     """Split members by their padded fields' values into buckets minimising estimated
-    compile + padded training time (contiguous in parameter count)."""
+    compile + padded training time (contiguous in forward FLOPs): the cost model's seconds to
+    compile a program (`plan.CostModel`) against 3 x forward FLOPs x rows x epochs."""
     if not padded:
         return [members]
     key = members[0].static_key
@@ -555,18 +650,18 @@ def _bucket_widths(members, padded: tuple, n_features: int) -> list[list]:
         by_value.setdefault(tuple(_hashable(fields[n]) for n in padded), []).append(p)
     base_fields = dict(members[0].fields)
 
-    def params_at(values):
-        return _n_params(_param_shapes(_module_of(key, {**base_fields, **dict(
-            zip(padded, values))}), n_features))
+    def flops_at(values):
+        return _forward_flops(_module_of(key, {**base_fields, **dict(zip(padded, values))}),
+                              n_features)
 
-    sizes = {v: params_at(v) for v in by_value}
+    sizes = {v: flops_at(v) for v in by_value}
     archs = sorted(by_value, key=lambda v: sizes[v])
     rate = COST_MODEL.flops_per_second("float32", jax.default_backend())
 
     def seconds(i, j):
         widest = tuple(_widest([v[k] for v in archs[i:j]]) for k in range(len(padded)))
-        n_params = params_at(widest)
-        work = sum(_train_flops(n_params, len(p.train_rows), p.max_epochs)
+        per_row = 3 * flops_at(widest)
+        work = sum(per_row * len(p.train_rows) * p.max_epochs
                    for v in archs[i:j] for p in by_value[v])
         return COST_MODEL.compile_seconds + work / rate
 
@@ -620,7 +715,8 @@ def _make_plan(kind, members, roles: _FieldRoles, room_rows: int | None) -> Grou
                                       for p in members if p.estimator.early_stopping)
     config = FlaxConfig(
         module=module, traced_fields=roles.traced, switch_fields=roles.switched,
-        switches=switches, padded_fields=roles.padded, init_fields=names,
+        switches=switches, padded_fields=roles.padded, centered=roles.centered,
+        init_fields=names,
         structures=structures,
         optimizer=key.optimizer, static_opt=key.static_opt, traced_opt=key.traced_opt,
         loss=key.loss, is_classifier=key.is_classifier, n_features=key.n_features,
@@ -687,13 +783,12 @@ def _masks(config: FlaxConfig, n_features: int):
     if not config.padded_fields:
         return None
     padded = _padded_shapes(config, n_features)
-    is_shape = lambda x: isinstance(x, tuple) and all(isinstance(d, int) for d in x)  # noqa: E731
     per_structure = []
-    for module in _structure_modules(config):
-        real = _param_shapes(module, n_features)
-        per_structure.append(jax.tree.map(
-            lambda r, p: np.pad(np.ones(r, np.float32), [(0, b - a) for a, b in zip(r, p)]),
-            real, padded, is_leaf=is_shape))
+    for structure, module in zip(config.structures, _structure_modules(config)):
+        real = jax.tree.map(lambda r: np.ones(r, np.float32), _param_shapes(module, n_features),
+                            is_leaf=_is_shape)
+        widths = _widths(dict(structure), config.module, config.padded_fields)
+        per_structure.append(_embed(real, padded, widths, config.centered, np))
     return jax.tree.map(lambda *a: np.stack(a), *per_structure)
 
 
@@ -820,13 +915,17 @@ def _advance_one(config: FlaxConfig, shared: FlaxShared, model: FlaxModels, stat
     key = jax.random.key(model.seed, impl=HASH_PRNG)
     x_probe = shared.X[0, :1]
 
-    def init_branch(module):
+    def init_branch(structure, module):
+        widths = _widths(dict(structure), config.module, config.padded_fields)
+
         def init():
             params = module.clone(**traced).init(jax.random.fold_in(key, 0), x_probe)["params"]
-            return _embed(params, _padded_shapes(config, shared.X.shape[-1]))
+            return _embed(params, _padded_shapes(config, shared.X.shape[-1]), widths,
+                          config.centered)
         return init
 
-    branches = [init_branch(m) for m in _structure_modules(config)]
+    branches = [init_branch(s, m) for s, m in zip(config.structures,
+                                                  _structure_modules(config))]
 
     def fresh(_):
         params = lax.switch(model.structure, branches) if len(branches) > 1 else branches[0]()
@@ -990,23 +1089,25 @@ def unpad_state(state: FlaxState, member: FlaxMember, config: FlaxConfig) -> Fla
     real = _real_shapes(member, config)
     params_def = jax.tree.structure(state.params)
 
+    widths = _widths(dict(member.fields), config.module, config.padded_fields)
+
     def cut(tree):
-        return jax.tree.map(lambda a, s: np.array(a[tuple(slice(0, d) for d in s)]), tree, real)
+        return _extract(tree, real, widths, config.centered)
 
     return state._replace(params=cut(state.params), best_params=cut(state.best_params),
                           opt_state=_map_param_like(state.opt_state, params_def, cut))
 
 
-def pad_state(state: FlaxState, config: FlaxConfig) -> FlaxState:
+def pad_state(state: FlaxState, config: FlaxConfig, member: FlaxMember) -> FlaxState:
     """A kept state in a group's padded shapes, with a leading slot axis; training goes on
     until the group's model's own `max_epochs`."""
     padded = _padded_shapes(config, config.n_features)
     params_def = jax.tree.structure(state.params)
+    widths = _widths(dict(member.fields), config.module, config.padded_fields)
 
     def pad(tree):
-        return jax.tree.map(
-            lambda a, s: np.pad(np.asarray(a), [(0, b - d) for d, b in zip(np.shape(a), s)])[None],
-            tree, padded)
+        return jax.tree.map(lambda a: a[None], _embed(
+            jax.tree.map(np.asarray, tree), padded, widths, config.centered, np))
 
     def curve(values):
         out = np.full((1, config.max_epochs), np.nan, np.float32)
@@ -1070,8 +1171,8 @@ class FlaxKind:
     fits_in = staticmethod(fits_in)
     fresh_states = staticmethod(fresh_states)
 
-    def pad_state(self, state, config):
-        return pad_state(state, config)
+    def pad_state(self, state, config, member):
+        return pad_state(state, config, member)
 
     def unpad_state(self, state, member, plan):
         return unpad_state(state, member, plan.config)
@@ -1118,9 +1219,11 @@ class FlaxKind:
         est = member.estimator
         real = _real_shapes(member, plan.config)
 
+        widths = _widths(dict(member.fields), plan.config.module, plan.config.padded_fields)
+
         def cut(tree):
-            return jax.tree.map(lambda a, s: np.array(np.asarray(a)[m][tuple(
-                slice(0, d) for d in s)]), tree, real)
+            return _extract(jax.tree.map(lambda a: np.asarray(a)[m], tree), real, widths,
+                            plan.config.centered)
 
         n_iter = int(states.n_iter[m])
         es = bool(est.early_stopping)

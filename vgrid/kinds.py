@@ -55,7 +55,7 @@ class ModelKind(Protocol):
     def fresh_states(self, plan, inits, models) -> Any:
         """Initial training states for `models` (rows of `build_inputs`' models)."""
 
-    def pad_state(self, state, config) -> Any:
+    def pad_state(self, state, config, member) -> Any:
         """A model's kept state (`unpad_state`) in a group's shapes, with a leading axis."""
 
     def unpad_state(self, state, member, plan) -> Any:

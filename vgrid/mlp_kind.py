@@ -335,7 +335,7 @@ class MLPKind:
     def fresh_states(self, plan, inits, models):
         return initial_states(inits, models, plan.config.max_epochs, np.dtype(plan.dtype))
 
-    def pad_state(self, state, config):
+    def pad_state(self, state, config, member):
         return pad_state(state, config)
 
     def unpad_state(self, state, member, plan):

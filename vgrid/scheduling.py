@@ -98,7 +98,8 @@ class _SlotScheduler:
         one = _take(self.models, np.array([index]))
         resume = self.plan.members[index].resume
         if resume is not None:
-            return one, self.plan.kind.pad_state(resume, self.plan.config)
+            return one, self.plan.kind.pad_state(resume, self.plan.config,
+                                                 self.plan.members[index])
         return one, self.plan.kind.fresh_states(self.plan, self.inits, one)
 
     def work(self, x64):
