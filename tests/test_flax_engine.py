@@ -68,9 +68,9 @@ def _data():
 
 
 def _pipeline(**params):
+    params = {"max_epochs": 3, "batch_size": 32, **params}
     return Pipeline([("scaler", StandardScaler()),
-                     ("cnn", vgrid.FlaxClassifier(KerasStyleNet, max_epochs=3, batch_size=32,
-                                                  **params))])
+                     ("cnn", vgrid.FlaxClassifier(KerasStyleNet, **params))])
 
 
 EXAMPLE_GRID = {"cnn__module__filters": [4, 8], "cnn__module__kernel_size": [3, 5],
@@ -349,3 +349,35 @@ def test_hash_prng_is_uniform_independent_and_position_based():
     batched = jax.vmap(lambda k: jax.random.normal(k, (4,)))(jax.random.split(key, 3))
     np.testing.assert_array_equal(batched[1], jax.random.normal(jax.random.split(key, 3)[1],
                                                                 (4,)))
+
+
+def test_readme_port_of_the_source_documents_example_3_runs(capsys):
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    block = readme.split("The source document's Examples 2 and 3, ported")[1]
+    code = block.split("```python\n")[1].split("```")[0]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    search = namespace["grid_search"]
+    assert len(search.cv_results_["params"]) == 36 and len(search.vectorization_) == 1
+    assert search.best_score_ > 0.8
+    assert "Best parameters:" in capsys.readouterr().out
+
+
+def test_search_and_refit_compile_one_training_program_and_a_rerun_none():
+    from jax import monitoring
+
+    from vgrid.scheduling import PROGRAMS
+
+    compiles = []
+    monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: compiles.append(event)
+        if event == "/jax/core/compile/backend_compile_duration" else None)
+    X, y = _data()
+    search = vgrid.GridSearchCV(_pipeline(batch_size=24), EXAMPLE_GRID, cv=2)  # fresh shapes
+    before = len(PROGRAMS._compiled)
+    search.fit(X, y)
+    assert len(PROGRAMS._compiled) == before + 1  # cross-validation and refit: one program
+    assert search.refit_engine_ == "vgrid"
+    first = len(compiles)
+    search.fit(X, y)
+    assert len(compiles) == first  # the rerun compiles nothing at all

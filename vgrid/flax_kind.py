@@ -1127,6 +1127,30 @@ def pad_state(state: FlaxState, config: FlaxConfig, member: FlaxMember) -> FlaxS
         stopped_by_rule=lead(state.stopped_by_rule), done=lead(state.stopped_by_rule).copy())
 
 
+def _stable(value, depth: int = 0):
+    """A description of `value` that is the same in every process: a function (an optax
+    factory, a loss) by its qualified name, code and what its closure holds (so two `optax.adam`
+    instances with different learning rates differ), containers element by element, anything
+    else by its repr (an address in a repr never matches, so nothing is wrongly reused)."""
+    if depth > 8:
+        return "..."
+    if isinstance(value, (str, bytes, numbers.Number, type(None))):
+        return value
+    if isinstance(value, (tuple, list)):
+        return tuple(_stable(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _stable(v, depth + 1)) for k, v in value.items()))
+    if inspect.isfunction(value):
+        cells = tuple(_stable(c.cell_contents, depth + 1) for c in value.__closure__ or ())
+        code = value.__code__
+        return (f"{value.__module__}.{value.__qualname__}", code.co_code.hex(),
+                _stable(tuple(c for c in code.co_consts if not inspect.iscode(c)), depth + 1),
+                cells)
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return repr(value)
+
+
 class FlaxKind:
     """Flax modules with optax optimizers as a `kinds.ModelKind` (see the module docstring)."""
 
@@ -1185,13 +1209,11 @@ class FlaxKind:
         activations = config.batch_size * shared.X.shape[-1] * 8
         return 4 * (6 * n_params + activations + 2 * config.max_epochs)
 
-    def chunk_identity(self, p):
-        def stable(value):
-            if callable(value) and hasattr(value, "__qualname__"):
-                return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
-            return value
+    def config_identity(self, config):
+        return config._replace(optimizer=_stable(config.optimizer), loss=_stable(config.loss))
 
-        params = sorted((k, stable(v)) for k, v in p.estimator.get_params(deep=False).items())
+    def chunk_identity(self, p):
+        params = sorted((k, _stable(v)) for k, v in p.estimator.get_params(deep=False).items())
         return (params, p.data_key, p.seed, None if p.resume is None else int(p.resume.n_iter))
 
     def report(self, plan, shared, states, **measured):

@@ -1,9 +1,8 @@
-"""Flax modules for `FlaxClassifier` / `FlaxRegressor`: a plain MLP, and a small CNN for
-scikit-learn's 8x8 digits whose filters and kernel size can be traced (masked), so that a grid
-over them trains in one program.
+"""Flax modules for `FlaxClassifier` / `FlaxRegressor`: a plain MLP (the default module), and a
+small CNN for scikit-learn's 8x8 digits that masks its own filters and kernel size.
 
-A module for these estimators is a `flax.linen.Module` with an `n_outputs: int` field (the
-estimator sets it) whose `__call__(x)` returns logits of shape (batch, n_outputs).
+Any `flax.linen.Module` works with these estimators (see `vgrid.flax_estimators`); these two
+declare an `n_outputs: int` field, which the estimator sets to the target's width.
 
 Example:
     >>> import jax, jax.numpy as jnp
@@ -39,8 +38,9 @@ class DigitsCNN(nn.Module):
     """Conv(features, kernel_size) -> ReLU -> 2x2 average pool -> Dense, on 8x8 images.
 
     The convolution always has `max_features` channels and `max_kernel` x `max_kernel` taps;
-    `features` and `kernel_size` switch the rest off with masks, so both may be traced
-    (declare them in the estimator's `traced_fields`): one program for a grid over them.
+    `features` and `kernel_size` switch the rest off with masks, so both are traced: one
+    program for a grid over them. (A plain `nn.Conv(features, (k, k))` module is padded by
+    vgrid instead, with the same result.)
     """
 
     n_outputs: int = 10

@@ -67,6 +67,9 @@ class ModelKind(Protocol):
     def model_bytes(self, config, shared) -> int:
         """Device bytes one model holds during a segment (sizes the slots to memory)."""
 
+    def config_identity(self, config) -> Any:
+        """The group's config as it is described across processes (no memory addresses)."""
+
     def chunk_identity(self, member) -> Any:
         """Everything that determines a member's results (the checkpoint chunk key)."""
 

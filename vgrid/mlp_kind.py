@@ -39,7 +39,6 @@ from sklearn.utils.validation import _check_sample_weight
 from .layout import build_inputs, input_shapes, pad_state, positions, unpad_state
 from .plan import (
     COST_MODEL,
-    GroupPlan,
     MLPStaticKey,
     ProgramReport,
     fits_in,
@@ -346,6 +345,9 @@ class MLPKind:
 
     def model_bytes(self, config, shared) -> int:
         return _model_state_bytes(config, shared.X.shape[-1], shared.X.itemsize)
+
+    def config_identity(self, config):
+        return config
 
     def chunk_identity(self, p):
         return (sorted(p.estimator.get_params(deep=False).items()), p.data_key, p.replay_key,

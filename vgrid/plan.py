@@ -25,8 +25,8 @@ import numpy as np
 
 from .training import GroupConfig
 
-__all__ = ["MLPStaticKey", "CostModel", "COST_MODEL", "GroupPlan", "ProgramReport", "plan_groups", "model_flops",
-           "padded_widths", "fits_in", "layer_units"]
+__all__ = ["MLPStaticKey", "CostModel", "COST_MODEL", "GroupPlan", "ProgramReport",
+           "plan_groups", "model_flops", "padded_widths", "fits_in", "layer_units"]
 
 
 class MLPStaticKey(NamedTuple):
@@ -245,8 +245,9 @@ def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list
     def seconds(i, j):  # one program for archs[i:j]
         group = [p for h in archs[i:j] for p in by_arch[h]]
         widths = padded_widths(archs[i:j])
-        work = sum(model_flops(widths, p.data.X.shape[1], key.n_outputs, len(p.randomness.train_rows),
-                               p.estimator.max_iter) for p in group)
+        work = sum(model_flops(widths, p.data.X.shape[1], key.n_outputs,
+                               len(p.randomness.train_rows), p.estimator.max_iter)
+                   for p in group)
         return compile_cost + work / rate
 
     best, cut = [0.0] + [float("inf")] * len(archs), [0] * (len(archs) + 1)

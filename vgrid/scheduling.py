@@ -288,8 +288,9 @@ def _chunk_key(run: _GroupRun, chunk) -> str:
     XLA may round differently for another layout, and results are never mixed) and, per model,
     its parameters, data, random stream and starting state."""
     plan = run.plan
-    return fingerprint_of(plan.kind.name, plan.config, run.n_slots, jax.local_device_count(),
-                          run.x64, [plan.kind.chunk_identity(plan.members[i]) for i in chunk])
+    return fingerprint_of(plan.kind.name, plan.kind.config_identity(plan.config), run.n_slots,
+                          jax.local_device_count(), run.x64,
+                          [plan.kind.chunk_identity(plan.members[i]) for i in chunk])
 
 
 def _joblib_workers() -> int | None:

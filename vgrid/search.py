@@ -4,7 +4,7 @@
 `RandomizedSearchCV`, `HalvingGridSearchCV`, `HalvingRandomSearchCV`): same constructor, same
 attributes, same delegated methods. Only the evaluation of (candidate, fold) pairs differs:
 instead of one `_fit_and_score` call per pair, all pairs are fit together by `vgrid.engine`
-(MLPs) or `vgrid.flax_estimators` (Flax modules), a few programs for the whole grid, then
+(MLPs and Flax modules alike), a few programs for the whole grid, then
 scored as scikit-learn's own `_score` scores them (`vgrid.scoring`), so `cv_results_` is built
 by scikit-learn's `_format_results` from the same records scikit-learn builds it from.
 Pipelines ending in a network are handled by `vgrid.pipeline`.
@@ -26,8 +26,9 @@ numbers in exact mode, which vgrid's training reproduces). `refit_engine_` says 
 
 `mean_fit_time` is each model's share of the measured wall time of the program that trained it
 (plus its host-side preparation), so `mean_fit_time * n_candidates * n_splits` adds up to the
-real training time. `n_jobs` and `pre_dispatch` apply only to estimators vgrid cannot vectorize,
-which are handed to scikit-learn's own `GridSearchCV` with a warning.
+real training time. `n_jobs` sets the CPU worker threads that train a vectorized grid (None
+or -1: one per core); `pre_dispatch` applies only to estimators vgrid cannot vectorize, which
+are handed to scikit-learn's own `GridSearchCV`.
 
 Example:
     >>> from sklearn.datasets import load_iris
