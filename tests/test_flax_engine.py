@@ -20,6 +20,7 @@ import pytest
 from flax import nnx
 from sklearn.base import clone
 from sklearn.datasets import make_classification
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -256,7 +257,7 @@ def test_a_failing_candidate_is_scored_with_error_score():
     X, y = _data()
     search = vgrid.GridSearchCV(vgrid.FlaxClassifier(KerasStyleNet, max_epochs=2),
                                 {"module__filters": [-1, 4]}, cv=2)
-    with pytest.warns(UserWarning, match="fits failed"):
+    with pytest.warns(FitFailedWarning, match="fits failed"):
         search.fit(X, y)
     assert np.isnan(search.cv_results_["mean_test_score"][0])
     assert np.isfinite(search.cv_results_["mean_test_score"][1])

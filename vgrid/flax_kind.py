@@ -196,7 +196,7 @@ class FlaxMember(NamedTuple):
         return self.static_key.batch_size
 
 
-def _split_key(seed: int, n: int, classifier_y, fraction: float):
+def _early_stopping_split(seed: int, n: int, classifier_y, fraction: float):
     """The early-stopping split (train rows, validation rows), as scikit-learn's MLPs make it:
     `train_test_split` with the estimator's random state, stratified for classifiers."""
     rows = np.arange(n)
@@ -304,7 +304,7 @@ def _prepare(index, job, cache) -> FlaxMember:
     n = len(data.X)
     if est.early_stopping:
         stratify = data.Y if classifier else None
-        train_rows, val_rows = _split_key(seed, n, stratify, est.validation_fraction)
+        train_rows, val_rows = _early_stopping_split(seed, n, stratify, est.validation_fraction)
         if len(val_rows) < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
@@ -1210,7 +1210,9 @@ class FlaxKind:
         return 4 * (6 * n_params + activations + 2 * config.max_epochs)
 
     def config_identity(self, config):
-        return config._replace(optimizer=_stable(config.optimizer), loss=_stable(config.loss))
+        module = config.module
+        described = (_stable(type(module)), _stable(dict(module_fields(module))))
+        return _stable(tuple(config._replace(module=described)))
 
     def chunk_identity(self, p):
         params = sorted((k, _stable(v)) for k, v in p.estimator.get_params(deep=False).items())
