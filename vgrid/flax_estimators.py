@@ -193,10 +193,10 @@ class FlaxEstimator(BaseEstimator):
             predictor = getattr(self, "_predictor", None)
             if predictor is not None:  # the group's padded forward pass: compiled once
                 params, switch, traced = self._predictor_inputs
-                params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
-                return np.asarray(predictor.outputs(params, switch, traced, jnp.asarray(X)))
-            params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), self.params_)
-            return np.asarray(_apply(self.module_, params, jnp.asarray(X)))
+                params = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+                return np.asarray(predictor.outputs(params, switch, traced, X))
+            params = jax.tree.map(lambda a: np.asarray(a, np.float64), self.params_)
+            return np.asarray(_apply(self.module_, params, X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -65,6 +65,7 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d, validat
 
 from .plan import COST_MODEL, GroupPlan, ProgramReport
 from .prng import HASH_PRNG
+from .training import QUICK_COMPILE_OPTIONS
 
 __all__ = ["FLAX_KIND", "FlaxKind", "FlaxConfig", "FlaxMember", "FlaxState", "module_fields",
            "resolve_optimizer"]
@@ -243,28 +244,14 @@ def _validated(est, job, cache) -> tuple[FlaxData, int]:
     return data, n_outputs
 
 
-_SHAPES_LOCK = threading.Lock()
-_OUTPUT_SHAPES: dict = {}  # (module, n_features) -> output shape, or the exception
-
-
 def _output_shape(module, n_features: int):
-    key = (module, n_features)
-    with _SHAPES_LOCK:
-        found = _OUTPUT_SHAPES.get(key)
-    if found is None:
-        try:
-            found = jax.eval_shape(lambda x: module.init_with_output(jax.random.key(0), x)[0],
-                                   jax.ShapeDtypeStruct((2, n_features), jnp.float32)).shape
-        except Exception as exc:  # noqa: BLE001 - reported with the module's name below
-            found = exc
-        with _SHAPES_LOCK:
-            if len(_OUTPUT_SHAPES) > 4096:
-                _OUTPUT_SHAPES.clear()
-            _OUTPUT_SHAPES[key] = found
+    """The module's output shape on a batch of 2 rows; a module that fails to build or run is
+    named in a ValueError."""
+    found = _module_shapes(module, n_features)
     if isinstance(found, Exception):
         raise ValueError(f"{type(module).__name__} failed on input of shape (batch, "
                          f"{n_features}): {type(found).__name__}: {found}") from found
-    return found
+    return found[0]
 
 
 def _prepare(index, job, cache) -> FlaxMember:
@@ -352,6 +339,9 @@ class FlaxConfig(NamedTuple):
     early_stopping: bool
     padding_batches: bool
     weighted: bool
+    #: Compiled with XLA:CPU's loop emitters (`training.QUICK_COMPILE_OPTIONS`): about half
+    #: the compile time, slower kernels; chosen by `plan.CostModel.compiles_quickly`.
+    quick_compile: bool = False
 
 
 _TRACEABLE: dict = {}  # (module class, field, ...) -> bool
@@ -387,14 +377,40 @@ def _traceable(module: nn.Module, name: str, value, n_features: int) -> bool:
     return ok
 
 
+_MODULE_SHAPES: dict = {}
+
+
+def _module_shapes(module: nn.Module, n_features: int):
+    """(output shape, parameter shapes) of the module on 2 rows, traced once per module and
+    width (both come from one `init_with_output`); or the exception it raised."""
+    key = (module, n_features)
+    with _PLAN_LOCK:
+        found = _MODULE_SHAPES.get(key)
+    if found is None:
+        try:
+            out, variables = jax.eval_shape(
+                lambda x: module.init_with_output(jax.random.key(0), x), _probe(n_features))
+            extra = [k for k in variables if k != "params"]
+            if extra:
+                raise ValueError(f"{type(module).__name__} has variable collections {extra} "
+                                 "besides 'params' (batch statistics, say); vgrid trains "
+                                 "modules whose state is their parameters only.")
+            found = (out.shape, jax.tree.map(lambda a: a.shape, variables.get("params", {})))
+        except Exception as exc:  # noqa: BLE001 - reported by whoever asks
+            found = exc
+        with _PLAN_LOCK:
+            if len(_MODULE_SHAPES) > 4096:
+                _MODULE_SHAPES.clear()
+            _MODULE_SHAPES[key] = found
+    return found
+
+
 def _param_shapes(module: nn.Module, n_features: int):
-    variables = jax.eval_shape(lambda x: module.init(jax.random.key(0), x), _probe(n_features))
-    extra = [k for k in variables if k != "params"]
-    if extra:
-        raise ValueError(f"{type(module).__name__} has variable collections {extra} besides "
-                         "'params' (batch statistics, say); vgrid trains modules whose state "
-                         "is their parameters only.")
-    return jax.tree.map(lambda a: a.shape, variables.get("params", {}))
+    """The module's parameter shapes (a tree of tuples); raises what building it raised."""
+    found = _module_shapes(module, n_features)
+    if isinstance(found, Exception):
+        raise found
+    return found[1]
 
 
 def _placements(real_shape, padded_shape, widths, centered: bool) -> list:
@@ -488,13 +504,18 @@ def _pad_is_safe(small: nn.Module, padded: nn.Module, n_features: int, names: tu
     with _PLAN_LOCK:
         if key in _PAD_SAFE:
             return _PAD_SAFE[key]
-    x = jax.random.normal(jax.random.key(1), (4, n_features), jnp.float32)
-    try:
+    x = np.random.RandomState(1).normal(size=(4, n_features)).astype(np.float32)
+    widths = _widths({n: getattr(small, n) for n in names}, padded, names)
+    padded_shapes = _param_shapes(padded, n_features)
+
+    @jax.jit  # one compilation for the whole check
+    def outputs(x):
         real = small.init(jax.random.key(2), x)["params"]
-        widths = _widths({n: getattr(small, n) for n in names}, padded, names)
-        embedded = _embed(real, _param_shapes(padded, n_features), widths, centered)
-        want = small.apply({"params": real}, x)
-        got = padded.apply({"params": embedded}, x)
+        embedded = _embed(real, padded_shapes, widths, centered)
+        return small.apply({"params": real}, x), padded.apply({"params": embedded}, x)
+
+    try:
+        want, got = outputs(x)
         ok = bool(got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-6))
     except Exception:  # noqa: BLE001 - a module that cannot take padded parameters
         ok = False
@@ -526,13 +547,26 @@ class _FieldRoles(NamedTuple):
     centered: bool = False  # convolution kernels padded around their centre (`_placements`)
 
 
+_INIT_DEPENDS: dict = {}
+
+
 def _init_depends_on(module: nn.Module, name: str, values, n_features: int) -> bool:
     """Whether initializing the module computes anything different for these values of a
     field (their initialization jaxprs differ); if not, one initialization serves them all."""
+    key = (module, name, frozenset(values), n_features)
+    with _PLAN_LOCK:
+        if key in _INIT_DEPENDS:
+            return _INIT_DEPENDS[key]
+    found = _init_jaxprs_differ(module, name, values, n_features)
+    with _PLAN_LOCK:
+        _INIT_DEPENDS[key] = found
+    return found
+
+
+def _init_jaxprs_differ(module: nn.Module, name: str, values, n_features: int) -> bool:
     def jaxpr(value):
         m = module.clone(**{name: value})
-        return str(jax.make_jaxpr(lambda k, x: m.init(k, x))(jax.random.key(0),
-                                                            _probe(n_features)))
+        return str(jax.make_jaxpr(lambda x: m.init(jax.random.key(0), x))(_probe(n_features)))
     try:
         return len({jaxpr(v) for v in values}) > 1
     except Exception:  # noqa: BLE001 - be exact when in doubt: initialize per value
@@ -560,9 +594,16 @@ def _field_roles(members) -> _FieldRoles:
         elif _is_width(values[n]):
             wide, narrow = _widest(values[n]), min(values[n], key=_width_size)
             small, large = base.clone(**{n: narrow}), base.clone(**{n: wide})
-            modes = [mode for mode in (False, True)
-                     if _paddable(shapes[narrow], _param_shapes(large, key.n_features))
-                     and _pad_is_safe(small, large, key.n_features, (n,), mode)]
+            large_shapes = _param_shapes(large, key.n_features)
+            modes = []
+            if _paddable(shapes[narrow], large_shapes):
+                # Centring differs from padding at the end only on kernels' spatial axes.
+                centring = _has_spatial_padding(shapes[narrow], large_shapes)
+                for mode in ((False, True) if centring else (False,)):
+                    if _pad_is_safe(small, large, key.n_features, (n,), mode):
+                        modes.append(mode)
+                if modes and not centring:
+                    modes.append(True)
             if modes:
                 padded.append((n, modes))
             else:
@@ -582,6 +623,13 @@ def _field_roles(members) -> _FieldRoles:
                           if _init_depends_on(base, n, values[n], key.n_features))
     return _FieldRoles(traced, tuple(switched), tuple(padded), tuple(static), tuple(unpaddable),
                        init_switched, centered)
+
+
+def _has_spatial_padding(real_shapes, padded_shapes) -> bool:
+    """Whether some padded leaf differs on a spatial axis (all but the last two of rank 3+)."""
+    pairs = zip(jax.tree.leaves(real_shapes, is_leaf=_is_shape),
+                jax.tree.leaves(padded_shapes, is_leaf=_is_shape))
+    return any(len(r) >= 3 and tuple(r[:-2]) != tuple(p[:-2]) for r, p in pairs)
 
 
 def _is_width(values) -> bool:
@@ -682,7 +730,8 @@ def _bucket_widths(members, padded: tuple, n_features: int) -> list[list]:
 MAX_ROOM_FACTOR = 2
 
 
-def _make_plan(kind, members, roles: _FieldRoles, room_rows: int | None) -> GroupPlan:
+def _make_plan(kind, members, roles: _FieldRoles, room_rows: int | None,
+               n_threads: int = 1) -> GroupPlan:
     key = members[0].static_key
     fields0 = dict(members[0].fields)
     widest = {n: _widest({_hashable(dict(p.fields)[n]) for p in members}) for n in roles.padded}
@@ -725,6 +774,10 @@ def _make_plan(kind, members, roles: _FieldRoles, room_rows: int | None) -> Grou
         early_stopping=early, padding_batches=min(batches) < n_batches,
         weighted=any(p.data.weighted for p in members))
     members = sorted(members, key=lambda p: -p.max_epochs * len(p.train_rows))
+    work = 3 * _forward_flops(module, key.n_features) * sum(
+        p.max_epochs * n_batches * bs for p in members)
+    config = config._replace(quick_compile=COST_MODEL.compiles_quickly(
+        work, "float32", min(n_threads, len(members))))
     plan = GroupPlan(config, members, min_shapes, kind)
     plan.unpaddable = roles.unpaddable
     return plan
@@ -1031,11 +1084,31 @@ def _train_segment(config, shared, models, states, n_epochs):
         models, states, n_epochs)
 
 
-_PROGRAM = jax.jit(_train_segment, static_argnames="config")
+_PROGRAMS = {
+    False: jax.jit(_train_segment, static_argnames="config"),
+    True: jax.jit(_train_segment, static_argnames="config",
+                  compiler_options=QUICK_COMPILE_OPTIONS),
+}
+
+
+_TEMPLATES: dict = {}
 
 
 def _state_template(config: FlaxConfig, n_features: int, opt_example: dict):
-    """Shapes of one model's parameters and optimizer state (abstract)."""
+    """Shapes of one model's parameters and optimizer state (abstract), once per config."""
+    key = (config, n_features)
+    with _PLAN_LOCK:
+        found = _TEMPLATES.get(key)
+    if found is None:
+        found = _traced_state_template(config, n_features, opt_example)
+        with _PLAN_LOCK:
+            if len(_TEMPLATES) > 1024:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = found
+    return found
+
+
+def _traced_state_template(config: FlaxConfig, n_features: int, opt_example: dict):
     params = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s, jnp.float32),
                           _padded_shapes(config, n_features),
                           is_leaf=lambda x: isinstance(x, tuple) and all(
@@ -1049,7 +1122,7 @@ def fresh_states(plan: GroupPlan, inits, models: FlaxModels) -> FlaxState:
     cfg = plan.config
     n = len(models.seed)
     n_features = plan.members[0].data.X.shape[1]
-    params, opt = _state_template(cfg, n_features, {k: jnp.float32(0) for k in cfg.traced_opt})
+    params, opt = _state_template(cfg, n_features, {k: np.float32(0) for k in cfg.traced_opt})
 
     def zeros(a):
         return np.zeros((n, *a.shape), a.dtype)
@@ -1182,9 +1255,10 @@ class FlaxKind:
                     if switches > _MAX_SWITCH_BRANCHES:
                         for part in _split_by(bucket, roles.switched):
                             plans.append(_make_plan(self, part, roles._replace(
-                                switched=(), static=roles.static + roles.switched), room_rows))
+                                switched=(), static=roles.static + roles.switched), room_rows,
+                                n_threads))
                     else:
-                        plans.append(_make_plan(self, bucket, roles, room_rows))
+                        plans.append(_make_plan(self, bucket, roles, room_rows, n_threads))
         return plans
 
     def prefers_host(self, own, hosted, job) -> bool:
@@ -1202,7 +1276,7 @@ class FlaxKind:
         return unpad_state(state, member, plan.config)
 
     def program(self, config):
-        return _PROGRAM
+        return _PROGRAMS[config.quick_compile]
 
     def model_bytes(self, config, shared) -> int:
         n_params = _n_params(_padded_shapes(config, shared.X.shape[-1]))
@@ -1232,7 +1306,7 @@ class FlaxKind:
         if getattr(plan, "unpaddable", ()):
             parts.append("not padded (unsafe): " + ", ".join(plan.unpaddable))
         optimizer = getattr(cfg.optimizer, "__name__", type(cfg.optimizer).__name__)
-        return ProgramReport(
+        return ProgramReport(quick_compile=cfg.quick_compile,
             solver=optimizer, activation="-", early_stopping=cfg.early_stopping,
             dtype="float32", hidden_widths=(), n_models=plan.n_models,
             padding_overhead=executed / useful - 1 if useful else 0.0,
@@ -1299,56 +1373,20 @@ def _predict(predictor: Predictor, params, switch, traced, X):
 
 
 def _useful_and_executed_flops(plan: GroupPlan, n_iter) -> tuple[float, float]:
-    """FLOPs of the real models' training and of the padded program's, from XLA's cost
-    analysis of one minibatch step (forward, backward, update) at each model's own shapes."""
+    """Training FLOPs of the real models and of the padded program that ran them: 3 x the
+    forward pass's FLOPs (XLA's cost analysis: forward, and backward at twice its cost) per row
+    and epoch; the program also runs the padding of each model's last minibatch."""
     cfg = plan.config
-    n_features = plan.members[0].data.X.shape[1]
-    padded = _step_flops(cfg, cfg.module, n_features)
+    padded = 3 * _forward_flops(cfg.module, cfg.n_features)
     useful = executed = 0.0
     for p, n in zip(plan.members, n_iter):
         fields = dict(p.fields)
-        real = (cfg.module.clone(**{n: _hashable(fields[n]) for n in cfg.padded_fields})
+        real = (cfg.module.clone(**{n_: _hashable(fields[n_]) for n_ in cfg.padded_fields})
                 if cfg.padded_fields else cfg.module)
-        steps = int(n) * -(-len(p.train_rows) // cfg.batch_size)
-        useful += steps * _step_flops(cfg, real, n_features)
-        executed += steps * padded
+        rows = len(p.train_rows)
+        useful += 3 * _forward_flops(real, cfg.n_features) * rows * int(n)
+        executed += padded * -(-rows // cfg.batch_size) * cfg.batch_size * int(n)
     return useful, executed
-
-
-_STEP_FLOPS: dict = {}
-
-
-def _step_flops(config: FlaxConfig, module: nn.Module, n_features: int) -> float:
-    key = (module, config.loss, config.batch_size, n_features, config.optimizer,
-           config.static_opt, config.traced_opt, config.n_outputs)
-    with _PLAN_LOCK:
-        if key in _STEP_FLOPS:
-            return _STEP_FLOPS[key]
-    x = jnp.zeros((config.batch_size, n_features), jnp.float32)
-    y = (jnp.zeros((config.batch_size,), jnp.int32) if config.is_classifier
-         else jnp.zeros((config.batch_size, config.n_outputs), jnp.float32))
-    opt_values = {k: jnp.float32(1e-3) for k in config.traced_opt}
-
-    def step(params, opt_state):
-        def loss(p):
-            return jnp.mean(_per_row_loss(config, module.apply({"params": p}, x), y))
-
-        grads = jax.grad(loss)(params)
-        tx = _optimizer(config, opt_values)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
-
-    try:
-        params = jax.eval_shape(lambda: module.init(jax.random.key(0), x[:1])["params"])
-        opt_state = jax.eval_shape(lambda p: _optimizer(config, opt_values).init(p), params)
-        cost = jax.jit(step).lower(params, opt_state).cost_analysis()
-        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-        flops = float((cost or {}).get("flops", 0.0))
-    except Exception:  # noqa: BLE001 - a report without FLOPs rather than a failed search
-        flops = 0.0
-    with _PLAN_LOCK:
-        _STEP_FLOPS[key] = flops
-    return flops
 
 
 FLAX_KIND = FlaxKind()
