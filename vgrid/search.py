@@ -205,12 +205,10 @@ class _VectorizedSearchMixin:
         if folder is None:
             return None
         knobs = {"verbose", "n_jobs", "pre_dispatch", "checkpoint", "chunk_size"}
-        settings = sorted((k, v) for k, v in self.get_params(deep=False).items()
-                          if k not in knobs and k != "estimator")
-        fingerprint = fingerprint_of(sorted(self.estimator.get_params(deep=True).items()),
-                                     type(self).__name__, settings, self._chunk_size(),
-                                     np.asarray(X), np.asarray(y),
-                                     sorted((k, np.asarray(v)) for k, v in params.items()))
+        settings = {k: v for k, v in self.get_params(deep=False).items() if k not in knobs}
+        # By content (values, not repr); a part with no stable description raises here.
+        fingerprint = fingerprint_of(search=type(self), chunk_size=self._chunk_size(), X=X, y=y,
+                                     fit_params=params, **settings)
         return Checkpoint(os.fspath(folder), fingerprint)
 
     def _continues_survivors(self) -> bool:
