@@ -54,6 +54,7 @@ from .scheduling import (
     skips_padding_batches,
 )
 from .training import ModelState
+from .verbose import print_training_log
 
 __all__ = ["FitJob", "FitOutcome", "fit_estimators"]
 
@@ -199,7 +200,9 @@ def _prepare(index, job, cache, replay_cache) -> _Prepared:
     data = _validated_data(est, job, data_key, cache)
     n_samples, n_features = data.X.shape
     units = layer_units(hidden, n_features, data.Y.shape[1])
-    stratify = data.Y if (is_classifier(est) and data.Y.shape[1] == 1) else None
+    # scikit-learn stratifies on its binarized labels, which are bool (its error messages
+    # name the classes 'True'/'False'); the split is the same as on 0.0/1.0.
+    stratify = data.Y.astype(bool) if (is_classifier(est) and data.Y.shape[1] == 1) else None
     rs_key = _random_state_key(est.random_state, index)
     replay_key = (data_key, rs_key,
                   tuple(units), est.activation == "logistic", est.early_stopping,
@@ -285,6 +288,7 @@ def _materialize(p: _Prepared, result, m: int):
         opt.velocities = first[0] + first[1]
         opt.learning_rate = float(result.opt.learning_rate[m])
     est._optimizer = opt
+    print_training_log(est)  # verbose=True: scikit-learn's per-epoch lines, replayed
     if n_iter == est.max_iter and not bool(result.stopped_by_rule[m]):
         warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization"
                       " hasn't converged yet." % est.max_iter, ConvergenceWarning)
@@ -363,7 +367,9 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
             outcome = outcomes[plan.members[0].index]
             start = time.perf_counter()
             try:
-                _fit_by_sklearn(job, outcome)
+                with warnings.catch_warnings():  # _prepare gave this job's warning already
+                    warnings.filterwarnings("ignore", message="Got `batch_size` less than 1")
+                    _fit_by_sklearn(job, outcome)
             except Exception as exc:  # noqa: BLE001
                 _record_failure(outcome, exc, raise_errors)
             outcome.fit_time += time.perf_counter() - start

@@ -42,6 +42,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import logging
 import numbers
 import os
 import time
@@ -114,6 +115,24 @@ def is_vectorizable(estimator, param_grid=None) -> bool:
     return name is None or all(name not in grid for grid in grids if hasattr(grid, "keys"))
 
 
+#: Estimator types already reported as not vectorized in this process.
+_NOT_VECTORIZED_NOTED: set = set()
+
+
+def _note_not_vectorized(estimator) -> None:
+    """Report that scikit-learn's own search evaluates this grid, once per estimator type and
+    process, on the "vgrid" logger (at WARNING: on stderr unless logging is configured
+    otherwise). Not with `warnings`: switching the import must never change what a script's
+    warning filters see (`pytest.warns` counts, `simplefilter("error")`), and the search does
+    exactly what scikit-learn's does, so nothing is wrong."""
+    name = type(estimator).__name__
+    if name not in _NOT_VECTORIZED_NOTED:
+        _NOT_VECTORIZED_NOTED.add(name)
+        logging.getLogger("vgrid").warning(
+            "vgrid does not vectorize %s: its grid is evaluated by scikit-learn's search, one "
+            "fit at a time.", name)
+
+
 def _fit_line(parameters, progress, verbose, test_scores, train_scores, total_time):
     """scikit-learn's `[CV i/k] END ...` line from `_fit_and_score`, character for character."""
     split_progress, candidate_progress = progress
@@ -173,9 +192,7 @@ class _VectorizedSearchMixin:
         """Run fit with all sets of parameters; see scikit-learn's `GridSearchCV.fit`."""
         space = getattr(self, "param_grid", getattr(self, "param_distributions", None))
         if not is_vectorizable(self.estimator, space):
-            warnings.warn(f"vgrid does not vectorize {type(self.estimator).__name__}: its grid "
-                          "is evaluated by scikit-learn's search, one fit at a time.",
-                          UserWarning, stacklevel=2)
+            _note_not_vectorized(self.estimator)
             return super().fit.__wrapped__(self, X, y, **params)
         if isinstance(self, BaseSuccessiveHalving):  # BaseSuccessiveHalving.fit, around ours
             self._n_samples_orig = _num_samples(X)
