@@ -179,11 +179,13 @@ def _check_keys(where: str, table: dict, known, what: str = "key") -> None:
         _expect(key in known, f"{where} unknown {what} {show(key)}{_nearest(key, known)}")
 
 
-def _check_size(raw) -> None:
+def _check_size(root, children=None) -> None:
     """Refuse a spec that expands to more than MAX_SPEC_VALUES values or nests deeper than
     MAX_SPEC_DEPTH, counting a value shared by YAML aliases each time it is reached, without
-    building anything (a YAML alias bomb is refused in milliseconds)."""
-    count, stack = 0, [(raw, 0)]
+    building anything (a YAML alias bomb is refused in milliseconds). `children(value)` lists
+    what a value holds (default: plain data's dict keys and values, list items)."""
+    children = children or _plain_children
+    count, stack = 0, [(root, 0)]
     while stack:
         value, depth = stack.pop()
         count += 1
@@ -191,11 +193,13 @@ def _check_size(raw) -> None:
                                           "values (YAML aliases?); a spec is a few tables.")
         _expect(depth <= MAX_SPEC_DEPTH, f"the spec nests values more than {MAX_SPEC_DEPTH} "
                                          "levels deep.")
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-            stack.extend((k, depth + 1) for k in value)
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
+        stack.extend((child, depth + 1) for child in children(value))
+
+
+def _plain_children(value):
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    return value if isinstance(value, list) else ()
 
 
 def _table(raw: dict, name: str, where: str) -> dict:
@@ -471,7 +475,7 @@ def _load_yaml(path: str, text: str):
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         node = yaml.compose(text, Loader=loader)  # the node graph: aliases are shared, small
-        _check_yaml_nodes(node)
+        _check_size(node, _yaml_children)
         return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -480,23 +484,16 @@ def _load_yaml(path: str, text: str):
         raise SpecError(f"spec {path!r} is not valid YAML: {one_line(problem)}{where}") from None
 
 
-def _check_yaml_nodes(node) -> None:
-    """`_check_size` on YAML's node graph, before anything is built from it (merge keys and
-    aliases expand only when the values are constructed)."""
+def _yaml_children(node):
+    """What a YAML node holds, before anything is built from it (merge keys and aliases
+    expand only when values are constructed)."""
     import yaml
 
-    count, stack = 0, [(node, 0)]
-    while stack:
-        node, depth = stack.pop()
-        count += 1
-        _expect(count <= MAX_SPEC_VALUES, f"the spec expands to more than {MAX_SPEC_VALUES:,} "
-                                          "values (YAML aliases?); a spec is a few tables.")
-        _expect(depth <= MAX_SPEC_DEPTH, f"the spec nests values more than {MAX_SPEC_DEPTH} "
-                                         "levels deep.")
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend((child, depth + 1) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            stack.extend((part, depth + 1) for pair in node.value for part in pair)
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return ()
 
 
 def load_spec(path: str) -> Spec:
