@@ -276,26 +276,64 @@ def test_unwritable_output_folder_is_one_line(tmp_path, capsys):
 # another exception.
 
 
-def test_random_structures_raise_only_spec_errors():
+BASE = {"data": {"dataset": "iris", "scale": True, "dtype": "float64"},
+        "estimator": {"name": "MLPClassifier", "params": {"max_iter": 5, "random_state": 0,
+                                                          "hidden_layer_sizes": [4]}},
+        "search": {"kind": "halving_random", "cv": 3, "scoring": "accuracy",
+                   "resource": "max_iter", "factor": 2,
+                   "distributions": {"alpha": {"loguniform": [1e-4, 1.0]},
+                                     "hidden_layer_sizes": [[3], [4, 2]]}},
+        "output": {"folder": "out"}}
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _paths(item, (*path, i))
+
+
+def test_random_changes_to_a_valid_spec_raise_only_spec_errors():
+    """A valid spec with random values put at random places (or random keys added): parsing
+    and building the search either succeed or raise a one-line SpecError, nothing else."""
+    import copy
+
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
+    parse_spec(copy.deepcopy(BASE)).search  # the base is valid
+    paths = list(_paths(BASE))
     scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30),
-                        st.floats(allow_nan=True), st.text(max_size=12))
-    names = st.sampled_from(["data", "estimator", "search", "output", "dataset", "path",
-                             "target", "scale", "dtype", "name", "params", "kind", "grid",
-                             "distributions", "cv", "scoring", "refit", "alpha",
-                             "hidden_layer_sizes", "max_iter", "loguniform", "folder",
-                             "iris", "MLPClassifier", "random", "n_iter", "resource"])
-    values = st.recursive(scalars | names, lambda inner: st.lists(inner, max_size=4)
-                          | st.dictionaries(names | st.text(max_size=5), inner, max_size=4),
-                          max_leaves=30)
+                        st.floats(allow_nan=True), st.text(max_size=12),
+                        st.sampled_from(["iris", "grid", "random", "auto", "exhaust", "raise",
+                                         "accuracy", "max_iter", "n_samples", "loguniform"]))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                          max_leaves=12)
 
     @settings(max_examples=150, deadline=None, database=None)
-    @given(st.dictionaries(names, values, max_size=5))
-    def check(raw):
+    @given(st.lists(st.tuples(st.sampled_from(paths), st.booleans(), st.text(max_size=8),
+                              values), min_size=1, max_size=3))
+    def check(changes):
+        raw = copy.deepcopy(BASE)
+        for path, add, new_key, value in changes:
+            parent = raw
+            try:
+                for step in path[:-1]:
+                    parent = parent[step]
+                if not path:
+                    raw = value
+                elif add and isinstance(parent[path[-1]], dict):
+                    parent[path[-1]][new_key] = value
+                else:
+                    parent[path[-1]] = value
+            except (KeyError, IndexError, TypeError):
+                continue  # an earlier change removed this place
         try:
-            parse_spec(raw)
+            parse_spec(raw).search
         except SpecError as exc:
             assert "\n" not in str(exc) and len(str(exc)) < 700
 

@@ -1,6 +1,11 @@
 """scikit-learn's own test suites (from the installed scikit-learn), run with vgrid's classes
 substituted by import: `test_mlp.py`, `test_search.py` and `test_successive_halving.py`
-(see `sklearn_suites.py`). Every test must pass, apart from `EXPECTED_FAILURES`."""
+(see `sklearn_suites.py`). Every test must pass, apart from `EXPECTED_FAILURES`.
+
+The default run leaves out `sklearn_suites.DESELECTED`: the slowest tests, each running
+scikit-learn's own search logic on an estimator vgrid hands to scikit-learn (they pass too:
+`python tests/sklearn_suites.py --full`). test_mlp.py, where vgrid's engine trains every model,
+runs whole."""
 
 import collections
 
@@ -11,7 +16,7 @@ from sklearn_suites import SUITES, rewrite, run_suites, write_suites
 EXPECTED_FAILURES: dict[str, str] = {}
 
 #: The fewest tests each suite must run (a guard against a collection that finds nothing).
-MINIMUM_PASSED = {"test_mlp.py": 55, "test_search.py": 130, "test_successive_halving.py": 95}
+MINIMUM_PASSED = {"test_mlp.py": 55, "test_search.py": 130, "test_successive_halving.py": 45}
 
 
 def test_rewrite_substitutes_vgrids_classes_by_import_only(tmp_path):
