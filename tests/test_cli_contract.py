@@ -351,3 +351,30 @@ def test_random_bytes_as_data_raise_only_spec_errors(tmp_path):
             load_data({"path": "data.csv", "target": "a"}, str(tmp_path))
         except SpecError as exc:
             assert "\n" not in str(exc)
+
+
+def test_checkpoint_in_a_spec_resumes_and_ctrl_c_is_one_line(tmp_path, capsys, monkeypatch):
+    import vgrid.search
+
+    (tmp_path / "spec.json").write_text(spec(
+        estimator={"params": {"max_iter": 3, "hidden_layer_sizes": [2], "random_state": 0}},
+        search={"grid": {"alpha": [1e-4, 1e-1]}, "cv": 2, "checkpoint": "ckpt",
+                "chunk_size": 2}))
+    command = ["run", str(tmp_path / "spec.json"), "--quiet", "--out", str(tmp_path / "out")]
+    assert main(command) == 0
+    chunks = sorted((tmp_path / "ckpt").glob("chunk-*.npz"))
+    written = [os.stat(c).st_mtime_ns for c in chunks]
+    assert len(chunks) == 2
+    assert main(command) == 0
+    assert sorted((tmp_path / "ckpt").glob("chunk-*.npz")) == chunks  # loaded, not rewritten
+    assert [os.stat(c).st_mtime_ns for c in chunks] == written
+
+    def interrupted(self, X, y=None, **params):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vgrid.search.GridSearchCV, "fit", interrupted)
+    capsys.readouterr()
+    assert main(command) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("vgrid: interrupted; finished chunks are "
+                                                   "kept in"), err
