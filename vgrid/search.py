@@ -27,7 +27,7 @@ numbers in exact mode, which vgrid's training reproduces). `refit_engine_` says 
 `mean_fit_time` is each model's share of the measured wall time of the program that trained it
 (plus its host-side preparation), so `mean_fit_time * n_candidates * n_splits` adds up to the
 real training time. `n_jobs` and `pre_dispatch` apply only to estimators vgrid cannot vectorize,
-which are handed to scikit-learn's own `GridSearchCV` with a warning.
+which are handed to scikit-learn's own `GridSearchCV` with a notice on the "vgrid" logger.
 
 Example:
     >>> from sklearn.datasets import load_iris
@@ -474,7 +474,8 @@ class GridSearchCV(_VectorizedSearchMixin, model_selection.GridSearchCV):
 
     Takes exactly what `sklearn.model_selection.GridSearchCV` takes and sets the same
     attributes; see its documentation. Estimators vgrid cannot vectorize are evaluated by
-    scikit-learn's own search, with a warning, so switching the import never breaks a script.
+    scikit-learn's own search (with a notice on the "vgrid" logger, not a warning), so
+    switching the import never breaks a script.
 
     Example:
         >>> from sklearn.datasets import load_wine
