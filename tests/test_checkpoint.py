@@ -232,35 +232,38 @@ def test_chunk_copied_from_another_search_is_refused_by_its_stored_fingerprint(t
     np.testing.assert_array_equal(again.cv_results_["mean_test_score"], expected)
 
 
-RESUME_SCRIPT = """
-import json, sys, warnings
-import numpy as np
-warnings.simplefilter("ignore")
-sys.path.insert(0, {tests!r})
-from test_checkpoint import _data, _tiny_search
-
-def agreement(estimator, X, y):  # a plain function as the scorer
+def agreement(estimator, X, y):
+    """A plain function as the scorer (its repr holds a memory address)."""
     return float(np.mean(estimator.predict(X) == y))
 
+
+def _resumable_search(folder):
+    return _tiny_search(folder, scoring=agreement,
+                        estimator_params={"random_state": np.random.RandomState(7)})
+
+
+RESUME_SCRIPT = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+sys.path.insert(0, {tests!r})
+from test_checkpoint import _data, _resumable_search
+
 X, y = _data()
-search = _tiny_search(sys.argv[1], scoring=agreement,
-                      estimator_params={{"random_state": np.random.RandomState(7)}})
-search.fit(X, y)
-print(json.dumps(search.checkpoint_chunks_))
+print(json.dumps(_resumable_search(sys.argv[1]).fit(X, y).checkpoint_chunks_))
 """
 
 
 def test_random_state_instance_and_function_scorer_resume_in_a_new_process(tmp_path):
-    script = RESUME_SCRIPT.format(tests=os.path.dirname(os.path.abspath(__file__)))
-    folder = str(tmp_path / "ckpt")
-    runs = [subprocess.run([sys.executable, "-c", script, folder], capture_output=True,
-                           text=True) for _ in range(2)]
-    for run in runs:
-        assert run.returncode == 0, run.stderr[-2000:]
     import json
 
-    first, second = (json.loads(run.stdout.strip().splitlines()[-1]) for run in runs)
-    assert first == {"loaded": 0, "saved": 2} and second == {"loaded": 2, "saved": 0}
+    folder = str(tmp_path / "ckpt")
+    X, y = _data()
+    first = _fit_quietly(_resumable_search(folder), X, y)
+    assert first.checkpoint_chunks_ == {"loaded": 0, "saved": 2}
+    script = RESUME_SCRIPT.format(tests=os.path.dirname(os.path.abspath(__file__)))
+    run = subprocess.run([sys.executable, "-c", script, folder], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"loaded": 2, "saved": 0}
 
 
 def test_search_part_without_a_stable_description_is_refused_at_the_start(tmp_path):
