@@ -62,29 +62,8 @@ def test_run_random_spec_from_json(tmp_path):
     assert (tmp_path / "random" / "cv_results.csv").exists()
 
 
-BAD_SPECS = [
-    ('{"data": {"dataset": "nope"}}', r"dataset = 'nope' is not one of"),
-    ('{"data": {"dataset": "iris"}, "search": {"grid": {"alpha": [-1]}}}',
-     r"\[search\] alpha = -1: The 'alpha' parameter of MLPClassifier must be"),
-    ('{"data": {"dataset": "iris"}, "search": {"grid": {"alpha": 0.1}}}',
-     r"alpha must be a non-empty list"),
-    ('{"data": {"dataset": "iris"}, "search": {"kind": "random", "distributions": '
-     '{"alpha": {"eval": ["__import__(\'os\')"]}}}}', r"expected a list of values or one of"),
-    ('{"data": {"dataset": "iris"}, "estimator": {"name": "os.system"}}',
-     r"vgrid runs 'MLPClassifier' or 'MLPRegressor'"),
-    ('{"data": {"dataset": "iris"}, "extra": {}}', r"unknown section"),
-    ('[1, 2]', r"a spec is a table of sections"),
-    ('{not json', r"is not valid JSON"),
-]
-
-
-@pytest.mark.parametrize("text, message", BAD_SPECS)
-def test_bad_spec_is_one_line_and_exit_2(tmp_path, capsys, text, message):
-    (tmp_path / "spec.json").write_text(text)
-    assert main(["run", str(tmp_path / "spec.json")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("vgrid: error: ")
-    assert pytest.importorskip("re").search(message, err)
+# The error contract of `vgrid run` (one line, exit 2) is tested case by case in
+# tests/test_cli_contract.py.
 
 
 def test_every_command_has_help(capsys):

@@ -192,3 +192,17 @@ def test_scores_identical_on_1_2_and_4_devices_with_a_diverging_model():
         assert np.isnan(scores[0]).any() and np.isfinite(scores[0]).any()
         for other in scores[1:]:
             np.testing.assert_array_equal(other, scores[0])
+
+
+def test_reliability_table_lists_every_case():
+    """tests/RELIABILITY.md is exactly the table `tests/reliability_table.py` builds from the
+    tests: a case added, renamed or removed without the table fails here."""
+    import os
+
+    from reliability_table import rows, table
+
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RELIABILITY.md")) as f:
+        assert f.read() == table(), "run: python tests/reliability_table.py > tests/RELIABILITY.md"
+    tests = [test for _, _, test in rows()]
+    assert len(tests) == len(set(tests)) > 100
+    assert f"test_reliability.py::test_odd_input_like_sklearn[{next(iter(CASES))}]" in tests

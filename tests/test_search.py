@@ -146,11 +146,17 @@ def test_diverging_candidate_does_not_touch_others(datasets):
     assert ours.cv_results_["split0_test_score"][0] == alone.cv_results_["split0_test_score"][0]
 
 
-def test_non_mlp_estimator_falls_back_to_sklearn(datasets):
+def test_non_mlp_estimator_falls_back_to_sklearn(datasets, caplog, monkeypatch):
     X, y = datasets["iris"]
     grid = {"C": [0.1, 1.0]}
-    with pytest.warns(UserWarning, match="vgrid does not vectorize LogisticRegression"):
+    monkeypatch.setattr(vgrid.search, "_NOT_VECTORIZED_NOTED", set())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the notice is no warning: filters see what they did
         ours = vgrid.GridSearchCV(LogisticRegression(max_iter=200), grid, cv=3).fit(X, y)
+        vgrid.GridSearchCV(LogisticRegression(max_iter=200), grid, cv=3).fit(X, y)
+    notices = [r for r in caplog.records if r.name == "vgrid"]
+    assert len(notices) == 1 and notices[0].levelname == "WARNING"  # once per type
+    assert "vgrid does not vectorize LogisticRegression" in notices[0].getMessage()
     ref = model_selection.GridSearchCV(LogisticRegression(max_iter=200), grid, cv=3).fit(X, y)
     np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
                                   ref.cv_results_["mean_test_score"])

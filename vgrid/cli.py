@@ -94,27 +94,64 @@ def _write_plots(search, folder) -> list[str]:
     return written
 
 
+def _error(message) -> int:
+    from .spec import one_line
+
+    print(f"vgrid: error: {one_line(message, 500)}", file=sys.stderr)
+    return 2
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    from .spec import one_line
+
+    print(f"vgrid: warning: {category.__name__}: {one_line(message)}",
+          file=sys.stderr if file is None else file)
+
+
 def _run(args) -> int:
+    """`vgrid run SPEC`: every problem with the spec, its data or its values is one line on
+    stderr and exit status 2 (Ctrl-C: one line and 130), never a traceback."""
+    import warnings
+
     from .compare import compare_with_sklearn
-    from .spec import SpecError, load_data, load_spec
+    from .spec import SpecError, check_against_data, load_data, load_spec
 
     spec_dir = os.path.dirname(os.path.abspath(args.spec))
     try:
         spec = load_spec(args.spec)
         X, y = load_data(spec.data, base_dir=spec_dir)
+        check_against_data(spec, X, y)
+        if "checkpoint" in spec.options:
+            spec.options["checkpoint"] = os.path.join(spec_dir, spec.options["checkpoint"])
         search = spec.search
     except SpecError as exc:
-        print(f"vgrid: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     if not args.quiet:
         search.set_params(verbose=max(search.verbose, 1))
     report = None
-    if args.compare:
-        report = compare_with_sklearn(search, X, y)
-        search = report.search
-    else:
-        search.fit(X, y)
-    for path in _write_outputs(search, args.out or os.path.join(spec_dir, spec.folder), report):
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning  # one line a warning, as for errors
+        try:
+            if args.compare:
+                report = compare_with_sklearn(search, X, y)
+                search = report.search
+            else:
+                search.fit(X, y)
+        except KeyboardInterrupt:
+            kept = (f"; finished chunks are kept in {search.checkpoint!r}, run again to resume"
+                    if getattr(search, "checkpoint", None) else "")
+            print(f"vgrid: interrupted{kept}", file=sys.stderr)
+            return 130
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            # scikit-learn's own checks of the values against the data (cv larger than a
+            # class, every fit failed, ...): the spec's values, reported as such.
+            return _error(f"the search failed: {type(exc).__name__}: {exc}")
+    folder = args.out or os.path.join(spec_dir, spec.folder)
+    try:
+        written = _write_outputs(search, folder, report)
+    except OSError as exc:
+        return _error(f"cannot write the results to {folder!r}: {exc.strerror or exc}")
+    for path in written:
         print(f"wrote {path}")
     if report is not None:
         print(report)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
@@ -96,7 +97,9 @@ def _route_lone_model(plan, job, outcome, allow_one_by_one, raise_errors):
         plan = hosted
     if (allow_one_by_one and hasattr(kind, "cheaper_one_by_one") and job.resume_state is None
             and not job.keep_state and kind.cheaper_one_by_one(plan, job, plan is hosted)):
-        outcome.engine = _timed(outcome, raise_errors, lambda: kind.fit_one_by_one(job))
+        with warnings.catch_warnings():  # preparing the job gave its warnings already
+            warnings.filterwarnings("ignore", message="Got `batch_size` less than 1")
+            outcome.engine = _timed(outcome, raise_errors, lambda: kind.fit_one_by_one(job))
         return None
     return plan
 

@@ -47,6 +47,7 @@ from .plan import (
     plan_groups,
 )
 from .replay import FitRandomness, replay_fit_randomness
+from .verbose import print_training_log
 from .training import (
     GroupConfig,
     ModelState,
@@ -167,7 +168,9 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
     data = _validated_data(est, job, data_key, cache)
     n_samples, n_features = data.X.shape
     units = layer_units(hidden, n_features, data.Y.shape[1])
-    stratify = data.Y if (is_classifier(est) and data.Y.shape[1] == 1) else None
+    # scikit-learn stratifies on its binarized labels, which are bool (its error messages
+    # name the classes 'True'/'False'); the split is the same as on 0.0/1.0.
+    stratify = data.Y.astype(bool) if (is_classifier(est) and data.Y.shape[1] == 1) else None
     rs_key = _random_state_key(est.random_state, index)
     replay_key = (data_key, rs_key,
                   tuple(units), est.activation == "logistic", est.early_stopping,
@@ -254,6 +257,7 @@ def _materialize(p: MLPMember, result, m: int):
         opt.velocities = first[0] + first[1]
         opt.learning_rate = float(result.opt.learning_rate[m])
     est._optimizer = opt
+    print_training_log(est)  # verbose=True: scikit-learn's per-epoch lines, replayed
     if n_iter == est.max_iter and not bool(result.stopped_by_rule[m]):
         warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization"
                       " hasn't converged yet." % est.max_iter, ConvergenceWarning)

@@ -89,6 +89,7 @@ class _SlotScheduler:
         self.queue = iter(range(plan.n_models) if indices is None else indices)
         self.lock = threading.Lock()
         self.results = [None] * plan.n_models
+        self.stop = threading.Event()  # set on Ctrl-C: every worker ends after its segment
 
     def _next(self):
         with self.lock:
@@ -110,7 +111,7 @@ class _SlotScheduler:
         models, states = jax.tree.map(lambda *rows: np.concatenate(rows), *fresh)
         states.done[[i for i, m in enumerate(owner) if m is None]] = True
         shared = self.shared
-        while any(m is not None for m in owner):
+        while any(m is not None for m in owner) and not self.stop.is_set():
             with jax.enable_x64(x64):
                 placed = (models, states) if self.sharding is None else jax.device_put(
                     (models, states), self.sharding)
@@ -310,6 +311,22 @@ def _train_chunk(plan: GroupPlan, n_slots: int, segment_epochs: int):
     return states, f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _run_workers(scheduler: _SlotScheduler, n_threads: int, x64: bool) -> None:
+    """Run the scheduler on `n_threads` worker threads (or this one). On Ctrl-C (or a worker's
+    error) every worker stops after its current segment instead of training the rest of the
+    chunk, and the interrupt is raised: the chunks already finished are saved."""
+    if n_threads == 1:
+        return scheduler.work(x64)
+    pool = ThreadPoolExecutor(n_threads)
+    try:
+        list(pool.map(lambda _: scheduler.work(x64), range(n_threads)))
+    except BaseException:
+        scheduler.stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
 def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=None,
                    workers=None):
     """Train a group's models, `chunk_size` at a time (all at once by default); with a
@@ -359,11 +376,7 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
     for chunk, key in ([] if n_workers else pending):
         scheduler = _SlotScheduler(run.plan, run.shared, run.inits, run.models, run.n_slots,
                                    run.segment_epochs, on_done, run.sharding, chunk)
-        if run.n_threads == 1:
-            scheduler.work(run.x64)
-        else:
-            with ThreadPoolExecutor(run.n_threads) as pool:
-                list(pool.map(lambda _: scheduler.work(run.x64), range(run.n_threads)))
+        _run_workers(scheduler, run.n_threads, run.x64)
         finish(chunk, key, jax.tree.map(lambda *rows: np.stack(rows),
                                         *[scheduler.results[i] for i in chunk]))
     return jax.tree.map(lambda *rows: np.stack(rows), *results)

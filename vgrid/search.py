@@ -28,7 +28,7 @@ numbers in exact mode, which vgrid's training reproduces). `refit_engine_` says 
 (plus its host-side preparation), so `mean_fit_time * n_candidates * n_splits` adds up to the
 real training time. `n_jobs` sets the CPU worker threads that train a vectorized grid (None
 or -1: one per core); `pre_dispatch` applies only to estimators vgrid cannot vectorize, which
-are handed to scikit-learn's own `GridSearchCV`.
+are handed to scikit-learn's own `GridSearchCV` with a notice on the "vgrid" logger.
 
 Example:
     >>> from sklearn.datasets import load_iris
@@ -43,6 +43,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import logging
 import numbers
 import os
 import time
@@ -110,6 +111,24 @@ def is_vectorizable(estimator, param_grid=None) -> bool:
     return name is None or all(name not in grid for grid in grids if hasattr(grid, "keys"))
 
 
+#: Estimator types already reported as not vectorized in this process.
+_NOT_VECTORIZED_NOTED: set = set()
+
+
+def _note_not_vectorized(estimator) -> None:
+    """Report that scikit-learn's own search evaluates this grid, once per estimator type and
+    process, on the "vgrid" logger (at WARNING: on stderr unless logging is configured
+    otherwise). Not with `warnings`: switching the import must never change what a script's
+    warning filters see (`pytest.warns` counts, `simplefilter("error")`), and the search does
+    exactly what scikit-learn's does, so nothing is wrong."""
+    name = type(estimator).__name__
+    if name not in _NOT_VECTORIZED_NOTED:
+        _NOT_VECTORIZED_NOTED.add(name)
+        logging.getLogger("vgrid").warning(
+            "vgrid does not vectorize %s: its grid is evaluated by scikit-learn's search, one "
+            "fit at a time.", name)
+
+
 def _fit_line(parameters, progress, verbose, test_scores, train_scores, total_time):
     """scikit-learn's `[CV i/k] END ...` line from `_fit_and_score`, character for character."""
     split_progress, candidate_progress = progress
@@ -169,9 +188,7 @@ class _VectorizedSearchMixin:
         """Run fit with all sets of parameters; see scikit-learn's `GridSearchCV.fit`."""
         space = getattr(self, "param_grid", getattr(self, "param_distributions", None))
         if not is_vectorizable(self.estimator, space):
-            warnings.warn(f"vgrid does not vectorize {type(self.estimator).__name__}: its grid "
-                          "is evaluated by scikit-learn's search, one fit at a time.",
-                          UserWarning, stacklevel=2)
+            _note_not_vectorized(self.estimator)
             return super().fit.__wrapped__(self, X, y, **params)
         if isinstance(self, BaseSuccessiveHalving):  # BaseSuccessiveHalving.fit, around ours
             self._n_samples_orig = _num_samples(X)
@@ -201,12 +218,10 @@ class _VectorizedSearchMixin:
         if folder is None:
             return None
         knobs = {"verbose", "n_jobs", "pre_dispatch", "checkpoint", "chunk_size"}
-        settings = sorted((k, v) for k, v in self.get_params(deep=False).items()
-                          if k not in knobs and k != "estimator")
-        fingerprint = fingerprint_of(sorted(self.estimator.get_params(deep=True).items()),
-                                     type(self).__name__, settings, self._chunk_size(),
-                                     np.asarray(X), np.asarray(y),
-                                     sorted((k, np.asarray(v)) for k, v in params.items()))
+        settings = {k: v for k, v in self.get_params(deep=False).items() if k not in knobs}
+        # By content (values, not repr); a part with no stable description raises here.
+        fingerprint = fingerprint_of(search=type(self), chunk_size=self._chunk_size(), X=X, y=y,
+                                     fit_params=params, **settings)
         return Checkpoint(os.fspath(folder), fingerprint)
 
     def _continues_survivors(self) -> bool:
@@ -455,7 +470,8 @@ class GridSearchCV(_VectorizedSearchMixin, model_selection.GridSearchCV):
 
     Takes exactly what `sklearn.model_selection.GridSearchCV` takes and sets the same
     attributes; see its documentation. Estimators vgrid cannot vectorize are evaluated by
-    scikit-learn's own search, with a warning, so switching the import never breaks a script.
+    scikit-learn's own search (with a notice on the "vgrid" logger, not a warning), so
+    switching the import never breaks a script.
 
     Example:
         >>> from sklearn.datasets import load_wine
