@@ -53,7 +53,7 @@ from .scheduling import (
     run_groups,
     skips_padding_batches,
 )
-from .training import ModelState
+from .training import ModelState, results_from_states
 
 __all__ = ["FitJob", "FitOutcome", "fit_estimators"]
 
@@ -307,9 +307,36 @@ def _fit_by_sklearn(job: FitJob, outcome: FitOutcome):
     BaseMultilayerPerceptron._fit(job.estimator, job.X, job.y, sample_weight=job.sample_weight)
 
 
+def _job_segment_hook(on_segment):
+    """The scheduler's `on_segment(plan, members, states)` in terms of jobs: calls
+    `on_segment(job_indices, n_iter, done, snapshot)`, where `snapshot(k)` is a copy of the k-th
+    model's estimator with the fitted attributes it would have if its training ended here
+    (None if its weights are not finite), and returns its stop mask."""
+    def hook(plan, members, states):
+        prepared = [plan.members[i] for i in members]
+        early_stopping = np.array([p.estimator.early_stopping for p in prepared])
+        result = results_from_states(states, early_stopping)
+
+        def snapshot(k):
+            p = prepared[k]._replace(estimator=copy.copy(prepared[k].estimator))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    _materialize(p, result, k)
+            except ValueError:  # non-finite weights: the final fit reports it
+                return None
+            return p.estimator
+
+        return on_segment([p.index for p in prepared], np.asarray(states.n_iter),
+                          np.asarray(states.done), snapshot)
+
+    return hook
+
+
 def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: list | None = None,
                    progress: bool = False, allow_numpy_fit: bool = False,
-                   refit_rows: int | None = None, **schedule) -> list[FitOutcome]:
+                   refit_rows: int | None = None, on_segment=None,
+                   **schedule) -> list[FitOutcome]:
     """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
 
     With `raise_errors=False` a job that fails (invalid parameters, bad data, non-finite
@@ -329,6 +356,9 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     own program. `refit_rows` (searches pass their number of samples) gives every program room
     for a later refit on that many rows, where extra minibatches cost nothing
     (`scheduling.skips_padding_batches`): the refit then compiles nothing.
+    `on_segment(job_indices, n_iter, done, snapshot) -> bool mask` (see `_job_segment_hook`)
+    is shown every model after each segment of `segment_epochs` epochs and stops the models it
+    names there (pruning): a stopped model's estimator is what it was at that epoch.
     """
     outcomes = [FitOutcome() for _ in jobs]
     data_cache, replay_cache, prepared = {}, {}, []
@@ -373,6 +403,7 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     with tqdm(total=len(prepared), disable=not progress or not prepared, unit="model",
               desc="vgrid training") as bar:
         finished = run_groups(plans, progress=(lambda: bar.update(1)) if progress else None,
+                              on_segment=None if on_segment is None else _job_segment_hook(on_segment),
                               **schedule)
     for plan, (result, states, report) in zip(plans, finished):
         if reports is not None:

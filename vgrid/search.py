@@ -213,6 +213,12 @@ class _VectorizedSearchMixin:
                                      sorted((k, np.asarray(v)) for k, v in params.items()))
         return Checkpoint(os.fspath(folder), fingerprint)
 
+    def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
+        """Extra `fit_estimators` options for one block's jobs, given per job as
+        ((candidate, split, parameters), its fitted estimator, its fold): none here; a search
+        that prunes returns its `on_segment` hook and `segment_epochs`."""
+        return {}
+
     def _continues_survivors(self) -> bool:
         return (self.continue_survivors and isinstance(self, BaseSuccessiveHalving)
                 and self.resource == "max_iter")
@@ -292,7 +298,10 @@ class _VectorizedSearchMixin:
         if _fitter(base_model) is fit_estimators:
             # Room in every program for the refit on all rows, which then compiles nothing.
             schedule = dict(chunk_size=self._chunk_size(), checkpoint=self._checkpoint,
-                            refit_rows=refit_rows)
+                            refit_rows=refit_rows, **self._segment_schedule(
+                                [(pairs[i], fitted[i], folds[pairs[i][1]])
+                                 for i in range(len(pairs)) if i not in failures],
+                                scorers, base_estimator))
         job_outcomes = iter(_fitter(base_model)(jobs, raise_errors=self.error_score == "raise",
                                                 reports=reports, progress=self.verbose > 0,
                                                 **schedule))
