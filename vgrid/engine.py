@@ -314,15 +314,15 @@ def _job_segment_hook(on_segment):
     (None if its weights are not finite), and returns its stop mask."""
     def hook(plan, members, states):
         prepared = [plan.members[i] for i in members]
-        early_stopping = np.array([p.estimator.early_stopping for p in prepared])
-        result = results_from_states(states, early_stopping)
 
         def snapshot(k):
+            one = _take(states, np.array([k]))
             p = prepared[k]._replace(estimator=copy.copy(prepared[k].estimator))
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    _materialize(p, result, k)
+                    _materialize(p, results_from_states(one, np.array([
+                        p.estimator.early_stopping])), 0)
             except ValueError:  # non-finite weights: the final fit reports it
                 return None
             return p.estimator

@@ -124,7 +124,7 @@ class _SlotScheduler:
         while (item := self._next()) is not None:
             one_model, one_state = self._fresh(item)
             if isinstance(item, tuple) and self._stops([item[0]], one_state)[0]:
-                self._finish(item[0], one_state)
+                self._finish(item[0], _take(one_state, 0))
                 continue
             owner[slot] = item[0] if isinstance(item, tuple) else item
             _put(models, slot, _take(one_model, 0))
