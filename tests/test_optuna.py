@@ -127,38 +127,46 @@ def test_pruned_model_numbers_equal_its_unpruned_run(iris, pruned):
         assert trial.intermediate_values[epoch] == np.mean(scores)
 
 
-def test_stopping_in_fit_estimators_keeps_every_number(iris):
+@pytest.mark.parametrize("schedule", [dict(n_threads=1, n_slots=1), dict(n_threads=2, n_slots=1),
+                                      dict(n_threads=1, n_slots=2)])
+def test_stopping_in_fit_estimators_keeps_every_number(iris, schedule):
+    """`on_segment` stops one model at epoch 10; every model's numbers are its plain run's
+    (bit for bit in one-model programs; to rounding, 1e-13, in vmapped ones, as
+    test_invariance states), and with one worker the models take turns segment by segment."""
     X, y = iris
-    lrs = (1e-3, 1e-2, 3e-2, 0.1)
+    lrs = (1e-3, 1e-2, 3e-2, 0.1, 0.2)
 
     def jobs():
         return [FitJob(_mlp().set_params(learning_rate_init=lr), X, y, data_key="iris")
                 for lr in lrs]
 
     plain = jobs()
-    fit_estimators(plain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fit_estimators(plain, n_threads=1, n_slots=1)
+    seen = []
 
     def stop_second_at_10(job_indices, n_iter, done, snapshot):
         seen.extend((j, int(n)) for j, n in zip(job_indices, n_iter))
         return [j == 1 and n >= 10 for j, n in zip(job_indices, n_iter)]
 
-    for n_threads in (2, 1):
-        seen = []
-        stopped = jobs()
-        fit_estimators(stopped, on_segment=stop_second_at_10, segment_epochs=5,
-                       n_threads=n_threads)
-        assert stopped[1].estimator.n_iter_ == 10
-        np.testing.assert_array_equal(stopped[1].estimator.loss_curve_,
-                                      plain[1].estimator.loss_curve_[:10])
-        for k in (0, 2, 3):  # the others, rotated through the slots each segment, unchanged
-            np.testing.assert_array_equal(stopped[k].estimator.loss_curve_,
-                                          plain[k].estimator.loss_curve_)
-            for a, b in zip(stopped[k].estimator.coefs_, plain[k].estimator.coefs_):
-                np.testing.assert_array_equal(a, b)
-    # Round robin (one thread): every model reaches epoch e before any goes past it.
-    first_seen = list(dict.fromkeys(seen))
-    assert [n for _, n in first_seen] == sorted(n for _, n in first_seen)
-    assert max(n for j, n in seen if j == 1) == 10
+    stopped = jobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fit_estimators(stopped, on_segment=stop_second_at_10, segment_epochs=5, **schedule)
+    atol = 0 if schedule["n_slots"] == 1 else 1e-13
+    assert stopped[1].estimator.n_iter_ == 10 and max(n for j, n in seen if j == 1) == 10
+    np.testing.assert_allclose(stopped[1].estimator.loss_curve_,
+                               plain[1].estimator.loss_curve_[:10], rtol=0, atol=atol)
+    for k in (0, 2, 3, 4):  # the others, rotated through the slots each segment, unchanged
+        assert stopped[k].estimator.n_iter_ == plain[k].estimator.n_iter_
+        np.testing.assert_allclose(stopped[k].estimator.loss_curve_,
+                                   plain[k].estimator.loss_curve_, rtol=0, atol=atol)
+        for a, b in zip(stopped[k].estimator.coefs_, plain[k].estimator.coefs_):
+            np.testing.assert_allclose(a, b, rtol=0, atol=atol)
+    if schedule["n_threads"] == 1:
+        first_seen = list(dict.fromkeys(seen))
+        assert [n for _, n in first_seen] == sorted(n for _, n in first_seen)
 
 
 def test_same_seeds_same_trials_and_scores(iris, pruned):
@@ -262,3 +270,34 @@ def test_vgrid_imports_without_optuna():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "OptunaSearchCV"
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_pipeline_reports_the_pipelines_score(iris, early_stopping):
+    """Snapshots go through the fitted preprocessing; with early stopping a snapshot keeps the
+    best weights so far, as scikit-learn's fit for that many epochs does."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(StandardScaler(), _mlp().set_params(early_stopping=early_stopping,
+                                                             n_iter_no_change=100))
+    space = {f"mlpclassifier__{k}": v for k, v in SPACE.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        search = OptunaSearchCV(pipe, space, n_trials=3, cv=CV, refit=False,
+                                pruner=_median_pruner(), random_state=0).fit(*iris)
+        trial = search.study_.trials[0]
+        scores = cross_val_score(pipe.set_params(mlpclassifier__max_iter=10, **trial.params),
+                                 *iris, cv=CV)
+    assert trial.intermediate_values[10] == np.mean(scores)
+
+
+def test_estimators_vgrid_does_not_vectorize_run_unpruned(iris):
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.warns(UserWarning, match="vgrid does not vectorize LogisticRegression"):
+        search = OptunaSearchCV(LogisticRegression(), {"C": FloatDistribution(1e-2, 10, log=True)},
+                                n_trials=4, trials_per_batch=2, cv=CV, pruner=_median_pruner(),
+                                random_state=0).fit(*iris)
+    assert list(search.cv_results_["status"]) == ["complete"] * 4
+    assert [t.value for t in search.study_.trials] == list(search.cv_results_["mean_test_score"])

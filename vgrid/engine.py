@@ -402,9 +402,9 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     plans = vectorized
     with tqdm(total=len(prepared), disable=not progress or not prepared, unit="model",
               desc="vgrid training") as bar:
+        hook = None if on_segment is None else _job_segment_hook(on_segment)
         finished = run_groups(plans, progress=(lambda: bar.update(1)) if progress else None,
-                              on_segment=None if on_segment is None else _job_segment_hook(on_segment),
-                              **schedule)
+                              on_segment=hook, **schedule)
     for plan, (result, states, report) in zip(plans, finished):
         if reports is not None:
             reports.append(report)

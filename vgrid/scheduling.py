@@ -141,9 +141,10 @@ class _SlotScheduler:
     def work(self, x64):
         """Train models until none is left. With `on_segment`, after every segment the models
         just trained are shown to it and those it names stop there (their slot is refilled),
-        and a model not finished goes back to the end of the queue while others wait: every
-        model of the group advances one segment before any advances two, so that the checks
-        compare models at the same epoch (exact: a state resumes where it stopped)."""
+        and a model not finished goes back to the end of the queue while others wait: the
+        models of a group take turns segment by segment (with one worker, every model advances
+        one segment before any advances two), so that the checks compare models at about the
+        same epoch. Exact: a state resumes where it stopped."""
         owner = [self._next() for _ in range(self.n_slots)]
         if owner[0] is None:
             return
