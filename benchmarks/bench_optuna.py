@@ -115,6 +115,7 @@ def _fit_once(side, args):
         trials = search.study_.trials
         out["n_batches"] = search.n_batches_
         out["compile_seconds"] = sum(r.compile_seconds for r in search.vectorization_)
+        out["train_seconds"] = sum(r.train_seconds for r in search.vectorization_)
         out["n_programs_compiled"] = sum(r.compile_seconds > 0 for r in search.vectorization_)
         out["epochs_trained"] = int(np.isfinite(search.learning_curves_["loss"]).sum())
     if trials is not None:

@@ -51,7 +51,9 @@ def pruned(iris):
 
 
 def test_batches_are_asked_together_and_told_with_sklearn_scores(iris):
-    search = _search().fit(*iris)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        search = _search().fit(*iris)
     trials = search.study_.trials
     assert search.n_batches_ == 3 and len(trials) == 9
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 9
@@ -77,9 +79,11 @@ def test_batches_are_asked_together_and_told_with_sklearn_scores(iris):
     assert set(results) == expected
     # The oracle: scikit-learn's own cross-validation of a trial's parameters (exact mode).
     best = trials[int(np.argmax(results["mean_test_score"]))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        oracle = cross_val_score(_mlp().set_params(**best.params), *iris, cv=CV)
     np.testing.assert_array_equal(
-        cross_val_score(_mlp().set_params(**best.params), *iris, cv=CV),
-        [results[f"split{s}_test_score"][best.number] for s in range(3)])
+        oracle, [results[f"split{s}_test_score"][best.number] for s in range(3)])
     assert search.best_params_ == best.params
     assert search.best_score_ == best.value
     assert sum(r.n_models for r in search.vectorization_) == 27
