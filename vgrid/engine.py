@@ -23,12 +23,14 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from .kinds import kind_of
@@ -104,9 +106,35 @@ def _route_lone_model(plan, job, outcome, allow_one_by_one, raise_errors):
     return plan
 
 
+def _job_segment_hook(on_segment):
+    """The scheduler's `on_segment(plan, members, states)` in terms of jobs: calls
+    `on_segment(job_indices, n_iter, done, snapshot)`, where `snapshot(k)` is a copy of the k-th
+    model's estimator with the fitted attributes it would have if its training ended here
+    (written by its kind's `finish`; None if that fails, e.g. non-finite weights), and returns
+    its stop mask."""
+    def hook(plan, members, states):
+        chosen = [plan.members[i] for i in members]
+
+        def snapshot(k):
+            member = chosen[k]._replace(estimator=copy.copy(chosen[k].estimator))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the final fit gives its own warnings
+                    plan.kind.finish(plan, member, states, k)
+            except ValueError:  # non-finite weights: the final fit reports it
+                return None
+            return member.estimator
+
+        return on_segment([p.index for p in chosen], np.asarray(states.n_iter),
+                          np.asarray(states.done), snapshot)
+
+    return hook
+
+
 def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: list | None = None,
                    progress: bool = False, allow_numpy_fit: bool = False,
-                   refit_rows: int | None = None, **schedule) -> list[FitOutcome]:
+                   refit_rows: int | None = None, on_segment=None,
+                   **schedule) -> list[FitOutcome]:
     """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
 
     With `raise_errors=False` a job that fails (invalid parameters, bad data, non-finite
@@ -126,6 +154,9 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     than its own program. `refit_rows` (searches pass their number of samples) gives every
     program room for a later refit on that many rows, where extra minibatches cost nothing
     (`scheduling.skips_padding_batches`): the refit then compiles nothing.
+    `on_segment(job_indices, n_iter, done, snapshot) -> bool mask` (see `_job_segment_hook`)
+    is shown every model after each segment of `segment_epochs` epochs and stops the models it
+    names there (pruning): a stopped model's estimator is what it was at that epoch.
     """
     outcomes = [FitOutcome() for _ in jobs]
     caches, members = {}, {}
@@ -156,8 +187,9 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     n_models = sum(plan.n_models for plan in plans)
     with tqdm(total=n_models, disable=not progress or not n_models, unit="model",
               desc="vgrid training") as bar:
+        hook = None if on_segment is None else _job_segment_hook(on_segment)
         finished = run_groups(plans, progress=(lambda: bar.update(1)) if progress else None,
-                              **schedule)
+                              on_segment=hook, **schedule)
     for plan, (states, report) in zip(plans, finished):
         if reports is not None:
             reports.append(report)
@@ -176,6 +208,5 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
 def _row(states, m):
     """Model m's state, without the model axis (a copy)."""
     import jax
-    import numpy as np
 
     return jax.tree.map(lambda a: np.array(a[m]), states)

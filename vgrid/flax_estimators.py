@@ -37,7 +37,6 @@ import numbers
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin

@@ -81,29 +81,63 @@ class _SlotScheduler:
     owns one set of slots; all sets have the same size, so they share one compiled program."""
 
     def __init__(self, plan, shared, inits, models, n_slots, segment_epochs, on_done=None,
-                 sharding=None, indices=None):
+                 sharding=None, indices=None, on_segment=None):
         self.plan, self.shared, self.inits, self.models = plan, shared, inits, models
-        self.on_done, self.sharding = on_done, sharding
+        self.on_done, self.sharding, self.on_segment = on_done, sharding, on_segment
         self.n_slots, self.segment_epochs = n_slots, segment_epochs
         self.program = plan.kind.program(plan.config)
-        self.queue = iter(range(plan.n_models) if indices is None else indices)
+        # Items: a model's index (fresh), or (index, state) for a model parked mid-training.
+        self.queue = deque(range(plan.n_models) if indices is None else indices)
         self.lock = threading.Lock()
         self.results = [None] * plan.n_models
         self.stop = threading.Event()  # set on Ctrl-C: every worker ends after its segment
 
     def _next(self):
         with self.lock:
-            return next(self.queue, None)
+            return self.queue.popleft() if self.queue else None
 
-    def _fresh(self, index):
+    def _fresh(self, item):
+        index, parked = item if isinstance(item, tuple) else (item, None)
         one = _take(self.models, np.array([index]))
         resume = self.plan.members[index].resume
+        if parked is not None:
+            return one, parked
         if resume is not None:
             return one, self.plan.kind.pad_state(resume, self.plan.config,
                                                  self.plan.members[index])
         return one, self.plan.kind.fresh_states(self.plan, self.inits, one)
 
+    def _stops(self, members, states):
+        """`on_segment(plan, members, states)`: which of these models to stop now."""
+        return np.asarray(self.on_segment(self.plan, members, states), bool)
+
+    def _fill(self, slot, owner, models, states):
+        """Give `slot` the next waiting model, skipping (and finishing) parked ones that
+        `on_segment` stops before they train again; an empty slot is marked done."""
+        while (item := self._next()) is not None:
+            one_model, one_state = self._fresh(item)
+            if isinstance(item, tuple) and self._stops([item[0]], one_state)[0]:
+                self._finish(item[0], _take(one_state, 0))
+                continue
+            owner[slot] = item[0] if isinstance(item, tuple) else item
+            _put(models, slot, _take(one_model, 0))
+            _put(states, slot, _take(one_state, 0))
+            return
+        owner[slot] = None
+        states.done[slot] = True
+
+    def _finish(self, m, state):
+        self.results[m] = state
+        if self.on_done is not None:
+            self.on_done()
+
     def work(self, x64):
+        """Train models until none is left. With `on_segment`, after every segment the models
+        just trained are shown to it and those it names stop there (their slot is refilled),
+        and a model not finished goes back to the end of the queue while others wait: the
+        models of a group take turns segment by segment (with one worker, every model advances
+        one segment before any advances two), so that the checks compare models at about the
+        same epoch. Exact: a state resumes where it stopped."""
         owner = [self._next() for _ in range(self.n_slots)]
         if owner[0] is None:
             return
@@ -118,17 +152,20 @@ class _SlotScheduler:
                 advanced = self.program(self.plan.config, shared, *placed,
                                         np.int32(self.segment_epochs))
                 states = jax.tree.map(np.array, advanced)
-            for slot, m in enumerate(owner):
-                if m is None or not states.done[slot]:
+            live = [slot for slot, m in enumerate(owner) if m is not None]
+            if self.on_segment is not None and live:
+                stop = self._stops([owner[s] for s in live], _take(states, np.array(live)))
+                states.done[np.array(live)[stop]] = True
+            for slot in live:
+                m = owner[slot]
+                if states.done[slot]:
+                    self._finish(m, _take(states, slot))
+                elif self.on_segment is not None and self.queue:
+                    with self.lock:
+                        self.queue.append((m, _take(states, np.array([slot]))))
+                else:
                     continue
-                self.results[m] = _take(states, slot)
-                if self.on_done is not None:
-                    self.on_done()
-                owner[slot] = nxt = self._next()
-                if nxt is not None:
-                    one_model, one_state = self._fresh(nxt)
-                    _put(models, slot, _take(one_model, 0))
-                    _put(states, slot, _take(one_state, 0))
+                self._fill(slot, owner, models, states)
 
 
 class _GroupRun(NamedTuple):
@@ -328,7 +365,7 @@ def _run_workers(scheduler: _SlotScheduler, n_threads: int, x64: bool) -> None:
 
 
 def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=None,
-                   workers=None):
+                   workers=None, on_segment=None):
     """Train a group's models, `chunk_size` at a time (all at once by default); with a
     `Checkpoint`, a chunk found there is loaded instead of trained, and each trained chunk is
     saved as soon as it is finished. Inside a user's joblib backend context the chunks are
@@ -375,7 +412,8 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
                     on_done()
     for chunk, key in ([] if n_workers else pending):
         scheduler = _SlotScheduler(run.plan, run.shared, run.inits, run.models, run.n_slots,
-                                   run.segment_epochs, on_done, run.sharding, chunk)
+                                   run.segment_epochs, on_done, run.sharding, chunk,
+                                   on_segment)
         _run_workers(scheduler, run.n_threads, run.x64)
         finish(chunk, key, jax.tree.map(lambda *rows: np.stack(rows),
                                         *[scheduler.results[i] for i in chunk]))
@@ -383,7 +421,7 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
 
 
 def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoint=None,
-               **options) -> list:
+               on_segment=None, **options) -> list:
     """Train every group; returns (final states, ProgramReport) per group, the states as numpy
     arrays with a leading model axis (the kind's `finish` reads them).
 
@@ -394,6 +432,9 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
     (`_default_slots`), refilling a slot as its model stops. None of this changes a
     model's numbers beyond rounding: each model's computation is independent of the others,
     and its state carries over exactly from one segment of `segment_epochs` epochs to the next.
+    `on_segment(plan, members, states) -> bool mask` (local runs only, not chunks sent to
+    joblib workers) sees each model after every segment and stops those it names (pruning);
+    see `_SlotScheduler.work`.
     """
     enable_compilation_cache()
     runs = [_prepare_group(plan, chunk_size=chunk_size, **options) for plan in plans]
@@ -411,7 +452,7 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
     for run, compile_time in zip(runs, compile_seconds):
         start = time.perf_counter()
         workers = []
-        states = _execute_group(run, progress, chunk_size, checkpoint, workers)
+        states = _execute_group(run, progress, chunk_size, checkpoint, workers, on_segment)
         report = run.plan.kind.report(
             run.plan, run.shared, states, slots=run.n_slots, threads=run.n_threads,
             compile_seconds=compile_time, train_seconds=time.perf_counter() - start,

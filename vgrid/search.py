@@ -47,7 +47,6 @@ import logging
 import numbers
 import os
 import time
-import warnings
 from collections import defaultdict
 from traceback import format_exc
 
@@ -224,6 +223,12 @@ class _VectorizedSearchMixin:
                                      fit_params=params, **settings)
         return Checkpoint(os.fspath(folder), fingerprint)
 
+    def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
+        """Extra `fit_estimators` options for one block's jobs, given per job as
+        ((candidate, split, parameters), its fitted estimator, its fold): none here; a search
+        that prunes returns its `on_segment` hook and `segment_epochs`."""
+        return {}
+
     def _continues_survivors(self) -> bool:
         """Halving on the epochs resource (an MLP's `max_iter`, a Flax estimator's
         `max_epochs`) continues each survivor instead of retraining it."""
@@ -312,7 +317,10 @@ class _VectorizedSearchMixin:
         job_outcomes = iter(fit_estimators(
             jobs, raise_errors=self.error_score == "raise", reports=reports,
             progress=self.verbose > 0, chunk_size=self._chunk_size(),
-            checkpoint=self._checkpoint, refit_rows=refit_rows, n_threads=self._n_threads()))
+            checkpoint=self._checkpoint, refit_rows=refit_rows, n_threads=self._n_threads(),
+            **self._segment_schedule([(pairs[i], fitted[i], folds[pairs[i][1]])
+                                      for i in range(len(pairs)) if i not in failures],
+                                     scorers, base_estimator)))
         outcomes = [failures[i] if i in failures else next(job_outcomes)
                     for i in range(len(pairs))]
         self.vectorization_.extend(reports)

@@ -1,0 +1,431 @@
+"""Batched Bayesian optimization with Optuna: trials asked in batches, each batch trained at once.
+
+`OptunaSearchCV` is a scikit-learn search whose candidates come from an Optuna study instead of
+a grid. It asks the study's sampler for a batch of trials (TPE's constant liar, on by default,
+spreads a batch: the trials asked but not yet told count as bad ones), trains every (trial,
+fold) of the batch in one vectorized evaluation (`vgrid.search`), tells the study each trial's
+mean test score, and asks for the next batch. `cv_results_`, `best_*` and the refit are
+scikit-learn's, one row per trial, plus a `status` column ("complete", "pruned" or "fail") and
+the trial's Optuna `number`.
+
+Pruning happens inside the vectorized training loop. With a pruner (e.g.
+`optuna.pruners.MedianPruner()`), models train in segments of `segment_epochs` epochs; after
+each segment every model is scored on its held-out fold, as it would be if its training ended
+there (the scorer of the search, on the data the final score uses), and once every fold of a
+trial has reached an epoch the mean over the folds is reported to the trial
+(`trial.report(value, step=epoch)`), as optuna_integration's `OptunaSearchCV` reports it after
+each `partial_fit`. A trial the pruner prunes stops all its models at once and frees their
+slots for the models still running; every model of a group advances one segment before any
+advances two, so that trials are compared at the same epoch. A pruned model's numbers up to its
+last epoch are those of its unpruned run (training resumes exactly from a segment's state).
+
+Pruned trials are `TrialState.PRUNED` in the study, with their last reported value. In
+`cv_results_` their test scores are NaN, as scikit-learn writes a failed fit's: they rank last
+and are never `best_*` or refit (a model stopped early is not the model the refit would
+train), and `status` says "pruned" so that they are not mistaken for failures; their scores per
+epoch are in the study (`trials_dataframe()`, `study_.trials[i].intermediate_values`) and their
+loss curves, cut at the pruning epoch, in `learning_curves_`.
+
+`optimize_study(study, estimator, X, y, ...)` runs the same batches on a study of your own.
+
+Example:
+    >>> import optuna
+    >>> from sklearn.datasets import load_iris
+    >>> from vgrid import MLPClassifier, OptunaSearchCV
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> X, y = load_iris(return_X_y=True)
+    >>> space = {"learning_rate_init": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)}
+    >>> search = OptunaSearchCV(MLPClassifier(max_iter=20, random_state=0), space, n_trials=6,
+    ...                         trials_per_batch=3, cv=3, random_state=0).fit(X, y)
+    >>> len(search.cv_results_["params"]), len(search.study_.trials)
+    (6, 6)
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import threading
+import time
+import warnings
+from collections import defaultdict
+from contextlib import nullcontext
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from threadpoolctl import threadpool_limits
+
+from . import pipeline
+from .scoring import FoldScorer
+from .search import _VectorizedSearchMixin
+
+__all__ = ["OptunaSearchCV", "optimize_study"]
+
+
+def _import_optuna():
+    try:
+        import optuna
+    except ImportError as exc:
+        raise ImportError("vgrid.OptunaSearchCV and vgrid.optimize_study need Optuna, an optional "
+                          "dependency of vgrid: pip install 'vgrid[optuna]'") from exc
+    return optuna
+
+
+def _nan_like(scores):
+    return {name: np.nan for name in scores} if isinstance(scores, dict) else np.nan
+
+
+class _BatchPruning:
+    """Reports each trial of a batch to Optuna as its folds' models train, and names the
+    models of pruned trials. One instance per batch; `hook` gives `fit_estimators` its
+    `on_segment` for one block of jobs. Thread-safe (worker threads call it)."""
+
+    def __init__(self, trials, n_splits: int, every: int, metric: str):
+        self.trials, self.n_splits, self.every, self.metric = trials, n_splits, every, metric
+        self.scores = defaultdict(dict)  # (candidate, split) -> {epoch: test score}
+        self.ended = {}  # (candidate, split) -> the epoch its model finished at
+        self.next_step = defaultdict(lambda: every)  # candidate -> next epoch to report
+        self.pruned = {}  # candidate -> the epoch it was pruned at
+        self.lock = threading.Lock()
+
+    def hook(self, jobs, scorer):
+        """`on_segment` for `jobs`: ((candidate, split, parameters), fitted estimator, fold)."""
+        def on_segment(job_indices, n_iter, done, snapshot):
+            with self.lock:
+                return [self._observe(jobs[j], int(n_iter[k]), bool(done[k]),
+                                      lambda k=k: snapshot(k), scorer)
+                        for k, j in enumerate(job_indices)]
+        return on_segment
+
+    def _observe(self, job, epoch, done, snapshot, scorer) -> bool:
+        (c, s, _), fitted, fold = job
+        if c in self.pruned:
+            return True
+        scores = self.scores[c, s]
+        if epoch not in scores:
+            scores[epoch] = self._score(snapshot(), fitted, fold, scorer)
+        if done:
+            self.ended[c, s] = epoch
+        self._report(c)
+        return c in self.pruned
+
+    def _score(self, model, fitted, fold, scorer) -> float:
+        if model is None:  # non-finite weights
+            return np.nan
+        estimator = model
+        if fitted is not model and pipeline.final_step(fitted)[0] is not None:
+            estimator = copy.copy(fitted)
+            estimator.steps = [*fitted.steps[:-1], (fitted.steps[-1][0], model)]
+        value = scorer.score(estimator, *fold["test"], fold["score_test"], np.nan)
+        return float(value[self.metric] if isinstance(value, dict) else value)
+
+    def _report(self, c):
+        """Report every epoch that all of trial c's folds have reached (a fold that finished
+        earlier counts with its final score), asking the pruner after each; a trial whose
+        folds have all finished is only told its final score, never pruned."""
+        folds = [(c, s) for s in range(self.n_splits)]
+        while c not in self.pruned:
+            step = self.next_step[c]
+            if all(key in self.ended and self.ended[key] <= step for key in folds):
+                return
+            values = []
+            for key in folds:
+                if step in self.scores[key]:
+                    values.append(self.scores[key][step])
+                elif key in self.ended and self.ended[key] < step:
+                    values.append(self.scores[key][self.ended[key]])
+                else:
+                    return  # a fold has not reached this epoch yet
+            trial = self.trials[c]
+            trial.report(float(np.mean(values)), step)
+            self.next_step[c] = step + self.every
+            if trial.should_prune():
+                self.pruned[c] = step
+
+
+class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
+    """Bayesian optimization with Optuna, each batch of trials trained at once by vgrid.
+
+    Parameters
+    ----------
+    estimator : estimator
+        vgrid's or scikit-learn's MLP (or a Pipeline ending in one). Other estimators are
+        evaluated by scikit-learn's own code, one fit at a time, without pruning.
+    param_distributions : dict of str to optuna.distributions.BaseDistribution
+        The search space, e.g. ``{"alpha": FloatDistribution(1e-6, 1e-1, log=True),
+        "hidden_layer_sizes": IntDistribution(16, 256)}``.
+    n_trials : int or None, default=10
+        Trials to run (None: until `timeout`).
+    trials_per_batch : int or "auto", default="auto"
+        Trials asked, trained and told together. "auto": ``max(16, ceil(n_trials / 4))``
+        (at most `n_trials`; 16 without `n_trials`), about four rounds of the sampler. More
+        trials per batch train faster, fewer let the sampler learn from more results: on the
+        CPU a batch whose widest model is new compiles a program (0.65 s unloaded), about what
+        training 8 trials x 3 folds of a small MLP costs (the setup of
+        benchmarks/bench_optuna.py, 48 trials, on the shared 2-core machine: 29.6 s cold with 8
+        per batch, best 0.9789; 22.6 s with 16, best 0.9794).
+    sampler : optuna.samplers.BaseSampler or None, default=None
+        None: ``TPESampler(seed=..., constant_liar=True)``, seeded from `random_state`.
+    pruner : optuna.pruners.BasePruner or None, default=None
+        None: no pruning. `MedianPruner` compares a trial with completed trials only, so
+        its decisions do not depend on the order of the worker threads; pruners that compare
+        running trials (`SuccessiveHalvingPruner`, `HyperbandPruner`) may.
+    study : optuna.study.Study or None, default=None
+        A study of your own (direction "maximize"); its sampler and pruner are used, and
+        `sampler` and `pruner` must then be None. None: a new in-memory study.
+    segment_epochs : int, default=5
+        With a pruner, epochs between two reports to it.
+    scoring, refit, cv, verbose, error_score, return_train_score, n_jobs, pre_dispatch
+        As in scikit-learn's `RandomizedSearchCV`. With several scorers, `refit` names the
+        one optimized. `n_jobs` and `pre_dispatch` apply to estimators vgrid does not
+        vectorize.
+    timeout : float or None, default=None
+        Seconds after which no new batch is asked (the batch in flight finishes; the first
+        batch always runs).
+    random_state : int, RandomState or None, default=None
+        Seeds the default sampler (as optuna_integration's `OptunaSearchCV` does).
+
+    Attributes
+    ----------
+    study_ : optuna.study.Study
+        The study, with every trial of this fit (and of earlier ones, for your own study).
+    cv_results_ : dict of numpy arrays
+        scikit-learn's keys, one row per trial of this fit in the order asked, plus
+        ``status`` ("complete", "pruned" or "fail") and ``number`` (the Optuna trial
+        number). Pruned trials have NaN test (and train) scores.
+    best_estimator_, best_score_, best_params_, best_index_, refit_time_, scorer_,
+    n_splits_, multimetric_, learning_curves_, vectorization_, refit_engine_
+        As in `vgrid.RandomizedSearchCV`.
+    n_batches_ : int
+        Batches run.
+
+    Example:
+        >>> import optuna
+        >>> from sklearn.datasets import load_wine
+        >>> from vgrid import MLPClassifier
+        >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+        >>> X, y = load_wine(return_X_y=True)
+        >>> space = {"alpha": optuna.distributions.FloatDistribution(1e-5, 1.0, log=True)}
+        >>> search = OptunaSearchCV(MLPClassifier(max_iter=30, random_state=0), space,
+        ...     n_trials=8, trials_per_batch=4, pruner=optuna.pruners.MedianPruner(),
+        ...     cv=3, random_state=0).fit(X / X.max(0), y)
+        >>> search.n_batches_, set(search.cv_results_["status"]) <= {"complete", "pruned"}
+        (2, True)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSearchCV._parameter_constraints,
+        "param_distributions": [dict],
+        "n_trials": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "trials_per_batch": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None,
+                                                            closed="left")],
+        "sampler": "no_validation",
+        "pruner": "no_validation",
+        "study": "no_validation",
+        "segment_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "timeout": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimator, param_distributions, *, n_trials=10, trials_per_batch="auto",
+                 sampler=None, pruner=None, study=None, segment_epochs=5, scoring=None,
+                 refit=True, cv=None, timeout=None, random_state=None, verbose=0,
+                 error_score=np.nan, return_train_score=False, n_jobs=None,
+                 pre_dispatch="2*n_jobs"):
+        super().__init__(estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv,
+                         verbose=verbose, pre_dispatch=pre_dispatch, error_score=error_score,
+                         return_train_score=return_train_score)
+        self.param_distributions = param_distributions
+        self.n_trials = n_trials
+        self.trials_per_batch = trials_per_batch
+        self.sampler = sampler
+        self.pruner = pruner
+        self.study = study
+        self.segment_epochs = segment_epochs
+        self.timeout = timeout
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **params):
+        """Run the study's trials, batch by batch; see the class docs. Returns self."""
+        optuna = _import_optuna()
+        for name, dist in self.param_distributions.items():
+            if not isinstance(dist, optuna.distributions.BaseDistribution):
+                raise TypeError(
+                    f"param_distributions[{name!r}] must be an Optuna distribution, got "
+                    f"{dist!r} of type {type(dist).__name__}; e.g. optuna.distributions."
+                    "FloatDistribution(1e-4, 1e-1, log=True) or CategoricalDistribution([...]).")
+        if self.n_trials is None and self.timeout is None:
+            raise ValueError("n_trials and timeout are both None: the search would never end. "
+                             "Set n_trials, timeout or both.")
+        if self.study is not None:
+            if self.sampler is not None or self.pruner is not None:
+                raise ValueError("A study brings its own sampler and pruner: pass sampler=None "
+                                 "and pruner=None with study=, or set them on the study.")
+            if len(self.study.directions) != 1 or (
+                    self.study.direction != optuna.study.StudyDirection.MAXIMIZE):
+                raise ValueError("OptunaSearchCV maximizes one score (scikit-learn's scorers "
+                                 "are greater-is-better); got a study with directions "
+                                 f"{[d.name for d in self.study.directions]}. Create it with "
+                                 "optuna.create_study(direction='maximize').")
+            self.study_ = self.study
+        else:
+            sampler = self.sampler
+            if sampler is None:
+                seed = (None if self.random_state is None else
+                        int(check_random_state(self.random_state).randint(0, 2**31 - 1)))
+                sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+            self.study_ = optuna.create_study(
+                direction="maximize", sampler=sampler,
+                pruner=self.pruner or optuna.pruners.NopPruner())
+        self._prunes = not isinstance(self.study_.pruner, optuna.pruners.NopPruner)
+        self._metric = self._objective_metric()
+        self._pruning, self._pruned_rows, self._first_row = None, set(), 0
+        try:
+            return super().fit.__wrapped__(self, X, y, **params)
+        finally:
+            del self._pruning, self._pruned_rows, self._first_row, self._prunes
+
+    def _objective_metric(self) -> str:
+        """The scorer name whose mean test score Optuna maximizes ("score" for one scorer)."""
+        if self.scoring is None or isinstance(self.scoring, str):
+            return "score"
+        if callable(self.scoring):  # a callable returning a dict names its metric in refit
+            return self.refit if isinstance(self.refit, str) else "score"
+        if not isinstance(self.refit, str):
+            raise ValueError("With several scorers OptunaSearchCV needs the one to maximize: "
+                             f"set refit to one of their names, got refit={self.refit!r}.")
+        return self.refit
+
+    def _batch_size(self) -> int:
+        if self.trials_per_batch != "auto":
+            return self.trials_per_batch
+        if self.n_trials is None:
+            return 16
+        return min(self.n_trials, max(16, math.ceil(self.n_trials / 4)))
+
+    def _run_search(self, evaluate_candidates, callback_ctx=None):
+        """Ask a batch of trials, evaluate them at once, tell their scores; repeat."""
+        optuna = _import_optuna()
+        study, batch = self.study_, self._batch_size()
+        start, asked, self.n_batches_ = time.monotonic(), 0, 0
+        while ((self.n_trials is None or asked < self.n_trials)
+               and (self.timeout is None or not asked
+                    or time.monotonic() - start < self.timeout)):
+            size = batch if self.n_trials is None else min(batch, self.n_trials - asked)
+            trials = [study.ask(dict(self.param_distributions)) for _ in range(size)]
+            asked += size
+            self.n_batches_ += 1
+            self._pruning = None
+            if self._prunes:
+                self._pruning = _BatchPruning(trials, self.n_splits_, self.segment_epochs,
+                                              self._metric)
+            # Models are scored on the host while XLA's threads train on every core: BLAS
+            # threads would contend with them (a test fold's forward pass measured 4x slower).
+            with threadpool_limits(1, user_api="blas") if self._prunes else nullcontext():
+                results = evaluate_candidates([dict(t.params) for t in trials],
+                                              more_results={"number": [t.number for t in trials]})
+            self._first_row += size
+            self._tell(study, trials, results, optuna.trial.TrialState)
+
+    def _tell(self, study, trials, results, TrialState):
+        first = len(results["params"]) - len(trials)
+        keys = [k for k in results if k.startswith(("mean_", "std_", "split"))]
+        for c, trial in enumerate(trials):
+            row = first + c
+            for key in keys:
+                trial.set_user_attr(key, float(results[key][row]))
+            value = results[f"mean_test_{self._metric}"][row]
+            if results["status"][row] == "pruned":
+                study.tell(trial, state=TrialState.PRUNED)
+            elif not np.isfinite(value):
+                study.tell(trial, state=TrialState.FAIL)
+            else:
+                study.tell(trial, float(value))
+
+    def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
+        if self._pruning is None:
+            return {}
+        return {"on_segment": self._pruning.hook(jobs, FoldScorer(scorers, base_estimator)),
+                "segment_epochs": self.segment_epochs}
+
+    def _evaluate_vectorized(self, base_estimator, X, y, candidate_params, splits, scorers,
+                             routed_params):
+        out = super()._evaluate_vectorized(base_estimator, X, y, candidate_params, splits,
+                                           scorers, routed_params)
+        for c in sorted(self._pruning.pruned if self._pruning is not None else ()):
+            self._pruned_rows.add(self._first_row + c)
+            for s in range(len(splits)):
+                result = out[c * len(splits) + s]
+                result["test_scores"] = _nan_like(result["test_scores"])
+                if "train_scores" in result:
+                    result["train_scores"] = _nan_like(result["train_scores"])
+        return out
+
+    def _format_results(self, candidate_params, n_splits, out, more_results=None):
+        """scikit-learn's, plus `status`; its warning about non-finite scores only when some
+        come from failures rather than pruning."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = super()._format_results(candidate_params, n_splits, out, more_results)
+        status = np.full(len(candidate_params), "complete", dtype=object)
+        status[sorted(self._pruned_rows)] = "pruned"
+        failed = [i for i, row in enumerate(results[f"mean_test_{self._metric}"])
+                  if not np.isfinite(row) and status[i] != "pruned"]
+        status[failed] = "fail"
+        results["status"] = status
+        for warning in caught:
+            if "scores are non-finite" in str(warning.message) and not failed:
+                continue
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+        return results
+
+    def trials_dataframe(self, **kwargs):
+        """`study_.trials_dataframe(**kwargs)`: Optuna's table of the trials (pandas)."""
+        return self.study_.trials_dataframe(**kwargs)
+
+
+def optimize_study(study, estimator, X, y=None, *, param_distributions=None, n_trials=10,
+                   trials_per_batch="auto", segment_epochs=5, cv=None, scoring=None,
+                   refit=False, timeout=None, error_score=np.nan, verbose=0, **fit_params):
+    """Run batches of trials of your own Optuna `study` on `estimator`; see `OptunaSearchCV`.
+
+    The study's sampler and pruner are used (its direction must be "maximize"). Without
+    `param_distributions`, the search space is that of the study's finished trials, so that a
+    study can be continued. Returns the fitted `OptunaSearchCV` (its `study_` is `study`).
+
+    Example:
+        >>> import optuna
+        >>> from sklearn.datasets import load_iris
+        >>> from vgrid import MLPClassifier
+        >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+        >>> X, y = load_iris(return_X_y=True)
+        >>> study = optuna.create_study(direction="maximize",
+        ...                             sampler=optuna.samplers.TPESampler(seed=0))
+        >>> space = {"alpha": optuna.distributions.FloatDistribution(1e-5, 1.0, log=True)}
+        >>> _ = optimize_study(study, MLPClassifier(max_iter=20, random_state=0), X, y,
+        ...                    param_distributions=space, n_trials=4, cv=3)
+        >>> _ = optimize_study(study, MLPClassifier(max_iter=20, random_state=0), X, y,
+        ...                    n_trials=4, cv=3)      # the same space, four more trials
+        >>> len(study.trials)
+        8
+    """
+    _import_optuna()
+    if param_distributions is None:
+        finished = [t for t in study.trials if t.state.is_finished() and t.distributions]
+        if not finished:
+            raise ValueError("The study has no finished trial to take the search space from: "
+                             "pass param_distributions={name: optuna distribution}.")
+        param_distributions = {}
+        for trial in finished:
+            param_distributions.update(trial.distributions)
+    search = OptunaSearchCV(estimator, param_distributions, n_trials=n_trials,
+                            trials_per_batch=trials_per_batch, study=study,
+                            segment_epochs=segment_epochs, cv=cv, scoring=scoring, refit=refit,
+                            timeout=timeout, error_score=error_score, verbose=verbose)
+    return search.fit(X, y, **fit_params)
