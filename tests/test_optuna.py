@@ -304,3 +304,21 @@ def test_estimators_vgrid_does_not_vectorize_run_unpruned(iris, caplog):
                             random_state=0).fit(*iris)
     assert list(search.cv_results_["status"]) == ["complete"] * 4
     assert [t.value for t in search.study_.trials] == list(search.cv_results_["mean_test_score"])
+
+
+def test_flax_trials_are_pruned_inside_the_vectorized_loop(iris):
+    # One engine: a Flax estimator's trials are pruned like the MLPs', and a pruned trial's
+    # models stop at the step it was pruned.
+    from vgrid import FlaxClassifier
+
+    space = {"optimizer__learning_rate": FloatDistribution(1e-5, 0.3, log=True)}
+    search = OptunaSearchCV(FlaxClassifier(module__hidden=(8,), max_epochs=30, batch_size=16),
+                            space, n_trials=9, trials_per_batch=3, cv=CV, refit=False,
+                            sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=3),
+                            pruner=_median_pruner()).fit(*iris)
+    statuses = list(search.cv_results_["status"])
+    assert "pruned" in statuses and "complete" in statuses
+    for row in np.flatnonzero(search.cv_results_["status"] == "pruned"):
+        step = max(search.study_.trials[row].intermediate_values)
+        n_epochs = np.isfinite(search.learning_curves_["loss"][row]).sum(axis=1)
+        assert list(n_epochs) == [step] * 3 and step < 30
