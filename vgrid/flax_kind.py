@@ -671,6 +671,26 @@ def _module_of(key: GroupKey, fields: dict) -> nn.Module:
 _MAX_SWITCH_BRANCHES = 16
 
 
+def _switch_is_cheaper(members, n_branches: int, n_threads: int) -> bool:
+    """Whether one program with a per-model switch among `n_branches` values costs less than
+    one program per value. A model called alone (the CPU's one model per call) runs only its
+    own branch; under vmap (several models per call, an accelerator) every branch is computed
+    for every model: `n_branches` times the work, against `n_branches - 1` more compilations
+    (the cost model's seconds and FLOP/s)."""
+    if n_branches > _MAX_SWITCH_BRANCHES:
+        return False
+    from .scheduling import skips_padding_batches
+
+    if skips_padding_batches():  # one model per call: a switch computes one branch
+        return True
+    key = members[0].static_key
+    module = _module_of(key, dict(members[0].fields))
+    work = sum(3 * _forward_flops(module, key.n_features) * len(p.train_rows) * p.max_epochs
+               for p in members)
+    rate = COST_MODEL.flops_per_second("float32", jax.default_backend()) * max(1, n_threads)
+    return (n_branches - 1) * work / rate < (n_branches - 1) * COST_MODEL.compile_seconds
+
+
 _FORWARD_FLOPS: dict = {}
 
 
@@ -1261,7 +1281,7 @@ class FlaxKind:
                                              group[0].static_key.n_features):
                     switches = len({tuple(dict(p.fields)[n] for n in roles.switched)
                                     for p in bucket})
-                    if switches > _MAX_SWITCH_BRANCHES:
+                    if switches > 1 and not _switch_is_cheaper(bucket, switches, n_threads):
                         for part in _split_by(bucket, roles.switched):
                             plans.append(_make_plan(self, part, roles._replace(
                                 switched=(), static=roles.static + roles.switched), room_rows,
