@@ -163,13 +163,14 @@ def test_bench_quick_prints_the_table_and_writes_json_that_validates_and_a_plot(
         assert r["host_peak_rss_mib"] > r["host_rss_before_fit_mib"] > 0
     assert [s["devices"] for s in doc["scaling"]] == [1, 2]
     assert doc["peak"]["float32"]["per_device_gflops"] > 0
+    assert doc["options"]["devices"] == [1, 2] and doc["options"]["workloads"] == ["scaling"]
     assert png.stat().st_size > 0
 
 
 def test_the_schema_rejects_a_document_missing_a_measurement(tmp_path):
     doc = report.document(machine={}, peak={}, size="quick", dtype="float32",
                           results=[{"workload": "mlp_seed", "cold": {}}], scaling=[],
-                          command=None, created="now")
+                          options={}, created="now")
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, report.load_schema())
 

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import numbers
 
 import jax
 import jax.numpy as jnp
@@ -85,22 +86,33 @@ def _unpadded_fields(module_cls, fields: dict) -> dict:
 def flax_step_flop(module_cls, fields: tuple, optimizer, opt_args: tuple, n_features: int,
                    n_outputs: int, rows: int) -> float:
     """FLOPs of one step of a FlaxClassifier's model on `rows` rows: forward, softmax
-    cross-entropy, gradients and the optax update."""
-    return _flax_step_flop(module_cls, fields, optimizer, opt_args, n_features, n_outputs, rows)
+    cross-entropy, gradients and the optax update. Numeric optimizer arguments are traced, as
+    the estimator traces them, so their values do not change the count."""
+    numeric = tuple(sorted(k for k, v in opt_args if _is_number(v)))
+    static = tuple((k, v) for k, v in opt_args if not _is_number(v))
+    return _flax_step_flop(module_cls, fields, optimizer, static, numeric, n_features,
+                           n_outputs, rows)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @functools.cache
-def _flax_step_flop(module_cls, fields, optimizer, opt_args, n_features, n_outputs, rows):
+def _flax_step_flop(module_cls, fields, optimizer, static_opt, numeric_opt, n_features,
+                    n_outputs, rows):
     import optax
 
     module = module_cls(n_outputs=n_outputs, **_unpadded_fields(module_cls, dict(fields)))
-    tx = optimizer(**dict(opt_args))
     x = jnp.zeros((rows, n_features), jnp.float32)
     y = jnp.zeros((rows,), jnp.int32)
     params = module.init(jax.random.key(0), x[:1])
-    state = tx.init(params)
+    hyper = {k: jnp.float32(1e-3) for k in numeric_opt}
 
-    def step(params, state, x, y):
+    def step(params, hyper, x, y):
+        tx = optax.inject_hyperparams(optimizer)(**dict(static_opt), **hyper)
+        state = tx.init(params)
+
         def loss(params):
             logits = module.apply(params, x)
             return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
@@ -108,7 +120,7 @@ def _flax_step_flop(module_cls, fields, optimizer, opt_args, n_features, n_outpu
         updates, state = tx.update(jax.grad(loss)(params), state, params)
         return optax.apply_updates(params, updates), state
 
-    return _lowered_flop(step, params, state, x, y)
+    return _lowered_flop(step, params, hyper, x, y)
 
 
 def _epoch_flop(step_flop, n_rows: int, batch: int) -> float:

@@ -14,7 +14,7 @@ from importlib import resources
 from .workloads import SCALING, WORKLOADS_VERSION
 
 __all__ = ["SCHEMA_VERSION", "document", "load_schema", "plot", "progress", "require_matplotlib",
-           "scaling_summary", "table", "validate"]
+           "markdown", "scaling_summary", "share", "table", "validate"]
 
 SCHEMA_VERSION = 1
 
@@ -33,9 +33,9 @@ def validate(doc: dict) -> None:
     jsonschema.validate(doc, load_schema())
 
 
-def document(*, machine, peak, size, dtype, results, scaling, command, created) -> dict:
+def document(*, machine, peak, size, dtype, results, scaling, options, created) -> dict:
     return {"schema_version": SCHEMA_VERSION, "workloads_version": WORKLOADS_VERSION,
-            "created": created, "command": command, "size": size, "dtype": dtype,
+            "created": created, "options": options, "size": size, "dtype": dtype,
             "machine": machine, "peak": peak, "results": results, "scaling": scaling}
 
 
@@ -56,6 +56,11 @@ def progress(total: int, desc: str):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="run", leave=False, disable=None)
+
+
+def share(value: float) -> str:
+    """A share of peak as a percentage, with two decimals below 1%."""
+    return f"{value:.0%}" if value >= 0.01 else f"{value:.2%}"
 
 
 def _mib(value) -> str:
@@ -82,7 +87,7 @@ def table(doc: dict) -> str:
         rows.append((name, str(r["devices"]), f"{r['n_fits']:,}",
                      f"{r['cold']['fits_per_second']:,.1f}", f"{r['warm']['fits_per_second']:,.1f}",
                      f"{r['compile_seconds']:.2f}", f"{r['warm']['useful_gflops']:,.1f}",
-                     f"{r['warm']['share_of_peak']:.0%}", _mib(r["device_peak_mib"]),
+                     share(r["warm"]["share_of_peak"]), _mib(r["device_peak_mib"]),
                      _mib(r["host_peak_rss_mib"]), f"{r['models_per_device']:,}",
                      f"{sk['fits_per_second']:,.1f}" if sk else "-"))
     widths = [max(len(str(row[i])) for row in [header, *rows] if i < len(row))
@@ -97,6 +102,34 @@ def table(doc: dict) -> str:
                      + (f"; warm fits/s from 1,000 models up within {spread:.2f}x" if spread
                         else ""))
     return "\n".join(lines)
+
+
+def markdown(doc: dict) -> str:
+    """The results as a markdown table (for `benchmarks/README.md`)."""
+    m = doc["machine"]
+    lines = [f"{m['device_count']} x {m['device_kind']} ({m['platform']}), {m['cpu']}, "
+             f"{m['cpu_count']} CPUs; jax {m['jax']}; {doc['created']}; size {doc['size']}, "
+             f"workloads v{doc['workloads_version']}. Matmul peak per device: "
+             + ", ".join(f"{d} {p['per_device_gflops']:,.0f} GFLOP/s"
+                         for d, p in doc["peak"].items()) + ".", "",
+             "| workload | devices | fits | fits/s cold (compile) | fits/s warm | useful GFLOP/s "
+             "warm (share of peak) | device peak | host RSS | models/device | scikit-learn "
+             "fits/s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in doc["results"]:
+        name = f"{r['workload']} {r['models']}" if r["workload"] == SCALING else r["workload"]
+        if "error" in r:
+            lines.append(f"| {name} | {r.get('devices', '')} | error: {r['error']} |||||||")
+            continue
+        sk = r.get("sklearn")
+        sk_cell = f"{sk['fits_per_second']:,.1f} ({sk['n_fits']} fits)" if sk else "-"
+        device = "-" if r["device_peak_mib"] is None else f"{r['device_peak_mib']:,.0f} MiB"
+        lines.append(
+            f"| {name} | {r['devices']} | {r['n_fits']:,} | {r['cold']['fits_per_second']:,.1f} "
+            f"({r['compile_seconds']:.1f} s) | {r['warm']['fits_per_second']:,.1f} "
+            f"| {r['warm']['useful_gflops']:,.1f} ({share(r['warm']['share_of_peak'])}) "
+            f"| {device} | {r['host_peak_rss_mib']:,.0f} MiB | {r['models_per_device']:,} "
+            f"| {sk_cell} |")
+    return "\n".join(lines) + "\n"
 
 
 def require_matplotlib() -> None:
@@ -123,7 +156,7 @@ def plot(doc: dict, path: str) -> None:
     left.bar(x - 0.2, [r["cold"]["fits_per_second"] for r in grids], 0.4, label="cold")
     bars = left.bar(x + 0.2, [r["warm"]["fits_per_second"] for r in grids], 0.4, label="warm")
     for bar, r in zip(bars, grids):
-        left.annotate(f"{r['warm']['share_of_peak']:.0%}", (bar.get_x() + bar.get_width() / 2,
+        left.annotate(share(r["warm"]["share_of_peak"]), (bar.get_x() + bar.get_width() / 2,
                                                               bar.get_height()),
                       ha="center", va="bottom", fontsize=8)
     left.set_yscale("log")

@@ -110,7 +110,8 @@ def _run(args) -> int:
         raise BenchError(f"--max-models must be at least 1, got {args.max_models}")
     dtypes = sorted({"float32", args.dtype} | ({"float64"} if "core_a" in names else set()))
     progress = report.progress(total=1, desc="probe")
-    probe = _in_fresh_process({"kind": "probe", "dtypes": dtypes}, env=dict(os.environ))
+    probe = _in_fresh_process({"kind": "probe", "dtypes": dtypes,
+                               "max_devices": max(args.devices or [1])}, env=dict(os.environ))
     progress.update(1)
     machine, peak = probe["machine"], probe["peak"]
     device_counts = _device_counts(args.devices, machine)
@@ -137,8 +138,10 @@ def _run(args) -> int:
     progress.close()
     document = report.document(
         machine=machine, peak=peak, size=size, dtype=args.dtype, results=results,
-        scaling=scaling, command=["vgrid", "bench", *sys.argv[2:]] if sys.argv[1:2] == ["bench"]
-        else None, created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+        scaling=scaling, created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        options={"workloads": names, "dtype": args.dtype, "devices": device_counts,
+                 "quick": bool(args.quick), "compare": args.compare,
+                 "max_models": args.max_models})
     print(report.table(document))
     if args.json:
         report.validate(document)

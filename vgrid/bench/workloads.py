@@ -34,8 +34,8 @@ WORKLOADS = {
                 "quick: 256 units, 5 epochs), 160 fits",
     "flax_cnn": "convolutional Flax grid: DigitsCNN on digits, filters x kernel x learning rate "
                 "(full: 108 fits, 20 epochs; quick: 12 fits, 3 epochs)",
-    "flax_1k": "1,024-model Flax MLP grid: 2 widths x 64 learning rates x 2 beta_1, 4 folds "
-               "(full: 4000 x 32, 10 epochs; quick: 400 x 16, 2 epochs)",
+    "flax_1k": "1,024-model Flax MLP grid: learning rates x 2 beta_1, 4 folds (full: 4000 x "
+               "32, widths 32 and 64, 10 epochs; quick: 400 x 16, width 16, 2 epochs)",
     SCALING: "scaling curve: the seed-sized (100,) MLP, 20 epochs, one split, a grid over "
              "alpha of 1, 4, 16, ... models up to what fits the device memory",
     "core_a": "the suite's core grid (a): 1000 x 20 float64 (exact mode), 3 widths x 3 learning "
@@ -150,14 +150,14 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
     if name == "flax_1k":
         from vgrid.flax_models import MLP
 
-        if quick:
+        if quick:  # one width: one program to compile
             X, y = classification_data(400, 16, 3, 8, np.float32)
-            widths, epochs, batch = [(16,), (32,)], 2, 100
+            widths, rates, epochs, batch = [(16,)], 128, 2, 100
         else:
             X, y = classification_data(4000, 32, 3, 16, np.float32)
-            widths, epochs, batch = [(32,), (64,)], 10, 128
+            widths, rates, epochs, batch = [(32,), (64,)], 64, 10, 128
         grid = {"module__hidden": widths,
-                "optimizer__learning_rate": list(np.logspace(-4, -1, 64)),
+                "optimizer__learning_rate": list(np.logspace(-4, -1, rates)),
                 "optimizer__b1": [0.8, 0.9]}
         est = _flax(MLP, max_epochs=epochs, batch_size=batch)
         return Problem(name, size, X, y, est, grid, StratifiedKFold(4), "float32", 8)
