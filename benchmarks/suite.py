@@ -102,12 +102,9 @@ TARGETS = {"core_a": 5.0, "core_b": 6.0}  # issue 4: whole fit, cold, vs scikit-
 PEAK_SHARE_TARGET = {"large": 0.40}
 
 
-def _vgrid_rates(row, sklearn_seconds=None):
+def _vgrid_rates(row, sklearn_seconds):
     """A bench row's cold or warm figures, with the speedup over scikit-learn."""
-    out = dict(row)
-    if sklearn_seconds is not None:
-        out["speedup"] = sklearn_seconds / row["seconds"]
-    return out
+    return dict(row, speedup=sklearn_seconds / row["seconds"])
 
 
 def run_grid_case(name, peak):
@@ -130,7 +127,8 @@ def run_grid_case(name, peak):
         "vgrid_cold": _vgrid_rates(row["cold"], sk_s),
         "vgrid_warm": _vgrid_rates(row["warm"], sk_s),
         "programs": row["programs"],
-        "peak_rss_mib": row["host_peak_rss_mib"], "rss_before_fit_mib": row["host_rss_before_fit_mib"],
+        "peak_rss_mib": row["host_peak_rss_mib"],
+        "rss_before_fit_mib": row["host_rss_before_fit_mib"],
         "rss_per_fit_mib": (row["host_peak_rss_mib"] - row["host_rss_before_fit_mib"]) / p.n_fits,
         "device_peak_mib": row["device_peak_mib"],
         "max_abs_split_score_diff": diff, "same_best_params": sk.best_params_ == ours.best_params_,

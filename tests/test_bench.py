@@ -106,6 +106,7 @@ def test_scaling_sizes_and_the_memory_stop():
     assert runner.scaling_sizes(1) == [1]
     assert runner.scaling_sizes(256) == [1, 4, 16, 64, 256]
     assert runner.scaling_sizes(100) == [1, 4, 16, 64, 100]
+    assert runner.scaling_sizes(256, factor=16) == [1, 16, 256]
 
     def row(models, peak, devices=1):
         return {"models": models, "devices": devices, "device_peak_mib": peak,

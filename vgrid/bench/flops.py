@@ -137,14 +137,17 @@ def _model_epoch_flop(estimator, params: dict, n_features: int, n_outputs: int, 
 
     est = clone(estimator).set_params(**params)
     if hasattr(est, "hidden_layer_sizes"):  # scikit-learn's (or vgrid's) MLP
-        if est.solver != "adam":
-            raise ValueError(f"the FLOP count covers solver='adam' only, got {est.solver!r}")
+        if est.solver != "adam" or est.early_stopping:
+            raise ValueError("the FLOP count covers solver='adam' without early_stopping, got "
+                             f"solver={est.solver!r}, early_stopping={est.early_stopping!r}")
         hidden = est.hidden_layer_sizes
         hidden = (int(hidden),) if np.isscalar(hidden) else tuple(int(h) for h in hidden)
         batch = min(200, n_rows) if est.batch_size == "auto" else int(est.batch_size)
         return _epoch_flop(lambda r: mlp_step_flop(n_features, hidden, n_outputs, r, dtype,
                                                    est.activation), n_rows, batch)
-    module_cls = est.module or __import__("vgrid.flax_models").flax_models.MLP
+    from vgrid.flax_models import MLP
+
+    module_cls = est.module or MLP
     fields = tuple(sorted((k[len("module__"):], _hashable(v)) for k, v in
                           est.get_params().items() if k.startswith("module__")))
     opt_args = {k[len("optimizer__"):]: v for k, v in est.get_params().items()
@@ -167,7 +170,12 @@ def _hashable(value):
 def search_flop(search, X, y, cv, dtype: str) -> float:
     """Useful FLOPs of a fitted `GridSearchCV`: every (candidate, split) fit's steps at its own
     shapes, counted by XLA, plus the refit when there is one."""
+    from sklearn.base import is_classifier
+
     estimator = search.estimator
+    if not is_classifier(estimator):
+        raise ValueError(f"the FLOP count covers classifiers (log-loss, softmax cross-entropy); "
+                         f"got {type(estimator).__name__}")
     n_classes = len(np.unique(y))
     is_mlp = hasattr(estimator, "hidden_layer_sizes")
     n_outputs = 1 if (is_mlp and n_classes == 2) else n_classes

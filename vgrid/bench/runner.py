@@ -29,7 +29,9 @@ __all__ = ["BenchError", "add_arguments", "run", "scaling_sizes"]
 # The scaling curve: 1, 4, 16, ... models, at most this many (see `scaling_sizes`).
 SCALING_CAP = {("cpu", "quick"): 256, ("cpu", "full"): 4096,
                ("accelerator", "quick"): 16384, ("accelerator", "full"): 262144}
-# A point whose cold run takes longer than this ends the curve (the next is 4x the work).
+# Models grow by this factor from one point to the next (quick: fewer processes to start).
+SCALING_FACTOR = {"quick": 16, "full": 4}
+# A point whose cold run takes longer than this ends the curve (the next is 4x or 16x the work).
 SCALING_SECONDS = {"quick": 15.0, "full": 120.0}
 
 
@@ -70,6 +72,9 @@ def run(args) -> int:
     except BenchError as exc:
         print(f"vgrid bench: error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # the probe process failed: no machine to measure
+        print(f"vgrid bench: error: the machine probe failed: {exc}", file=sys.stderr)
+        return 1
 
 
 def _workload_names(requested) -> list[str]:
@@ -110,11 +115,39 @@ def _run(args) -> int:
         raise BenchError(f"--max-models must be at least 1, got {args.max_models}")
     dtypes = sorted({"float32", args.dtype} | ({"float64"} if "core_a" in names else set()))
     progress = report.progress(total=1, desc="probe")
-    probe = _in_fresh_process({"kind": "probe", "dtypes": dtypes,
-                               "max_devices": max(args.devices or [1])}, env=dict(os.environ))
-    progress.update(1)
-    machine, peak = probe["machine"], probe["peak"]
-    device_counts = _device_counts(args.devices, machine)
+    try:
+        probe = _in_fresh_process({"kind": "probe", "dtypes": dtypes,
+                                   "max_devices": max(args.devices or [1])}, env=dict(os.environ))
+        progress.update(1)
+        machine, peak = probe["machine"], probe["peak"]
+        device_counts = _device_counts(args.devices, machine)
+        results, scaling = _measure_all(args, names, size, device_counts, machine, peak, progress)
+    finally:
+        progress.close()
+    document = report.document(
+        machine=machine, peak=peak, size=size, dtype=args.dtype, results=results,
+        scaling=scaling, created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        options={"workloads": names, "dtype": args.dtype, "devices": device_counts,
+                 "quick": bool(args.quick), "compare": args.compare,
+                 "max_models": args.max_models})
+    print(report.table(document))
+    if args.json:
+        report.validate(document)
+        try:
+            with open(args.json, "w") as f:
+                json.dump(document, f, indent=2)
+        except OSError as exc:
+            raise BenchError(f"--json {args.json}: cannot write ({exc.strerror})") from None
+        print(f"wrote {args.json}")
+    if args.plot:
+        report.plot(document, args.plot)
+        print(f"wrote {args.plot}")
+    return 1 if any("error" in r for r in results) else 0
+
+
+def _measure_all(args, names, size, device_counts, machine, peak, progress):
+    """Every workload on every device count, each in a fresh process: (rows, scaling
+    summaries)."""
     peak_gflops = {d: p["per_device_gflops"] for d, p in peak.items()}
     results, scaling = [], []
     grids = [n for n in names if n != workloads.SCALING]
@@ -135,26 +168,7 @@ def _run(args) -> int:
             rows, summary = _scaling_curve(args, size, n_devices, machine, env, peaks, progress)
             results += rows
             scaling.append(summary)
-    progress.close()
-    document = report.document(
-        machine=machine, peak=peak, size=size, dtype=args.dtype, results=results,
-        scaling=scaling, created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        options={"workloads": names, "dtype": args.dtype, "devices": device_counts,
-                 "quick": bool(args.quick), "compare": args.compare,
-                 "max_models": args.max_models})
-    print(report.table(document))
-    if args.json:
-        report.validate(document)
-        try:
-            with open(args.json, "w") as f:
-                json.dump(document, f, indent=2)
-        except OSError as exc:
-            raise BenchError(f"--json {args.json}: cannot write ({exc.strerror})") from None
-        print(f"wrote {args.json}")
-    if args.plot:
-        report.plot(document, args.plot)
-        print(f"wrote {args.plot}")
-    return 1 if any("error" in r for r in results) else 0
+    return results, scaling
 
 
 def _device_counts(requested, machine) -> list[int]:
@@ -216,19 +230,20 @@ def _row_or_error(task: dict, env: dict) -> dict:
         return dict({k: task[k] for k in keys if k in task}, error=str(exc))
 
 
-def scaling_sizes(cap: int) -> list[int]:
-    """1, 4, 16, ... up to `cap`, and `cap` itself when it is not a power of 4."""
+def scaling_sizes(cap: int, factor: int = 4) -> list[int]:
+    """1, factor, factor**2, ... up to `cap`, and `cap` itself when it is not among them."""
     sizes = [1]
-    while sizes[-1] * 4 <= cap:
-        sizes.append(sizes[-1] * 4)
+    while sizes[-1] * factor <= cap:
+        sizes.append(sizes[-1] * factor)
     return sizes if sizes[-1] == cap else [*sizes, cap]
 
 
 def _scaling_curve(args, size, n_devices, machine, env, peaks, progress):
-    """Points of 1, 4, 16, ... models until the cap, the device memory or the time limit."""
+    """Points of 1, 4, 16, ... models (1, 16, 256, ... quick) until the cap, the device memory
+    or the time limit."""
     kind = "cpu" if machine["platform"] == "cpu" else "accelerator"
     cap = args.max_models or SCALING_CAP[kind, size]
-    sizes = scaling_sizes(cap)
+    sizes = scaling_sizes(cap, SCALING_FACTOR[size])
     progress.total += len(sizes)
     rows, stopped_by = [], "cap"
     for i, n_models in enumerate(sizes):
