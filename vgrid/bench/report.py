@@ -141,49 +141,64 @@ def require_matplotlib() -> None:
         raise BenchError("--plot needs matplotlib: pip install 'vgrid[plot]'") from None
 
 
-def plot(doc: dict, path: str) -> None:
+def plot(doc: dict, path: str) -> bool:
     """Warm and cold fits/s per workload (log scale, with the share of peak), and the scaling
-    curve: fits/s against models, one line per device count."""
+    curve: fits/s against models, one line per device count. False (nothing written) when no
+    workload has results."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     grids = [r for r in doc["results"] if r["workload"] != SCALING and "error" not in r]
-    x = np.arange(len(grids))
-    left.bar(x - 0.2, [r["cold"]["fits_per_second"] for r in grids], 0.4, label="cold")
-    bars = left.bar(x + 0.2, [r["warm"]["fits_per_second"] for r in grids], 0.4, label="warm")
-    for bar, r in zip(bars, grids):
-        left.annotate(share(r["warm"]["share_of_peak"]), (bar.get_x() + bar.get_width() / 2,
-                                                              bar.get_height()),
-                      ha="center", va="bottom", fontsize=8)
-    left.set_yscale("log")
-    left.set_xticks(x, [f"{r['workload']}\n{r['devices']} dev" for r in grids], fontsize=8)
-    left.set_ylabel("fits per second (labels: warm share of matmul peak)")
-    left.set_title("Workloads")
-    left.legend()
-    for s in doc["scaling"]:
-        points = sorted((r for r in doc["results"] if r["workload"] == SCALING
-                         and "error" not in r and r["devices"] == s["devices"]),
-                        key=lambda r: r["models"])
-        models = [r["models"] for r in points]
-        right.loglog(models, [r["warm"]["fits_per_second"] for r in points], "o-",
-                     label=f"warm, {s['devices']} dev")
-        right.loglog(models, [r["cold"]["fits_per_second"] for r in points], "s--",
-                     label=f"cold, {s['devices']} dev")
-        sk = [r for r in points if r.get("sklearn")]
-        if sk:
-            right.loglog([r["models"] for r in sk], [r["sklearn"]["fits_per_second"] for r in sk],
-                         "^:", label="scikit-learn")
-    right.set_xlabel("models in the grid")
-    right.set_ylabel("fits per second")
-    right.set_title("Scaling")
-    if doc["scaling"]:
-        right.legend()
+    panels = [draw for draw, present in ((_plot_workloads, grids), (_plot_scaling, doc["scaling"]))
+              if present]
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    for draw, ax in zip(panels, axes[0]):
+        draw(doc, ax)
     m = doc["machine"]
     fig.suptitle(f"vgrid bench ({doc['size']}): {m['device_count']} x {m['device_kind']}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
+
+
+def _plot_workloads(doc, ax):
+    import numpy as np
+
+    grids = [r for r in doc["results"] if r["workload"] != SCALING and "error" not in r]
+    x = np.arange(len(grids))
+    ax.bar(x - 0.2, [r["cold"]["fits_per_second"] for r in grids], 0.4, label="cold")
+    bars = ax.bar(x + 0.2, [r["warm"]["fits_per_second"] for r in grids], 0.4, label="warm")
+    for bar, r in zip(bars, grids):
+        ax.annotate(share(r["warm"]["share_of_peak"]),
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xticks(x, [f"{r['workload']}\n{r['devices']} dev" for r in grids], fontsize=8)
+    ax.set_ylabel("fits per second (labels: warm share of matmul peak)")
+    ax.set_title("Workloads")
+    ax.legend()
+
+
+def _plot_scaling(doc, ax):
+    for s in doc["scaling"]:
+        points = sorted((r for r in doc["results"] if r["workload"] == SCALING
+                         and "error" not in r and r["devices"] == s["devices"]),
+                        key=lambda r: r["models"])
+        models = [r["models"] for r in points]
+        ax.loglog(models, [r["warm"]["fits_per_second"] for r in points], "o-",
+                  label=f"warm, {s['devices']} dev")
+        ax.loglog(models, [r["cold"]["fits_per_second"] for r in points], "s--",
+                  label=f"cold, {s['devices']} dev")
+        sk = [r for r in points if r.get("sklearn")]
+        if sk:
+            ax.loglog([r["models"] for r in sk], [r["sklearn"]["fits_per_second"] for r in sk],
+                      "^:", label=f"scikit-learn, {s['devices']} dev")
+    ax.set_xlabel("models in the grid")
+    ax.set_ylabel("fits per second")
+    ax.set_title("Scaling")
+    ax.legend()

@@ -140,8 +140,8 @@ def _run(args) -> int:
             raise BenchError(f"--json {args.json}: cannot write ({exc.strerror})") from None
         print(f"wrote {args.json}")
     if args.plot:
-        report.plot(document, args.plot)
-        print(f"wrote {args.plot}")
+        drawn = report.plot(document, args.plot)
+        print(f"wrote {args.plot}" if drawn else "no plot: no workload has results")
     return 1 if any("error" in r for r in results) else 0
 
 
