@@ -146,7 +146,8 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
                     "optimizer__learning_rate": [3e-4, 1e-3, 3e-3, 1e-2]}
             est = _flax(DigitsCNN, max_epochs=20, batch_size=64,
                         traced_fields=("features", "kernel_size"))
-        return Problem(name, size, X, y, est, grid, StratifiedKFold(3), "float32", 6)
+        # scikit-learn's workers compile the program once each: enough fits to amortize it
+        return Problem(name, size, X, y, est, grid, StratifiedKFold(3), "float32", 12)
     if name == "flax_1k":
         from vgrid.flax_models import MLP
 
@@ -160,7 +161,7 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
                 "optimizer__learning_rate": list(np.logspace(-4, -1, rates)),
                 "optimizer__b1": [0.8, 0.9]}
         est = _flax(MLP, max_epochs=epochs, batch_size=batch)
-        return Problem(name, size, X, y, est, grid, StratifiedKFold(4), "float32", 8)
+        return Problem(name, size, X, y, est, grid, StratifiedKFold(4), "float32", 64)
     if name == "core_a":
         from sklearn.neural_network import MLPClassifier
 
