@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run on N local devices (1 to all); several values give a "
                         "device-scaling curve; default: all")
     parser.add_argument("--quick", action="store_true",
-                        help="the workloads' quick sizes (under a minute on a laptop CPU)")
+                        help="the workloads' quick sizes, meant for a laptop CPU")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     parser.add_argument("--plot", metavar="PATH", help="draw fits/s and the scaling curve "
                         "(needs matplotlib)")

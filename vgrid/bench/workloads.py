@@ -2,9 +2,11 @@
 
 A workload is a fixed grid search: its data (generated from a seed), estimator, grid and
 cross-validation. Each has two sizes: "full", sized for an accelerator (a few seconds each on a
-large GPU), and "quick", sized for a laptop CPU (all of them in under a minute). A result names
-the workload, its size and `WORKLOADS_VERSION`: figures compare across machines only for the
-same three. Change a workload's definition and bump `WORKLOADS_VERSION`.
+large GPU, expected, not yet measured), and "quick", sized for a laptop CPU (meant to take
+about a minute in all; not verified: on the shared 2-core CPU it was built on it took 8
+minutes). A result names the workload, its size and `WORKLOADS_VERSION`: figures compare
+across machines only for the same three. Change a workload's definition and bump
+`WORKLOADS_VERSION`.
 
 Example:
     >>> problem = build("mlp_seed", "quick", "float32")
