@@ -6,15 +6,20 @@
 
 Writes `benchmarks/results/suite-<device>.json`, `.md` (a table) and `.png` (speedups and the
 scaling curve). Each case runs in a fresh Python process, so "cold" really compiles everything
-(an empty compilation cache) and peak memory is the case's own. Cases:
+(an empty compilation cache) and peak memory is the case's own. The grids, the measurements
+(cold and warm fits, compile time, useful FLOPs, memory) and the matmul peak are `vgrid bench`'s
+(`vgrid.bench`); the suite adds the peers and the rerun. Cases (workloads of `vgrid bench`):
 
-  core_a   1000 x 20 float64 (exact mode), 3 widths x 3 lr, 3 folds, max_iter=200 (27 fits)
-  core_b   4000 x 32 float32, 3 classes, 4 archs x 2 lr x 2 alpha, 5 folds, max_iter=100 (80 fits)
-  large    10000 x 64 float32, 3 classes, (256,), (256, 256) x 4 lr x 4 alpha, 5 folds,
-           max_iter=5 (160 fits)
-  scaling  fits per second for 1 to 4096 models (one split, a grid over alpha), grid (a)'s
-           model size, 20 epochs each
-  fits_10k 10,000 fits of grid (a)'s model size (the GPU target); by default only on a GPU
+  core_a   `core_a`: 1000 x 20 float64 (exact mode), 3 widths x 3 lr, 3 folds, max_iter=200
+           (27 fits)
+  core_b   `core_b`: 4000 x 32 float32, 3 classes, 4 archs x 2 lr x 2 alpha, 5 folds,
+           max_iter=100 (80 fits)
+  large    `mlp_wide` at its quick size: 10000 x 64 float32, 3 classes, (256,), (256, 256) x 4 lr
+           x 4 alpha, 5 folds, max_iter=5 (160 fits)
+  scaling  `scaling`: fits per second for 1 to 4096 models (one split, a grid over alpha), the
+           (100,) seed-sized model, 20 epochs each
+  fits_10k `mlp_seed` at its full size: 10,000 fits of the seed-sized MLP, widths 25 to 150,
+           200 epochs (the GPU target); by default only on a GPU
   keras    core_a's data and grid with 20 fixed epochs, adding Keras 3 (JAX backend) through
            `keras.wrappers.SKLearnClassifier` in scikit-learn's GridSearchCV, as people do today
            (needs `pip install -e ".[bench]"`; skipped with a note when Keras is missing)
@@ -31,21 +36,22 @@ Each grid case (core_a, core_b, large) runs `--repeats` times (3 by default), ea
 processes: the report shows the run with the median cold speedup and lists every run, since a
 single run on a small, shared machine moves by 10% or more.
 
-Useful work is 6 x real weights (kernels and biases, no padding) x training samples x epochs
-each fit actually ran, summed over every (candidate, fold) fit and the refit. scikit-learn's
-figure uses vgrid's epoch counts (identical in exact mode, close in fast mode, and fixed by
-max_iter in the large and scaling cases).
+Useful work is counted by XLA's cost analysis (`vgrid.bench.flops`): one training step of each
+real (unpadded) model at its own shapes, times the steps each fit actually ran, summed over
+every (candidate, fold) fit and the refit. scikit-learn's figure uses vgrid's epoch counts
+(identical in exact mode, close in fast mode, and fixed by max_iter in the large and scaling
+cases). Until issue 17 the suite counted 6 x weights x samples x epochs, which also counted the
+first layer's input gradient that no one computes: shares of peak from before are about 1.4x
+the current ones for the seed-sized model.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import itertools
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -53,6 +59,11 @@ import time
 import warnings
 
 import numpy as np
+
+from vgrid.bench import flops as bench_flops
+from vgrid.bench import measure as bench_measure
+from vgrid.bench import workloads as bench_workloads
+from vgrid.bench.measure import timed
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 CASES = ("peak", "core_a", "core_b", "large", "scaling", "keras", "fits_10k")
@@ -62,129 +73,28 @@ SKLEARN_SCALING_MAX = 256  # scikit-learn's time grows linearly; measured up to 
 
 
 # ----------------------------------------------------------------------------- measurements
-
-class CompileClock:
-    """Seconds JAX spends tracing, lowering and compiling, from its monitoring events."""
-
-    EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
-              "/jax/core/compile/jaxpr_to_mlir_module_duration",
-              "/jax/core/compile/backend_compile_duration")
-
-    def __init__(self):
-        import jax
-
-        self.seconds = 0.0
-        jax.monitoring.register_event_duration_secs_listener(self._record)
-
-    def _record(self, name, duration, **_):
-        if name in self.EVENTS:
-            self.seconds += duration
-
-    def lap(self):
-        seconds, self.seconds = self.seconds, 0.0
-        return seconds
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def device_peak_mib():
-    import jax
-
-    stats = jax.devices()[0].memory_stats() or {}
-    return stats["peak_bytes_in_use"] / 2**20 if "peak_bytes_in_use" in stats else None
-
+# The workloads, the measurements (cold and warm fits in this process, compile time, useful
+# FLOPs from XLA's cost analysis, memory) and the matmul peak are `vgrid bench`'s own; the suite
+# adds its peers (scikit-learn's GridSearchCV on the whole grid, Keras) and the rerun.
 
 def matmul_peak():
-    """GFLOP/s of one large square matmul (float32 and float64) through XLA and through NumPy,
-    all cores; the larger of the two is this machine's peak for that dtype."""
-    import jax
-    import jax.numpy as jnp
-
-    on_cpu = jax.devices()[0].platform == "cpu"
-    n = 2048 if on_cpu else 8192
-    out = {}
-    for dtype in ("float32", "float64"):
-        if dtype == "float64" and not jax.config.jax_enable_x64:
-            jax.config.update("jax_enable_x64", True)
-        a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n)), dtype)
-        matmul = jax.jit(lambda a: a @ a)
-        matmul(a).block_until_ready()
-        rates = {"xla": _best_rate(lambda f=matmul, a=a: f(a).block_until_ready(), 2 * n**3)}
-        if on_cpu:
-            host = np.asarray(a)
-            rates["numpy"] = _best_rate(lambda h=host: h @ h, 2 * n**3)
-        out[dtype] = {"gflops": max(rates.values()), "by_library": rates, "n": n}
-    return out
+    """The float32 and float64 matmul peaks of this machine, as `vgrid bench` measures them."""
+    return {dtype: bench_measure.matmul_peak(dtype) for dtype in ("float32", "float64")}
 
 
-def _best_rate(run, flop, repeats=5):
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return flop / best / 1e9
-
-
-def n_weights(n_features, hidden, n_outputs):
-    sizes = [n_features, *hidden, n_outputs]
-    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
-
-
-def useful_flop(search, X, y, cv, n_outputs):
-    """6 x real weights x training samples x epochs run, over all fits and the refit."""
-    from vgrid import pipeline
-
-    splits = list(cv.split(X, y))
-    epochs = np.sum(~np.isnan(search.learning_curves_["loss"]), axis=2)  # (candidates, splits)
-    total = 0.0
-    for c, params in enumerate(search.cv_results_["params"]):
-        hidden = params.get("hidden_layer_sizes", search.estimator.hidden_layer_sizes)
-        hidden = (hidden,) if np.isscalar(hidden) else tuple(hidden)
-        weights = n_weights(X.shape[1], hidden, n_outputs)
-        for s, (train, _) in enumerate(splits):
-            total += 6 * weights * len(train) * epochs[c, s]
-    if getattr(search, "best_estimator_", None) is not None:
-        best = pipeline.final_step(search.best_estimator_)[1]
-        weights = sum(w.size for w in best.coefs_) + sum(b.size for b in best.intercepts_)
-        total += 6 * weights * X.shape[0] * best.n_iter_
-    return total
+def peak_gflops(peak):
+    return {dtype: p["gflops"] for dtype, p in peak.items()}
 
 
 # ----------------------------------------------------------------------------- the cases
 
-def data(n_samples, n_features, n_classes, dtype, n_informative):
-    from sklearn.datasets import make_classification
-    from sklearn.preprocessing import StandardScaler
-
-    X, y = make_classification(n_samples=n_samples, n_features=n_features,
-                               n_informative=n_informative, n_classes=n_classes, random_state=0)
-    return StandardScaler().fit_transform(X).astype(dtype), y
-
-
 def grid_case(name):
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.neural_network import MLPClassifier
-
-    if name == "core_a":
-        X, y = data(1000, 20, 2, np.float64, 10)
-        grid = {"hidden_layer_sizes": [(50,), (100,), (150,)],
-                "learning_rate_init": [1e-3, 3e-3, 1e-2]}
-        return X, y, MLPClassifier(max_iter=200, random_state=0), grid, StratifiedKFold(3), 3.0
-    if name == "core_b":
-        X, y = data(4000, 32, 3, np.float32, 16)
-        grid = {"hidden_layer_sizes": [(64,), (128,), (64, 64), (128, 64)],
-                "learning_rate_init": [1e-3, 1e-2], "alpha": [1e-4, 1e-2]}
-        return X, y, MLPClassifier(max_iter=100, random_state=0), grid, StratifiedKFold(5), 6.0
+    """The suite's grid cases are `vgrid bench` workloads: core_a and core_b are its `core_a`
+    and `core_b`, large is `mlp_wide` at its quick size."""
+    if name in ("core_a", "core_b"):
+        return bench_workloads.build(name)
     if name == "large":
-        X, y = data(10000, 64, 3, np.float32, 32)
-        grid = {"hidden_layer_sizes": [(256,), (256, 256)],
-                "learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3],
-                "alpha": [1e-5, 1e-4, 1e-3, 1e-2]}
-        return X, y, MLPClassifier(max_iter=5, random_state=0), grid, StratifiedKFold(5), None
+        return bench_workloads.build("mlp_wide", "quick")
     raise KeyError(name)
 
 
@@ -192,127 +102,85 @@ TARGETS = {"core_a": 5.0, "core_b": 6.0}  # issue 4: whole fit, cold, vs scikit-
 PEAK_SHARE_TARGET = {"large": 0.40}
 
 
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
-
-
-def cold_and_warm(clock, est, grid, cv, X, y, **search_params):
-    """vgrid's search fit twice in this process: (the first search, its seconds, its compile
-    seconds, the second fit's seconds, its compile seconds)."""
-    import vgrid
-
-    def fit():
-        return vgrid.GridSearchCV(est, grid, cv=cv, **search_params).fit(X, y)
-
-    clock.lap()
-    search, cold_s = timed(fit)
-    compile_s = clock.lap()
-    _, warm_s = timed(fit)
-    return search, cold_s, compile_s, warm_s, clock.lap()
+def _vgrid_rates(row, sklearn_seconds):
+    """A bench row's cold or warm figures, with the speedup over scikit-learn."""
+    return dict(row, speedup=sklearn_seconds / row["seconds"])
 
 
 def run_grid_case(name, peak):
     from sklearn.model_selection import GridSearchCV as SkGridSearchCV
 
-    clock = CompileClock()
-    X, y, est, grid, cv, _ = grid_case(name)
-    n_classes = len(np.unique(y))
-    n_outputs = n_classes if n_classes > 2 else 1
-    rss_before = peak_rss_mib()
-    cold, cold_s, compile_s, warm_s, warm_compile_s = cold_and_warm(clock, est, grid, cv, X, y)
-    rss_vgrid = peak_rss_mib()
-    sk, sk_s = timed(lambda: SkGridSearchCV(est, grid, cv=cv, n_jobs=-1).fit(X, y))
-    flop = useful_flop(cold, X, y, cv, n_outputs)
-    n_fits = len(cold.cv_results_["params"]) * cold.n_splits_
-    peak_gflops = peak[str(X.dtype)]["gflops"]
+    p = grid_case(name)
+    row, ours = bench_measure.run_measurement(p, peak_gflops=peak_gflops(peak), refit=True)
+    sk, sk_s = timed(lambda: SkGridSearchCV(p.estimator, p.grid, cv=p.cv, n_jobs=-1).fit(p.X, p.y))
     diff = max(float(np.max(np.abs(sk.cv_results_[f"split{i}_test_score"]
-                                   - cold.cv_results_[f"split{i}_test_score"])))
-               for i in range(cold.n_splits_))
+                                   - ours.cv_results_[f"split{i}_test_score"])))
+               for i in range(ours.n_splits_))
+    flop = row["useful_gflop"] * 1e9
+    peak_dtype = row["peak_gflops"]
     return {
-        "case": name, "n_samples": X.shape[0], "n_features": X.shape[1], "dtype": str(X.dtype),
-        "n_fits": n_fits, "useful_gflop": flop / 1e9,
-        "sklearn": {"seconds": sk_s, "fits_per_second": n_fits / sk_s,
+        "case": name, "n_samples": row["n_samples"], "n_features": row["n_features"],
+        "dtype": row["dtype"], "n_fits": row["n_fits"], "useful_gflop": row["useful_gflop"],
+        "sklearn": {"seconds": sk_s, "fits_per_second": p.n_fits / sk_s,
                     "useful_gflops": flop / 1e9 / sk_s,
-                    "share_of_peak": flop / 1e9 / sk_s / peak_gflops},
-        "vgrid_cold": {"seconds": cold_s, "compile_seconds": compile_s,
-                       "fits_per_second": n_fits / cold_s, "useful_gflops": flop / 1e9 / cold_s,
-                       "share_of_peak": flop / 1e9 / cold_s / peak_gflops,
-                       "speedup": sk_s / cold_s},
-        "vgrid_warm": {"seconds": warm_s, "compile_seconds": warm_compile_s,
-                       "fits_per_second": n_fits / warm_s, "useful_gflops": flop / 1e9 / warm_s,
-                       "share_of_peak": flop / 1e9 / warm_s / peak_gflops,
-                       "speedup": sk_s / warm_s},
-        "programs": [str(r) for r in cold.vectorization_],
-        "peak_rss_mib": rss_vgrid, "rss_before_fit_mib": rss_before,
-        "rss_per_fit_mib": (rss_vgrid - rss_before) / n_fits,
-        "device_peak_mib": device_peak_mib(),
-        "max_abs_split_score_diff": diff, "same_best_params": sk.best_params_ == cold.best_params_,
+                    "share_of_peak": flop / 1e9 / sk_s / peak_dtype},
+        "vgrid_cold": _vgrid_rates(row["cold"], sk_s),
+        "vgrid_warm": _vgrid_rates(row["warm"], sk_s),
+        "programs": row["programs"],
+        "peak_rss_mib": row["host_peak_rss_mib"],
+        "rss_before_fit_mib": row["host_rss_before_fit_mib"],
+        "rss_per_fit_mib": (row["host_peak_rss_mib"] - row["host_rss_before_fit_mib"]) / p.n_fits,
+        "device_peak_mib": row["device_peak_mib"],
+        "max_abs_split_score_diff": diff, "same_best_params": sk.best_params_ == ours.best_params_,
         "target_speedup": TARGETS.get(name), "target_share_of_peak": PEAK_SHARE_TARGET.get(name),
     }
 
 
-def scaling_estimator(n_models):
-    from sklearn.model_selection import ShuffleSplit
-    from sklearn.neural_network import MLPClassifier
+def vgrid_search(problem, **params):
+    """vgrid's search of `problem`, fitted."""
+    import vgrid
 
-    X, y = data(1000, 20, 2, np.float32, 10)
-    est = MLPClassifier(hidden_layer_sizes=(100,), max_iter=20, n_iter_no_change=10**6,
-                        random_state=0)
-    grid = {"alpha": list(np.logspace(-6, 0, n_models))}
-    return X, y, est, grid, ShuffleSplit(n_splits=1, test_size=0.25, random_state=0)
+    p = problem
+    return vgrid.GridSearchCV(p.estimator, p.grid, cv=p.cv, **params).fit(p.X, p.y)
 
 
 def run_scaling_point(n_models, peak):
-    """One size of the scaling curve (its own process, so its peak memory is its own)."""
+    """One size of the scaling curve (its own process, so its peak memory is its own): the
+    `scaling` workload of `vgrid bench`."""
     from sklearn.model_selection import GridSearchCV as SkGridSearchCV
 
-    clock = CompileClock()
-    X, y, est, grid, cv = scaling_estimator(n_models)
-    rss_before = peak_rss_mib()
-    search, cold_s, compile_s, warm_s, _ = cold_and_warm(clock, est, grid, cv, X, y, refit=False)
-    row = {"models": n_models, "vgrid_cold_seconds": cold_s, "vgrid_compile_seconds": compile_s,
-           "vgrid_warm_seconds": warm_s, "vgrid_cold_fits_per_second": n_models / cold_s,
-           "vgrid_warm_fits_per_second": n_models / warm_s,
-           "peak_rss_mib": peak_rss_mib(), "rss_before_fit_mib": rss_before,
-           "device_peak_mib": device_peak_mib()}
-    flop = useful_flop(search, X, y, cv, 1)
-    row["vgrid_warm_share_of_peak"] = flop / 1e9 / warm_s / peak["float32"]["gflops"]
+    p = bench_workloads.build_scaling(n_models)
+    bench = bench_measure.measure_problem(p, peak_gflops=peak_gflops(peak))
+    row = {"models": n_models, "vgrid_cold_seconds": bench["cold"]["seconds"],
+           "vgrid_compile_seconds": bench["compile_seconds"],
+           "vgrid_warm_seconds": bench["warm"]["seconds"],
+           "vgrid_cold_fits_per_second": bench["cold"]["fits_per_second"],
+           "vgrid_warm_fits_per_second": bench["warm"]["fits_per_second"],
+           "vgrid_warm_share_of_peak": bench["warm"]["share_of_peak"],
+           "peak_rss_mib": bench["host_peak_rss_mib"],
+           "rss_before_fit_mib": bench["host_rss_before_fit_mib"],
+           "device_peak_mib": bench["device_peak_mib"]}
     if n_models <= SKLEARN_SCALING_MAX:
-        _, sk_s = timed(lambda: SkGridSearchCV(est, grid, cv=cv, refit=False, n_jobs=-1).fit(X, y))
+        _, sk_s = timed(lambda: SkGridSearchCV(p.estimator, p.grid, cv=p.cv, refit=False,
+                                               n_jobs=-1).fit(p.X, p.y))
         row.update(sklearn_seconds=sk_s, sklearn_fits_per_second=n_models / sk_s)
     return row
 
 
 def run_ten_thousand_fits(peak):
-    """10,000 fits of grid (a)'s model size ((100,), 1000 x 20, max_iter=200, tol stopping):
-    2,500 candidates x 4 folds, timed without a refit. scikit-learn's rate is measured on the
-    first 25 candidates (100 fits) of the same grid."""
-    from sklearn.model_selection import GridSearchCV as SkGridSearchCV
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.neural_network import MLPClassifier
-
-    X, y = data(1000, 20, 2, np.float32, 10)
-    est = MLPClassifier(hidden_layer_sizes=(100,), max_iter=200, random_state=0)
-    grid = {"learning_rate_init": list(np.logspace(-4, -1, 50)),
-            "alpha": list(np.logspace(-6, 0, 50))}
-    cv = StratifiedKFold(4)
-    clock = CompileClock()
-    rss_before = peak_rss_mib()
-    search, cold_s, compile_s, warm_s, _ = cold_and_warm(clock, est, grid, cv, X, y, refit=False)
-    flop = useful_flop(search, X, y, cv, 1)
-    sample = {"learning_rate_init": grid["learning_rate_init"][:5], "alpha": grid["alpha"][:5]}
-    _, sk_s = timed(lambda: SkGridSearchCV(est, sample, cv=cv, refit=False, n_jobs=-1).fit(X, y))
-    return {"case": "fits_10k", "n_fits": 10000, "useful_gflop": flop / 1e9,
-            "vgrid_cold": {"seconds": cold_s, "compile_seconds": compile_s,
-                           "fits_per_second": 10000 / cold_s},
-            "vgrid_warm": {"seconds": warm_s, "fits_per_second": 10000 / warm_s,
-                           "share_of_peak": flop / 1e9 / warm_s / peak["float32"]["gflops"]},
-            "sklearn_100_fits": {"seconds": sk_s, "fits_per_second": 100 / sk_s},
-            "target_seconds": 5.0, "peak_rss_mib": peak_rss_mib(),
-            "rss_before_fit_mib": rss_before, "device_peak_mib": device_peak_mib(),
-            "programs": [str(r) for r in search.vectorization_]}
+    """10,000 fits of the seed-sized MLP: `vgrid bench`'s `mlp_seed` workload at full size
+    (widths 25 to 150, 200 epochs, 4 folds), without a refit; scikit-learn's rate measured on
+    its first 25 candidates (100 fits)."""
+    p = bench_workloads.build("mlp_seed", "full")
+    row = bench_measure.measure_problem(p, peak_gflops=peak_gflops(peak), compare_sklearn=True)
+    sk = row["sklearn"]
+    return {"case": "fits_10k", "n_fits": p.n_fits, "useful_gflop": row["useful_gflop"],
+            "vgrid_cold": row["cold"], "vgrid_warm": row["warm"],
+            "sklearn_100_fits": {"seconds": sk["seconds"],
+                                 "fits_per_second": sk["fits_per_second"]},
+            "target_seconds": 5.0, "peak_rss_mib": row["host_peak_rss_mib"],
+            "rss_before_fit_mib": row["host_rss_before_fit_mib"],
+            "device_peak_mib": row["device_peak_mib"], "programs": row["programs"]}
 
 
 def keras_model(X, y, hidden, learning_rate):
@@ -341,7 +209,7 @@ def run_keras_case(peak):
 
     import vgrid
 
-    X, y = data(1000, 20, 2, np.float32, 10)
+    X, y = bench_workloads.classification_data(1000, 20, 2, 10, np.float32)
     widths, rates, epochs = (50, 100, 150), (1e-3, 3e-3, 1e-2), 20
     cv = StratifiedKFold(3)
     mlp = MLPClassifier(batch_size=200, max_iter=epochs, n_iter_no_change=10**6, random_state=0)
@@ -351,13 +219,13 @@ def run_keras_case(peak):
     keras_grid = {"model_kwargs": [{"hidden": w, "learning_rate": r}
                                    for w in widths for r in rates]}
     n_fits = len(widths) * len(rates) * cv.get_n_splits()
-    clock = CompileClock()
+    clock = bench_measure.CompileClock()
     vg, vg_s = timed(lambda: vgrid.GridSearchCV(mlp, grid, cv=cv).fit(X, y))
     compile_s = clock.lap()
     _, sk_s = timed(lambda: SkGridSearchCV(mlp, grid, cv=cv, n_jobs=-1).fit(X, y))
     ke, ke_s = timed(lambda: SkGridSearchCV(keras_est, keras_grid, cv=cv, n_jobs=-1)
                      .fit(X, y, verbose=0))  # fit_kwargs' verbose=0 is lost inside the search
-    flop = useful_flop(vg, X, y, cv, 1)
+    flop = bench_flops.search_flop(vg, X, y, cv, "float32")
     peak_gflops = peak["float32"]["gflops"]
     return {
         "case": "keras", "n_fits": n_fits, "epochs": epochs, "useful_gflop": flop / 1e9,
@@ -369,19 +237,17 @@ def run_keras_case(peak):
                        "fits_per_second": n_fits / vg_s, "best_score": float(vg.best_score_),
                        "share_of_peak": flop / 1e9 / vg_s / peak_gflops,
                        "speedup": sk_s / vg_s, "speedup_over_keras": ke_s / vg_s},
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": bench_measure.peak_rss_mib(),
     }
 
 
 def run_grid_rerun(name):
     """The same search in a new process whose compilation cache the cold run filled: what a
     researcher's second run of a script costs (programs traced again, not compiled)."""
-    import vgrid
-
-    clock = CompileClock()
-    X, y, est, grid, cv, _ = grid_case(name)
+    clock = bench_measure.CompileClock()
+    problem = grid_case(name)
     clock.lap()
-    _, seconds = timed(lambda: vgrid.GridSearchCV(est, grid, cv=cv).fit(X, y))
+    _, seconds = timed(lambda: vgrid_search(problem))
     return {"seconds": seconds, "compile_seconds": clock.lap()}
 
 

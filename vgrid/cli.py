@@ -4,6 +4,8 @@
                       rows of cv_results_, the reference check against scikit-learn and the speedup.
     vgrid run SPEC    run the search a TOML, YAML or JSON spec describes (see `vgrid.spec`) and write
                       cv_results.csv, summary.md and plots to its output folder.
+    vgrid bench       measure this machine: fits/s and share of peak on fixed workloads (see
+                      `vgrid.bench`).
 """
 
 from __future__ import annotations
@@ -181,6 +183,15 @@ def main(argv=None) -> int:
                      help="also run scikit-learn's search on the same splits and report")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary lines")
     run.set_defaults(func=_run)
+    from . import bench
+
+    bench_parser = commands.add_parser(
+        "bench", help="measure this machine: fits/s, share of peak, memory",
+        description="Run fixed, versioned workloads, each in a fresh process, and report fits/s "
+        "cold and warm, compile time, useful FLOP/s and share of the matmul peak, device and "
+        "host memory. Bad input: one line on stderr, exit status 2.")
+    bench.add_arguments(bench_parser)
+    bench_parser.set_defaults(func=bench.run)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,282 @@
+"""`vgrid bench`: run the workloads, each in a fresh process, and report.
+
+The command itself never starts a JAX backend (on a GPU that would hold the memory its
+measurements need): a first process probes the machine and measures the matmul peak, then
+every workload (and every point of the scaling curve) runs in a process of its own with an
+empty compilation cache (`VGRID_COMPILATION_CACHE` pointed at a new folder), so its first fit
+is cold and its peak memory its own; its second fit, in the same process, is warm. With
+`--devices N` below the machine's count, those processes see N devices:
+`CUDA_VISIBLE_DEVICES` (or `HIP_VISIBLE_DEVICES`) on a GPU, XLA's
+`--xla_force_host_platform_device_count` on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from . import report, workloads
+
+__all__ = ["BenchError", "add_arguments", "run", "scaling_sizes"]
+
+# The scaling curve: 1, 4, 16, ... models, at most this many (see `scaling_sizes`).
+SCALING_CAP = {("cpu", "quick"): 256, ("cpu", "full"): 4096,
+               ("accelerator", "quick"): 16384, ("accelerator", "full"): 262144}
+# Models grow by this factor from one point to the next (quick: fewer processes to start).
+SCALING_FACTOR = {"quick": 16, "full": 4}
+# A point whose cold run takes longer than this ends the curve (the next is 4x or 16x the work).
+SCALING_SECONDS = {"quick": 15.0, "full": 120.0}
+
+
+class BenchError(Exception):
+    """Bad input to `vgrid bench`: reported as one line on stderr, exit status 2."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `vgrid bench`."""
+    parser.add_argument("--workloads", nargs="+", metavar="NAME",
+                        help="workloads to run, by name (space or comma separated); default: "
+                        f"{', '.join(workloads.DEFAULT_WORKLOADS)}. Known: "
+                        f"{', '.join(workloads.WORKLOADS)}")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                        help="the MLP grids' dtype (float64: scikit-learn's exact mode); "
+                        "Flax grids train in float32")
+    parser.add_argument("--devices", nargs="+", type=int, metavar="N",
+                        help="run on N local devices (1 to all); several values give a "
+                        "device-scaling curve; default: all")
+    parser.add_argument("--quick", action="store_true",
+                        help="the workloads' quick sizes, meant for a laptop CPU")
+    parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--plot", metavar="PATH", help="draw fits/s and the scaling curve "
+                        "(needs matplotlib)")
+    parser.add_argument("--compare", choices=["sklearn"],
+                        help="also time scikit-learn's GridSearchCV(n_jobs=-1) on part of "
+                        "each grid")
+    parser.add_argument("--max-models", type=int, metavar="N",
+                        help="end the scaling curve at N models (default: what fits the "
+                        "device memory, at most 256 quick / 4096 full on a CPU)")
+
+
+def run(args) -> int:
+    """The command: validate, run, print the table, write JSON and plot. Exit status: 0, 1 if
+    a workload failed, 2 on bad input (one line on stderr)."""
+    try:
+        return _run(args)
+    except BenchError as exc:
+        print(f"vgrid bench: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # the probe process failed: no machine to measure
+        print(f"vgrid bench: error: the machine probe failed: {exc}", file=sys.stderr)
+        return 1
+
+
+def _workload_names(requested) -> list[str]:
+    if not requested:
+        return list(workloads.DEFAULT_WORKLOADS)
+    names = [n for item in requested for n in item.split(",") if n]
+    unknown = [n for n in names if n not in workloads.WORKLOADS]
+    if unknown:
+        raise BenchError(f"unknown workload {unknown[0]!r}; choose from "
+                         f"{', '.join(workloads.WORKLOADS)}")
+    return list(dict.fromkeys(names))
+
+
+def _check_writable(path: str, option: str) -> None:
+    """Fail now, not after minutes of measuring, if `path` cannot be written."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        raise BenchError(f"{option} {path}: is a folder; give a file path")
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise BenchError(f"{option} {path}: cannot write ({exc.strerror})") from None
+    if not existed:
+        os.unlink(path)
+
+
+def _run(args) -> int:
+    names = _workload_names(args.workloads)
+    size = "quick" if args.quick else "full"
+    if args.json:
+        _check_writable(args.json, "--json")
+    if args.plot:
+        _check_writable(args.plot, "--plot")
+        report.require_matplotlib()
+    if args.max_models is not None and args.max_models < 1:
+        raise BenchError(f"--max-models must be at least 1, got {args.max_models}")
+    dtypes = sorted({"float32", args.dtype} | ({"float64"} if "core_a" in names else set()))
+    progress = report.progress(total=1, desc="probe")
+    try:
+        probe = _in_fresh_process({"kind": "probe", "dtypes": dtypes,
+                                   "max_devices": max(args.devices or [1])}, env=dict(os.environ))
+        progress.update(1)
+        machine, peak = probe["machine"], probe["peak"]
+        device_counts = _device_counts(args.devices, machine)
+        results, scaling = _measure_all(args, names, size, device_counts, machine, peak, progress)
+    finally:
+        progress.close()
+    document = report.document(
+        machine=machine, peak=peak, size=size, dtype=args.dtype, results=results,
+        scaling=scaling, created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        options={"workloads": names, "dtype": args.dtype, "devices": device_counts,
+                 "quick": bool(args.quick), "compare": args.compare,
+                 "max_models": args.max_models})
+    print(report.table(document))
+    if args.json:
+        report.validate(document)
+        try:
+            with open(args.json, "w") as f:
+                json.dump(document, f, indent=2)
+        except OSError as exc:
+            raise BenchError(f"--json {args.json}: cannot write ({exc.strerror})") from None
+        print(f"wrote {args.json}")
+    if args.plot:
+        drawn = report.plot(document, args.plot)
+        print(f"wrote {args.plot}" if drawn else "no plot: no workload has results")
+    return 1 if any("error" in r for r in results) else 0
+
+
+def _measure_all(args, names, size, device_counts, machine, peak, progress):
+    """Every workload on every device count, each in a fresh process: (rows, scaling
+    summaries)."""
+    peak_gflops = {d: p["per_device_gflops"] for d, p in peak.items()}
+    results, scaling = [], []
+    grids = [n for n in names if n != workloads.SCALING]
+    progress.total += len(grids) * len(device_counts)
+    for n_devices in device_counts:
+        env = _device_env(n_devices, machine)
+        peaks = {d: g * (1 if machine["platform"] == "cpu" else n_devices)
+                 for d, g in peak_gflops.items()}
+        for name in grids:
+            progress.set_description(f"{name} ({size}, {n_devices} dev)")
+            dtype = {"core_a": "float64", "core_b": "float32"}.get(name, args.dtype)
+            task = {"kind": "workload", "workload": name, "size": size, "dtype": dtype,
+                    "devices": n_devices, "peak_gflops": peaks,
+                    "compare_sklearn": args.compare == "sklearn"}
+            results.append(_row_or_error(task, env))
+            progress.update(1)
+        if workloads.SCALING in names:
+            rows, summary = _scaling_curve(args, size, n_devices, machine, env, peaks, progress)
+            results += rows
+            scaling.append(summary)
+    return results, scaling
+
+
+def _device_counts(requested, machine) -> list[int]:
+    available = machine["device_count"]
+    counts = requested or [available]
+    for n in counts:
+        if not 1 <= n <= available:
+            raise BenchError(f"--devices {n}: this machine has {available} "
+                             f"{machine['platform']} device(s); choose 1 to {available}")
+    return list(dict.fromkeys(counts))
+
+
+def _device_env(n_devices: int, machine: dict) -> dict:
+    """The environment of a process that sees the first `n_devices` local devices."""
+    env = dict(os.environ)
+    if n_devices == machine["device_count"]:
+        return env
+    platform = machine["platform"]
+    if platform == "cpu":
+        flags = re.sub(r"--xla_force_host_platform_device_count=\S+", "",
+                       env.get("XLA_FLAGS", ""))
+        env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n_devices}".strip()
+        return env
+    if platform in ("gpu", "cuda", "rocm"):
+        variable = ("HIP_VISIBLE_DEVICES" if "rocm" in machine.get("platform_version", "")
+                    or platform == "rocm" else "CUDA_VISIBLE_DEVICES")
+        visible = [v for v in env.get(variable, "").split(",") if v.strip()]
+        visible = visible or [str(i) for i in range(machine["device_count"])]
+        env[variable] = ",".join(visible[:n_devices])
+        return env
+    raise BenchError(f"--devices {n_devices}: fewer than all {machine['device_count']} devices "
+                     f"is supported on CPUs and GPUs, not on {platform}")
+
+
+def _in_fresh_process(task: dict, env: dict) -> dict:
+    """Run `task` in a new Python process with an empty compilation cache; its JSON result."""
+    folder = tempfile.mkdtemp(prefix="vgrid-bench-")
+    task_path, out_path = os.path.join(folder, "task.json"), os.path.join(folder, "out.json")
+    with open(task_path, "w") as f:
+        json.dump(task, f)
+    env = dict(env, VGRID_COMPILATION_CACHE=os.path.join(folder, "cache"))
+    try:
+        done = subprocess.run([sys.executable, "-m", "vgrid.bench.worker", task_path, out_path],
+                              env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+            raise RuntimeError(lines[-1] if lines else f"exit status {done.returncode}")
+        with open(out_path) as f:
+            return json.load(f)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _row_or_error(task: dict, env: dict) -> dict:
+    try:
+        return _in_fresh_process(task, env)
+    except RuntimeError as exc:
+        keys = ("workload", "size", "dtype", "devices", "models")
+        return dict({k: task[k] for k in keys if k in task}, error=str(exc))
+
+
+def scaling_sizes(cap: int, factor: int = 4) -> list[int]:
+    """1, factor, factor**2, ... up to `cap`, and `cap` itself when it is not among them."""
+    sizes = [1]
+    while sizes[-1] * factor <= cap:
+        sizes.append(sizes[-1] * factor)
+    return sizes if sizes[-1] == cap else [*sizes, cap]
+
+
+def _scaling_curve(args, size, n_devices, machine, env, peaks, progress):
+    """Points of 1, 4, 16, ... models (1, 16, 256, ... quick) until the cap, the device memory
+    or the time limit."""
+    kind = "cpu" if machine["platform"] == "cpu" else "accelerator"
+    cap = args.max_models or SCALING_CAP[kind, size]
+    sizes = scaling_sizes(cap, SCALING_FACTOR[size])
+    progress.total += len(sizes)
+    rows, stopped_by = [], "cap"
+    for i, n_models in enumerate(sizes):
+        progress.set_description(f"scaling {n_models} models ({n_devices} dev)")
+        task = {"kind": "scaling", "workload": workloads.SCALING, "size": size,
+                "models": n_models, "dtype": args.dtype, "devices": n_devices,
+                "peak_gflops": peaks, "compare_sklearn": args.compare == "sklearn"}
+        row = _row_or_error(task, env)
+        rows.append(row)
+        progress.update(1)
+        if "error" in row:
+            stopped_by = "error"
+        elif i + 1 < len(sizes) and not _fits_memory(rows, sizes[i + 1]):
+            stopped_by = "memory"
+        elif i + 1 < len(sizes) and row["cold"]["seconds"] > SCALING_SECONDS[size]:
+            stopped_by = "time"
+        else:
+            continue
+        progress.total -= len(sizes) - i - 1
+        break
+    return rows, report.scaling_summary(rows, n_devices, stopped_by, cap)
+
+
+def _fits_memory(rows, next_models) -> bool:
+    """Whether `next_models` models fit the devices' memory, extrapolating the device peak
+    (per device, against models per device) measured so far; True where the backend reports
+    no memory (the CPU)."""
+    known = [r for r in rows if "error" not in r and r.get("device_peak_mib") is not None]
+    if len(known) < 2 or known[-1].get("device_limit_mib") is None:
+        return True
+    first, last = known[0], known[-1]
+    devices = last["devices"]
+    per_model = ((last["device_peak_mib"] - first["device_peak_mib"])
+                 / max((last["models"] - first["models"]) / devices, 1e-9))
+    projected = first["device_peak_mib"] + per_model * (next_models - first["models"]) / devices
+    return projected <= last["device_limit_mib"]
