@@ -63,7 +63,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
-from .plan import COST_MODEL, GroupPlan, ProgramReport
+from .layout import _unique
+from .plan import COST_MODEL, GroupPlan, ProgramReport, contiguous_buckets
 from .prng import HASH_PRNG
 from .training import QUICK_COMPILE_OPTIONS
 
@@ -742,17 +743,7 @@ def _bucket_widths(members, padded: tuple, n_features: int) -> list[list]:
                    for v in archs[i:j] for p in by_value[v])
         return COST_MODEL.compile_seconds + work / rate
 
-    best, cut = [0.0] + [math.inf] * len(archs), [0] * (len(archs) + 1)
-    for j in range(1, len(archs) + 1):
-        for i in range(j):
-            candidate = best[i] + seconds(i, j)
-            if candidate < best[j]:
-                best[j], cut[j] = candidate, i
-    buckets, j = [], len(archs)
-    while j > 0:
-        buckets.append([p for v in archs[cut[j]:j] for p in by_value[v]])
-        j = cut[j]
-    return buckets[::-1]
+    return contiguous_buckets(archs, by_value, seconds)
 
 
 #: Room is given for a refit when it at most doubles a group's minibatches per epoch.
@@ -874,20 +865,9 @@ def _masks(config: FlaxConfig, n_features: int):
     return jax.tree.map(lambda *a: np.stack(a), *per_structure)
 
 
-def _unique_ids(members, key):
-    ids, rows, first = [], {}, []
-    for p in members:
-        k = key(p)
-        if k not in rows:
-            rows[k] = len(first)
-            first.append(p)
-        ids.append(rows[k])
-    return np.asarray(ids, np.int32), first
-
-
 def build_inputs(plan: GroupPlan):
     cfg, members, floor = plan.config, plan.members, plan.min_shapes
-    data_ids, data_members = _unique_ids(members, lambda p: p.data_key)
+    data_ids, data_members = _unique(members, lambda p: p.data_key)
     n_rows = max(floor.get("n_rows", 0), *(len(p.data.X) for p in data_members))
     n_data = max(floor.get("n_data", 0), len(data_members))
     n_features = members[0].data.X.shape[1]

@@ -26,7 +26,7 @@ import numpy as np
 from .training import GroupConfig
 
 __all__ = ["MLPStaticKey", "CostModel", "COST_MODEL", "GroupPlan", "ProgramReport",
-           "plan_groups", "model_flops", "padded_widths", "fits_in", "layer_units"]
+           "contiguous_buckets", "plan_groups", "model_flops", "padded_widths", "fits_in", "layer_units"]
 
 
 class MLPStaticKey(NamedTuple):
@@ -250,6 +250,13 @@ def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list
                    for p in group)
         return compile_cost + work / rate
 
+    return contiguous_buckets(archs, by_arch, seconds)
+
+
+def contiguous_buckets(archs: list, members_of: dict, seconds) -> list[list]:
+    """The split of `archs` (sorted by cost) into contiguous runs that minimises the sum of
+    `seconds(i, j)` (one program for `archs[i:j]`), by dynamic programming; the members of
+    each run's architectures (`members_of[arch]`), run by run."""
     best, cut = [0.0] + [float("inf")] * len(archs), [0] * (len(archs) + 1)
     for j in range(1, len(archs) + 1):
         for i in range(j):
@@ -258,7 +265,7 @@ def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list
                 best[j], cut[j] = candidate, i
     buckets, j = [], len(archs)
     while j > 0:
-        buckets.append([p for h in archs[cut[j]:j] for p in by_arch[h]])
+        buckets.append([p for h in archs[cut[j]:j] for p in members_of[h]])
         j = cut[j]
     return buckets[::-1]
 
