@@ -41,13 +41,26 @@ class ModelKind(Protocol):
     def owns(self, estimator) -> bool:
         """Whether this kind trains `estimator` (an unfitted estimator of one of its types)."""
 
+    def vectorizes(self, estimator) -> bool:
+        """Whether this estimator's settings are vectorized (else `fit_one_by_one` fits it)."""
+
+    def fit_one_by_one(self, job) -> str:
+        """Fit a job by the estimator's reference code; returns the engine's name for it."""
+
     def prepare(self, index: int, job, cache: dict) -> Any:
         """Validate one `engine.FitJob` as its estimator's own `fit` would (raising its errors)
         and return the group member it becomes, or None when the job was fit by other code
         (a solver the kind does not vectorize). `cache` is shared by one call's jobs."""
 
     def plan(self, members: list, *, n_threads: int, room_rows: int | None) -> list:
-        """Split members into `plan.GroupPlan`s, one compiled program each (`kind` set)."""
+        """Split members into `plan.GroupPlan`s, one compiled program each (`kind` set);
+        with `room_rows`, programs get room for a later refit on that many rows."""
+
+    def prefers_host(self, own, hosted, job) -> bool:
+        """Whether a lone model trains sooner in an already compiled program (`hosted`, a
+        plan in that program's shapes) than in its own (`own`). With `input_shapes` and
+        `fits_in`, this lets the process's `scheduling.ProgramCache` host it. Optional, as is
+        `cheaper_one_by_one(plan, job, hosted)` (the MLPs': scikit-learn's NumPy fit)."""
 
     def build_inputs(self, plan) -> tuple:
         """(shared, inits, models): host arrays of a group; `models` has a leading model axis."""
@@ -56,7 +69,7 @@ class ModelKind(Protocol):
         """Initial training states for `models` (rows of `build_inputs`' models)."""
 
     def pad_state(self, state, config, member) -> Any:
-        """A model's kept state (`unpad_state`) in a group's shapes, with a leading axis."""
+        """Member's kept state (`unpad_state`) in a group's shapes, with a leading axis."""
 
     def unpad_state(self, state, member, plan) -> Any:
         """One model's state in its own shapes, to continue it in any later group."""
