@@ -30,6 +30,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -207,6 +208,4 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
 
 def _row(states, m):
     """Model m's state, without the model axis (a copy)."""
-    import jax
-
     return jax.tree.map(lambda a: np.array(a[m]), states)

@@ -39,14 +39,13 @@ from functools import partial
 import jax
 import numpy as np
 import optax
+from flax.core import FrozenDict
+from flax.nnx import bridge
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from flax.core import FrozenDict
-from flax.nnx import bridge
-
+from .flax_kind import _hashable, check_module, module_class, module_fields, resolve_optimizer
 from .flax_kind import _is_nnx as _is_nnx_class
-from .flax_kind import check_module, module_class, module_fields, resolve_optimizer
 from .flax_models import MLP
 
 __all__ = ["FlaxClassifier", "FlaxRegressor", "FlaxEstimator"]
@@ -201,10 +200,6 @@ class FlaxEstimator(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = not isinstance(self, ClassifierMixin)
         return tags
-
-
-def _hashable(value):
-    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
 
 
 def _factory_or_none(optimizer):

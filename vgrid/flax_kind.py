@@ -150,6 +150,10 @@ def _hashable(value):
     return value
 
 
+def _is_shape(x) -> bool:
+    return isinstance(x, tuple) and all(isinstance(d, int) for d in x)
+
+
 def _is_number(value) -> bool:
     return (isinstance(value, numbers.Real) and not isinstance(value, bool)
             and not isinstance(value, np.bool_))
@@ -490,11 +494,10 @@ def _paddable(real_shapes, padded_shapes) -> bool:
     def ok(a, b):
         return len(a) == len(b) and all(x <= y for x, y in zip(a, b))
 
-    is_shape = lambda x: isinstance(x, tuple) and all(isinstance(d, int) for d in x)  # noqa: E731
-    if jax.tree.structure(real_shapes, is_leaf=is_shape) != jax.tree.structure(
-            padded_shapes, is_leaf=is_shape):
+    if jax.tree.structure(real_shapes, is_leaf=_is_shape) != jax.tree.structure(
+            padded_shapes, is_leaf=_is_shape):
         return False
-    return all(jax.tree.leaves(jax.tree.map(ok, real_shapes, padded_shapes, is_leaf=is_shape)))
+    return all(jax.tree.leaves(jax.tree.map(ok, real_shapes, padded_shapes, is_leaf=_is_shape)))
 
 
 @partial(jax.jit, static_argnums=(0, 1), compiler_options=QUICK_COMPILE_OPTIONS)
@@ -530,7 +533,7 @@ def _pad_is_safe(small: nn.Module, padded: nn.Module, n_features: int, names: tu
 
 def _n_params(shapes) -> int:
     return int(sum(math.prod(s) for s in jax.tree.leaves(
-        shapes, is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(d, int) for d in x))))
+        shapes, is_leaf=_is_shape)))
 
 
 def _split_by(members, names):
@@ -1120,8 +1123,7 @@ def _state_template(config: FlaxConfig, n_features: int, opt_example: dict):
 def _traced_state_template(config: FlaxConfig, n_features: int, opt_example: dict):
     params = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s, jnp.float32),
                           _padded_shapes(config, n_features),
-                          is_leaf=lambda x: isinstance(x, tuple) and all(
-                              isinstance(d, int) for d in x))
+                          is_leaf=_is_shape)
     opt = jax.eval_shape(lambda p, o: _optimizer(config, o).init(p), params, opt_example)
     return params, opt
 
@@ -1147,10 +1149,6 @@ def fresh_states(plan: GroupPlan, inits, models: FlaxModels) -> FlaxState:
 
 
 # -- results -----------------------------------------------------------------------------------
-def _is_shape(x) -> bool:
-    return isinstance(x, tuple) and all(isinstance(d, int) for d in x)
-
-
 def _map_param_like(tree, params_def, fn, other=lambda leaf: leaf):
     """Apply `fn` to every subtree of `tree` structured like the parameters (`params_def`):
     the parameters themselves and optimizer moments; `other` to every other leaf."""
@@ -1160,10 +1158,14 @@ def _map_param_like(tree, params_def, fn, other=lambda leaf: leaf):
     return jax.tree.map(lambda x: fn(x) if is_params(x) else other(x), tree, is_leaf=is_params)
 
 
-def _real_shapes(member: FlaxMember, config: FlaxConfig):
+def _real_module(member: FlaxMember, config: FlaxConfig) -> nn.Module:
+    """The group's module at the member's own widths (its real parameter shapes and FLOPs)."""
     fields = dict(member.fields)
-    module = config.module.clone(**{n: _hashable(fields[n]) for n in config.padded_fields})
-    return _param_shapes(module, member.data.X.shape[1])
+    return config.module.clone(**{n: _hashable(fields[n]) for n in config.padded_fields})
+
+
+def _real_shapes(member: FlaxMember, config: FlaxConfig):
+    return _param_shapes(_real_module(member, config), member.data.X.shape[1])
 
 
 def unpad_state(state: FlaxState, member: FlaxMember, config: FlaxConfig) -> FlaxState:
@@ -1389,9 +1391,7 @@ def _useful_and_executed_flops(plan: GroupPlan, n_iter) -> tuple[float, float]:
     padded = 3 * _forward_flops(cfg.module, cfg.n_features)
     useful = executed = 0.0
     for p, n in zip(plan.members, n_iter):
-        fields = dict(p.fields)
-        real = (cfg.module.clone(**{n_: _hashable(fields[n_]) for n_ in cfg.padded_fields})
-                if cfg.padded_fields else cfg.module)
+        real = _real_module(p, cfg)
         rows = len(p.train_rows)
         useful += 3 * _forward_flops(real, cfg.n_features) * rows * int(n)
         executed += padded * -(-rows // cfg.batch_size) * cfg.batch_size * int(n)
