@@ -36,13 +36,15 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-COMMON = r'''
+COMMON = r"""
 import json, os, sys, time, warnings
 warnings.simplefilter("ignore")
 import numpy as np
-'''
+"""
 
-EXAMPLE3_VGRID = COMMON + r'''
+EXAMPLE3_VGRID = (
+    COMMON
+    + r"""
 start = time.perf_counter()
 import flax.linen as nn
 from sklearn.datasets import make_classification
@@ -74,9 +76,12 @@ print(json.dumps({"seconds": end - start, "fit_seconds": end - imported,
                   "programs": [str(r) for r in search.vectorization_],
                   "compile_seconds": sum(r.compile_seconds for r in search.vectorization_),
                   "mean_test_score": search.cv_results_["mean_test_score"].tolist()}))
-'''
+"""
+)
 
-EXAMPLE3_KERAS = COMMON + r'''
+EXAMPLE3_KERAS = (
+    COMMON
+    + r"""
 os.environ["KERAS_BACKEND"] = "jax"
 start = time.perf_counter()
 import keras
@@ -126,9 +131,12 @@ end = time.perf_counter()
 print(json.dumps({"seconds": end - start, "fit_seconds": end - imported,
                   "best_score": float(search.best_score_), "best_params": search.best_params_,
                   "mean_test_score": search.cv_results_["mean_test_score"].tolist()}))
-'''
+"""
+)
 
-CNN = COMMON + r'''
+CNN = (
+    COMMON
+    + r"""
 mode = sys.argv[1]
 start = time.perf_counter()
 import flax.linen as nn
@@ -163,9 +171,12 @@ print(json.dumps({"seconds": end - start, "fit_seconds": end - imported,
                   "best_score": float(search.best_score_), "best_params": search.best_params_,
                   "programs": [str(r) for r in getattr(search, "vectorization_", [])],
                   "mean_test_score": search.cv_results_["mean_test_score"].tolist()}))
-'''
+"""
+)
 
-LARGE = COMMON + r'''
+LARGE = (
+    COMMON
+    + r"""
 start = time.perf_counter()
 import flax.linen as nn
 import jax, jax.numpy as jnp
@@ -209,15 +220,22 @@ print(json.dumps({"seconds": end - start, "fit_seconds": end - imported, "n_fits
                   "useful_gflop_per_second": useful / train, "matmul_peak_gflop_per_second": peak,
                   "share_of_peak": useful / train / peak,
                   "best_score": float(search.best_score_)}))
-'''
+"""
+)
 
 
 def cold(script: str, *args: str, timeout: int = 1800) -> dict:
     """Run `script` in a fresh process with an empty compilation cache; its JSON line."""
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "VGRID_COMPILATION_CACHE": cache, "PYTHONUNBUFFERED": "1"}
-        run = subprocess.run([sys.executable, "-c", script, *args], env=env, timeout=timeout,
-                             capture_output=True, text=True, cwd=os.path.dirname(HERE))
+        run = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            env=env,
+            timeout=timeout,
+            capture_output=True,
+            text=True,
+            cwd=os.path.dirname(HERE),
+        )
     if run.returncode:
         raise RuntimeError(f"benchmark process failed:\n{run.stderr[-3000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])
@@ -226,16 +244,26 @@ def cold(script: str, *args: str, timeout: int = 1800) -> dict:
 def run_case(case: str) -> dict:
     if case == "example3":
         ours, keras = cold(EXAMPLE3_VGRID), cold(EXAMPLE3_KERAS)
-        return {"case": case, "n_fits": 72, "vgrid": ours, "keras": keras,
-                "speedup_over_keras": keras["fit_seconds"] / ours["fit_seconds"],
-                "speedup_over_keras_with_imports": keras["seconds"] / ours["seconds"],
-                "target_speedup": 50}
+        return {
+            "case": case,
+            "n_fits": 72,
+            "vgrid": ours,
+            "keras": keras,
+            "speedup_over_keras": keras["fit_seconds"] / ours["fit_seconds"],
+            "speedup_over_keras_with_imports": keras["seconds"] / ours["seconds"],
+            "target_speedup": 50,
+        }
     if case == "cnn":
         ours, sequential = cold(CNN, "vgrid"), cold(CNN, "sklearn")
-        return {"case": case, "n_fits": 54, "vgrid": ours, "sklearn_gridsearch": sequential,
-                "speedup_over_sequential": sequential["fit_seconds"] / ours["fit_seconds"],
-                "speedup_over_sequential_with_imports": sequential["seconds"] / ours["seconds"],
-                "target_speedup": 3}
+        return {
+            "case": case,
+            "n_fits": 54,
+            "vgrid": ours,
+            "sklearn_gridsearch": sequential,
+            "speedup_over_sequential": sequential["fit_seconds"] / ours["fit_seconds"],
+            "speedup_over_sequential_with_imports": sequential["seconds"] / ours["seconds"],
+            "target_speedup": 3,
+        }
     if case == "large":
         return {"case": case, **cold(LARGE)}
     raise ValueError(f"unknown case {case!r}; choose from example3, cnn, large")
@@ -252,11 +280,21 @@ def main():
     for case in args.cases:
         print(f"running {case} ...", flush=True)
         results.append(run_case(case))
-        print(json.dumps({k: v for k, v in results[-1].items()
-                          if not isinstance(v, dict)}, default=str), flush=True)
-    report = {"benchmark": "flax", "machine": platform.platform(), "cpu_count": os.cpu_count(),
-              "device": str(jax.devices()[0].device_kind), "jax": jax.__version__,
-              "date": time.strftime("%Y-%m-%d %H:%M:%S"), "results": results}
+        print(
+            json.dumps(
+                {k: v for k, v in results[-1].items() if not isinstance(v, dict)}, default=str
+            ),
+            flush=True,
+        )
+    report = {
+        "benchmark": "flax",
+        "machine": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "device": str(jax.devices()[0].device_kind),
+        "jax": jax.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "results": results,
+    }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2, default=str)

@@ -35,11 +35,11 @@ def main():
 
     import vgrid
 
-    X, y = make_classification(n_samples=2000, n_features=20, n_informative=10, n_classes=3,
-                               random_state=0)
+    X, y = make_classification(
+        n_samples=2000, n_features=20, n_informative=10, n_classes=3, random_state=0
+    )
     X = StandardScaler().fit_transform(X)
-    grid = {"alpha": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
-            "learning_rate_init": [3e-4, 1e-3, 3e-3]}
+    grid = {"alpha": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0], "learning_rate_init": [3e-4, 1e-3, 3e-3]}
     est = MLPClassifier(hidden_layer_sizes=(64,), random_state=0)
     params = dict(resource="max_iter", min_resources=10, max_resources=160, factor=2, cv=3)
     rows = {}
@@ -56,18 +56,29 @@ def main():
                 search.fit(X, y)
                 seconds = time.perf_counter() - start
             rows[f"vgrid_{name}_seconds"] = seconds
-            rows[f"vgrid_{name}_same_results"] = bool(np.array_equal(
-                search.cv_results_["mean_test_score"], sk.cv_results_["mean_test_score"]))
+            rows[f"vgrid_{name}_same_results"] = bool(
+                np.array_equal(
+                    search.cv_results_["mean_test_score"], sk.cv_results_["mean_test_score"]
+                )
+            )
             if continue_survivors:
                 rows["resumed_epochs"] = search.resumed_epochs_
     epochs = sum(n_c * r * 3 for n_c, r in zip(sk.n_candidates_, sk.n_resources_))
-    rows.update(total_epochs_when_retraining=epochs,
-                continue_vs_retrain=rows["vgrid_retrain_seconds"] / rows["vgrid_continue_seconds"],
-                sklearn_vs_continue=rows["sklearn_seconds"] / rows["vgrid_continue_seconds"],
-                n_candidates=sk.n_candidates_, n_resources=sk.n_resources_)
-    report = {"benchmark": "halving_max_iter", "machine": platform.platform(),
-              "cpu_count": os.cpu_count(), "device": str(jax.devices()[0].device_kind),
-              "date": time.strftime("%Y-%m-%d %H:%M:%S"), "results": rows}
+    rows.update(
+        total_epochs_when_retraining=epochs,
+        continue_vs_retrain=rows["vgrid_retrain_seconds"] / rows["vgrid_continue_seconds"],
+        sklearn_vs_continue=rows["sklearn_seconds"] / rows["vgrid_continue_seconds"],
+        n_candidates=sk.n_candidates_,
+        n_resources=sk.n_resources_,
+    )
+    report = {
+        "benchmark": "halving_max_iter",
+        "machine": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "device": str(jax.devices()[0].device_kind),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "results": rows,
+    }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -45,8 +44,12 @@ print(json.dumps({"peak_bytes": peak, "seconds": seconds,
 
 
 def run(n_models, which):
-    out = subprocess.run([sys.executable, "-c", CHILD, str(n_models), which], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(n_models), which],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -60,15 +63,25 @@ def main():
     for n in args.sizes:
         row = {"n_models": n, **run(n, "vgrid")}
         row["peak_mib"] = row["peak_bytes"] / 2**20
-        row["kib_per_model_above_baseline"] = (row["peak_bytes"] - baseline["peak_bytes"]) / n / 1024
+        row["kib_per_model_above_baseline"] = (
+            (row["peak_bytes"] - baseline["peak_bytes"]) / n / 1024
+        )
         print(json.dumps(row), flush=True)
         rows.append(row)
     sk = run(args.sizes[0], "sklearn")
-    report = {"benchmark": "memory", "machine": platform.platform(), "cpu_count": os.cpu_count(),
-              "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-              "baseline_peak_mib": baseline["peak_bytes"] / 2**20, "vgrid": rows,
-              "sklearn_smallest": {"n_models": args.sizes[0], "seconds": sk["seconds"],
-                                   "speedup_vgrid": sk["seconds"] / rows[0]["seconds"]}}
+    report = {
+        "benchmark": "memory",
+        "machine": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "baseline_peak_mib": baseline["peak_bytes"] / 2**20,
+        "vgrid": rows,
+        "sklearn_smallest": {
+            "n_models": args.sizes[0],
+            "seconds": sk["seconds"],
+            "speedup_vgrid": sk["seconds"] / rows[0]["seconds"],
+        },
+    }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)

@@ -52,24 +52,34 @@ def _data():
 def _optuna_space(args):
     from optuna.distributions import FloatDistribution, IntDistribution
 
-    return {"learning_rate_init": FloatDistribution(1e-4, 1e-1, log=True),
-            "alpha": FloatDistribution(1e-6, 1e-1, log=True),
-            "hidden_layer_sizes": IntDistribution(args.min_width, args.max_width)}
+    return {
+        "learning_rate_init": FloatDistribution(1e-4, 1e-1, log=True),
+        "alpha": FloatDistribution(1e-6, 1e-1, log=True),
+        "hidden_layer_sizes": IntDistribution(args.min_width, args.max_width),
+    }
 
 
 def _scipy_space(args):
     from scipy.stats import loguniform, randint
 
-    return {"learning_rate_init": loguniform(1e-4, 1e-1), "alpha": loguniform(1e-6, 1e-1),
-            "hidden_layer_sizes": randint(args.min_width, args.max_width + 1)}
+    return {
+        "learning_rate_init": loguniform(1e-4, 1e-1),
+        "alpha": loguniform(1e-6, 1e-1),
+        "hidden_layer_sizes": randint(args.min_width, args.max_width + 1),
+    }
 
 
 def _curve(trials, t0):
     """(seconds since t0 at which the trial finished, its score or None), by finishing time."""
     done = [t for t in trials if t.datetime_complete is not None]
     done.sort(key=lambda t: t.datetime_complete)
-    return [((t.datetime_complete - t0).total_seconds(),
-             None if t.state.name != "COMPLETE" else float(t.value)) for t in done]
+    return [
+        (
+            (t.datetime_complete - t0).total_seconds(),
+            None if t.state.name != "COMPLETE" else float(t.value),
+        )
+        for t in done
+    ]
 
 
 def _fit_once(side, args):
@@ -87,17 +97,25 @@ def _fit_once(side, args):
     if side.startswith("optuna_integration"):
         from optuna_integration import OptunaSearchCV as PeerSearch
 
-        search = PeerSearch(mlp, _optuna_space(args), n_trials=args.n_trials, cv=cv,
-                            refit=False, random_state=0, max_iter=args.max_iter,
-                            enable_pruning=side.endswith("pruned"))
+        search = PeerSearch(
+            mlp,
+            _optuna_space(args),
+            n_trials=args.n_trials,
+            cv=cv,
+            refit=False,
+            random_state=0,
+            max_iter=args.max_iter,
+            enable_pruning=side.endswith("pruned"),
+        )
         search.fit(X, y)
         wall = time.perf_counter() - start
         trials = search.study_.trials
     elif side == "vgrid_random":
         from vgrid import RandomizedSearchCV
 
-        search = RandomizedSearchCV(mlp, _scipy_space(args), n_iter=args.n_trials, cv=cv,
-                                    refit=False, random_state=0).fit(X, y)
+        search = RandomizedSearchCV(
+            mlp, _scipy_space(args), n_iter=args.n_trials, cv=cv, refit=False, random_state=0
+        ).fit(X, y)
         wall = time.perf_counter() - start
         trials = None
         scores = search.cv_results_["mean_test_score"]
@@ -105,12 +123,22 @@ def _fit_once(side, args):
     else:
         from vgrid import OptunaSearchCV
 
-        pruner = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=args.warmup)
-                  if side.endswith("pruned") else None)
-        search = OptunaSearchCV(mlp, _optuna_space(args), n_trials=args.n_trials,
-                                trials_per_batch=args.trials_per_batch, pruner=pruner,
-                                segment_epochs=args.segment_epochs, cv=cv, refit=False,
-                                random_state=0).fit(X, y)
+        pruner = (
+            optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=args.warmup)
+            if side.endswith("pruned")
+            else None
+        )
+        search = OptunaSearchCV(
+            mlp,
+            _optuna_space(args),
+            n_trials=args.n_trials,
+            trials_per_batch=args.trials_per_batch,
+            pruner=pruner,
+            segment_epochs=args.segment_epochs,
+            cv=cv,
+            refit=False,
+            random_state=0,
+        ).fit(X, y)
         wall = time.perf_counter() - start
         trials = search.study_.trials
         out["n_batches"] = search.n_batches_
@@ -121,8 +149,9 @@ def _fit_once(side, args):
     if trials is not None:
         out["curve"] = _curve(trials, t0)
         out["n_pruned"] = sum(t.state.name == "PRUNED" for t in trials)
-        out["best_params"] = max((t for t in trials if t.state.name == "COMPLETE"),
-                                 key=lambda t: t.value).params
+        out["best_params"] = max(
+            (t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.value
+        ).params
     out["wall_seconds"] = wall
     out["best_score"] = max(v for _, v in out["curve"] if v is not None)
     return out
@@ -180,8 +209,10 @@ def _plot(report, path):
     lo = report["target"] - 0.03
     ax.set_ylim(lo, min(1.0, report["target"] + 0.015))
     a = report["args"]
-    ax.set_title(f"digits, MLPClassifier, {a['n_trials']} trials x {a['cv']} folds, "
-                 f"max_iter={a['max_iter']} ({report['machine']['cpus']} CPUs)")
+    ax.set_title(
+        f"digits, MLPClassifier, {a['n_trials']} trials x {a['cv']} folds, "
+        f"max_iter={a['max_iter']} ({report['machine']['cpus']} CPUs)"
+    )
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -194,16 +225,22 @@ def main(argv=None):
     parser.add_argument("--cv", type=int, default=3)
     parser.add_argument("--min-width", type=int, default=16)
     parser.add_argument("--max-width", type=int, default=128)
-    parser.add_argument("--trials-per-batch", default="auto",
-                        type=lambda v: v if v == "auto" else int(v))
+    parser.add_argument(
+        "--trials-per-batch", default="auto", type=lambda v: v if v == "auto" else int(v)
+    )
     parser.add_argument("--segment-epochs", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=5, help="MedianPruner n_warmup_steps")
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="NumPy BLAS threads in every side (0: the library's default). "
-                             "One by default: on the shared 2-core machine, OpenBLAS's two "
-                             "threads made scikit-learn's (127,) fits 10-30x slower under load")
-    parser.add_argument("--peer-pruning", action="store_true",
-                        help="also run the peer with enable_pruning=True")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="NumPy BLAS threads in every side (0: the library's default). "
+        "One by default: on the shared 2-core machine, OpenBLAS's two "
+        "threads made scikit-learn's (127,) fits 10-30x slower under load",
+    )
+    parser.add_argument(
+        "--peer-pruning", action="store_true", help="also run the peer with enable_pruning=True"
+    )
     parser.add_argument("--sides", default=None, help="comma-separated subset of the sides")
     parser.add_argument("--side", help=argparse.SUPPRESS)  # internal: run one side, print JSON
     parser.add_argument("--out", default=os.path.join(HERE, "results", "optuna.json"))
@@ -216,30 +253,46 @@ def main(argv=None):
         sides.insert(1, "optuna_integration_pruned")
     if args.sides:
         sides = args.sides.split(",")
-    report = {"args": vars(args) | {"side": None}, "sides": {},
-              "machine": {"cpus": len(os.sched_getaffinity(0)), "platform": platform.platform(),
-                          "python": platform.python_version(),
-                          "load_average_start": os.getloadavg()}}
-    passthrough = [f"--{name.replace('_', '-')}={value}" for name, value in vars(args).items()
-                   if name not in ("side", "out", "sides", "peer_pruning")]
+    report = {
+        "args": vars(args) | {"side": None},
+        "sides": {},
+        "machine": {
+            "cpus": len(os.sched_getaffinity(0)),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_start": os.getloadavg(),
+        },
+    }
+    passthrough = [
+        f"--{name.replace('_', '-')}={value}"
+        for name, value in vars(args).items()
+        if name not in ("side", "out", "sides", "peer_pruning")
+    ]
     for side in sides:
         with tempfile.TemporaryDirectory() as cache:  # cold: an empty compilation cache
             env = dict(os.environ, VGRID_COMPILATION_CACHE=cache)
-            proc = subprocess.run([sys.executable, __file__, "--side", side, *passthrough],
-                                  env=env, capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--side", side, *passthrough],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         if proc.returncode or not lines:
             raise RuntimeError(f"{side} failed:\n{proc.stderr[-3000:]}")
-        report["sides"][side] = json.loads(lines[-1][len("RESULT "):])
+        report["sides"][side] = json.loads(lines[-1][len("RESULT ") :])
         cold = report["sides"][side]["cold"]
-        print(f"{side}: {cold['wall_seconds']:.1f} s cold, best {cold['best_score']:.4f}",
-              flush=True)
+        print(
+            f"{side}: {cold['wall_seconds']:.1f} s cold, best {cold['best_score']:.4f}", flush=True
+        )
     report["machine"]["load_average_end"] = os.getloadavg()
     import optuna
     import optuna_integration
 
-    report["versions"] = {"optuna": optuna.__version__,
-                          "optuna_integration": optuna_integration.__version__}
+    report["versions"] = {
+        "optuna": optuna.__version__,
+        "optuna_integration": optuna_integration.__version__,
+    }
     peer = report["sides"].get("optuna_integration")
     if peer is not None:
         target = report["target"] = peer["cold"]["best_score"]
@@ -249,17 +302,23 @@ def main(argv=None):
             for kind, run in runs.items():
                 reached = _time_to(run["curve"], target)
                 summary[f"{side} ({kind})"] = {
-                    "wall_seconds": run["wall_seconds"], "best_score": run["best_score"],
+                    "wall_seconds": run["wall_seconds"],
+                    "best_score": run["best_score"],
                     "seconds_to_target": reached,
                     "speedup_to_target": None if reached is None else peer_time / reached,
-                    "speedup_wall": peer["cold"]["wall_seconds"] / run["wall_seconds"]}
+                    "speedup_wall": peer["cold"]["wall_seconds"] / run["wall_seconds"],
+                }
         report["summary"] = summary
         for name, row in summary.items():
-            to_target = ("not reached" if row["seconds_to_target"] is None else
-                         f"{row['seconds_to_target']:.1f} s to target "
-                         f"({row['speedup_to_target']:.1f}x)")
-            print(f"{name:36s} wall {row['wall_seconds']:7.1f} s ({row['speedup_wall']:.1f}x)  "
-                  f"best {row['best_score']:.4f}  {to_target}")
+            to_target = (
+                "not reached"
+                if row["seconds_to_target"] is None
+                else f"{row['seconds_to_target']:.1f} s to target ({row['speedup_to_target']:.1f}x)"
+            )
+            print(
+                f"{name:36s} wall {row['wall_seconds']:7.1f} s ({row['speedup_wall']:.1f}x)  "
+                f"best {row['best_score']:.4f}  {to_target}"
+            )
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)

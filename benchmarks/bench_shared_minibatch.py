@@ -17,17 +17,16 @@ import platform
 import time
 
 import jax
-import jax.numpy as jnp
 
 jax.config.update("jax_enable_x64", True)
 
 SHAPES = [  # dtype, batch, features, width, models sharing a minibatch
-    ("float64", 200, 20, 150, 3),     # core grid (a): 3 learning rates per (fold, width)
+    ("float64", 200, 20, 150, 3),  # core grid (a): 3 learning rates per (fold, width)
     ("float64", 200, 20, 150, 9),
-    ("float32", 200, 32, 128, 4),     # core grid (b): 2 lr x 2 alpha per (fold, architecture)
+    ("float32", 200, 32, 128, 4),  # core grid (b): 2 lr x 2 alpha per (fold, architecture)
     ("float32", 200, 32, 128, 20),
-    ("float32", 200, 64, 256, 16),    # large grid: 4 lr x 4 alpha
-    ("float32", 200, 20, 100, 256),   # scaling curve: every model shares the one split
+    ("float32", 200, 64, 256, 16),  # large grid: 4 lr x 4 alpha
+    ("float32", 200, 20, 100, 256),  # scaling curve: every model shares the one split
 ]
 
 
@@ -47,8 +46,8 @@ def seconds_per_call(fn, *args, repeats=200):
 
 
 def main():
-    per_model = jax.jit(jax.vmap(layer))                     # each model its own minibatch copy
-    shared = jax.jit(jax.vmap(layer, in_axes=(None, 0)))     # one minibatch, one wide matmul
+    per_model = jax.jit(jax.vmap(layer))  # each model its own minibatch copy
+    shared = jax.jit(jax.vmap(layer, in_axes=(None, 0)))  # one minibatch, one wide matmul
     rows = []
     for dtype, batch, features, width, models in SHAPES:
         key = jax.random.PRNGKey(0)
@@ -57,20 +56,38 @@ def main():
         flop = models * 3 * 2 * batch * features * width
         t_per_model = seconds_per_call(per_model, xs, w)
         t_shared = seconds_per_call(shared, xs[0], w)
-        rows.append({"dtype": dtype, "batch": batch, "features": features, "width": width,
-                     "models": models, "per_model_gflops": flop / t_per_model / 1e9,
-                     "shared_gflops": flop / t_shared / 1e9,
-                     "shared_speedup": t_per_model / t_shared})
+        rows.append(
+            {
+                "dtype": dtype,
+                "batch": batch,
+                "features": features,
+                "width": width,
+                "models": models,
+                "per_model_gflops": flop / t_per_model / 1e9,
+                "shared_gflops": flop / t_shared / 1e9,
+                "shared_speedup": t_per_model / t_shared,
+            }
+        )
         print(json.dumps(rows[-1]))
     device = jax.devices()[0]
     name = "cpu" if device.platform == "cpu" else device.device_kind.lower().replace(" ", "-")
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                       f"shared_minibatch-{name}.json")
+    out = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "results", f"shared_minibatch-{name}.json"
+    )
     with open(out, "w") as f:
-        json.dump({"benchmark": "shared_minibatch", "device": device.device_kind,
-                   "machine": platform.platform(), "cpu_count": os.cpu_count(),
-                   "jax": jax.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-                   "results": rows}, f, indent=2)
+        json.dump(
+            {
+                "benchmark": "shared_minibatch",
+                "device": device.device_kind,
+                "machine": platform.platform(),
+                "cpu_count": os.cpu_count(),
+                "jax": jax.__version__,
+                "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "results": rows,
+            },
+            f,
+            indent=2,
+        )
     print(f"wrote {out}")
 
 

@@ -28,9 +28,9 @@ Every case reports wall time (scikit-learn's GridSearchCV(..., n_jobs=-1) and vg
 refitting the best candidate; vgrid three ways: "cold", its first fit in a fresh process with an
 empty compilation cache, everything compiled; "rerun", the same script run again in a new
 process, programs traced again but loaded from the persistent compilation cache; "warm", the
-same fit again in the cold run's process), vgrid's time compiling (JAX's own compile events, summed: compiles
-running concurrently in threads each count in full), fits per second, useful GFLOP/s and its
-share of this machine's matmul peak measured in the same run, and peak memory.
+same fit again in the cold run's process), vgrid's time compiling (JAX's own compile events,
+summed: compiles running concurrently in threads each count in full), fits per second, useful
+GFLOP/s and its share of this machine's matmul peak measured in the same run, and peak memory.
 
 Each grid case (core_a, core_b, large) runs `--repeats` times (3 by default), each time in fresh
 processes: the report shows the run with the median cold speedup and lists every run, since a
@@ -77,6 +77,7 @@ SKLEARN_SCALING_MAX = 256  # scikit-learn's time grows linearly; measured up to 
 # FLOPs from XLA's cost analysis, memory) and the matmul peak are `vgrid bench`'s own; the suite
 # adds its peers (scikit-learn's GridSearchCV on the whole grid, Keras) and the rerun.
 
+
 def matmul_peak():
     """The float32 and float64 matmul peaks of this machine, as `vgrid bench` measures them."""
     return {dtype: bench_measure.matmul_peak(dtype) for dtype in ("float32", "float64")}
@@ -87,6 +88,7 @@ def peak_gflops(peak):
 
 
 # ----------------------------------------------------------------------------- the cases
+
 
 def grid_case(name):
     """The suite's grid cases are `vgrid bench` workloads: core_a and core_b are its `core_a`
@@ -113,17 +115,32 @@ def run_grid_case(name, peak):
     p = grid_case(name)
     row, ours = bench_measure.run_measurement(p, peak_gflops=peak_gflops(peak), refit=True)
     sk, sk_s = timed(lambda: SkGridSearchCV(p.estimator, p.grid, cv=p.cv, n_jobs=-1).fit(p.X, p.y))
-    diff = max(float(np.max(np.abs(sk.cv_results_[f"split{i}_test_score"]
-                                   - ours.cv_results_[f"split{i}_test_score"])))
-               for i in range(ours.n_splits_))
+    diff = max(
+        float(
+            np.max(
+                np.abs(
+                    sk.cv_results_[f"split{i}_test_score"]
+                    - ours.cv_results_[f"split{i}_test_score"]
+                )
+            )
+        )
+        for i in range(ours.n_splits_)
+    )
     flop = row["useful_gflop"] * 1e9
     peak_dtype = row["peak_gflops"]
     return {
-        "case": name, "n_samples": row["n_samples"], "n_features": row["n_features"],
-        "dtype": row["dtype"], "n_fits": row["n_fits"], "useful_gflop": row["useful_gflop"],
-        "sklearn": {"seconds": sk_s, "fits_per_second": p.n_fits / sk_s,
-                    "useful_gflops": flop / 1e9 / sk_s,
-                    "share_of_peak": flop / 1e9 / sk_s / peak_dtype},
+        "case": name,
+        "n_samples": row["n_samples"],
+        "n_features": row["n_features"],
+        "dtype": row["dtype"],
+        "n_fits": row["n_fits"],
+        "useful_gflop": row["useful_gflop"],
+        "sklearn": {
+            "seconds": sk_s,
+            "fits_per_second": p.n_fits / sk_s,
+            "useful_gflops": flop / 1e9 / sk_s,
+            "share_of_peak": flop / 1e9 / sk_s / peak_dtype,
+        },
         "vgrid_cold": _vgrid_rates(row["cold"], sk_s),
         "vgrid_warm": _vgrid_rates(row["warm"], sk_s),
         "programs": row["programs"],
@@ -131,8 +148,10 @@ def run_grid_case(name, peak):
         "rss_before_fit_mib": row["host_rss_before_fit_mib"],
         "rss_per_fit_mib": (row["host_peak_rss_mib"] - row["host_rss_before_fit_mib"]) / p.n_fits,
         "device_peak_mib": row["device_peak_mib"],
-        "max_abs_split_score_diff": diff, "same_best_params": sk.best_params_ == ours.best_params_,
-        "target_speedup": TARGETS.get(name), "target_share_of_peak": PEAK_SHARE_TARGET.get(name),
+        "max_abs_split_score_diff": diff,
+        "same_best_params": sk.best_params_ == ours.best_params_,
+        "target_speedup": TARGETS.get(name),
+        "target_share_of_peak": PEAK_SHARE_TARGET.get(name),
     }
 
 
@@ -151,18 +170,24 @@ def run_scaling_point(n_models, peak):
 
     p = bench_workloads.build_scaling(n_models)
     bench = bench_measure.measure_problem(p, peak_gflops=peak_gflops(peak))
-    row = {"models": n_models, "vgrid_cold_seconds": bench["cold"]["seconds"],
-           "vgrid_compile_seconds": bench["compile_seconds"],
-           "vgrid_warm_seconds": bench["warm"]["seconds"],
-           "vgrid_cold_fits_per_second": bench["cold"]["fits_per_second"],
-           "vgrid_warm_fits_per_second": bench["warm"]["fits_per_second"],
-           "vgrid_warm_share_of_peak": bench["warm"]["share_of_peak"],
-           "peak_rss_mib": bench["host_peak_rss_mib"],
-           "rss_before_fit_mib": bench["host_rss_before_fit_mib"],
-           "device_peak_mib": bench["device_peak_mib"]}
+    row = {
+        "models": n_models,
+        "vgrid_cold_seconds": bench["cold"]["seconds"],
+        "vgrid_compile_seconds": bench["compile_seconds"],
+        "vgrid_warm_seconds": bench["warm"]["seconds"],
+        "vgrid_cold_fits_per_second": bench["cold"]["fits_per_second"],
+        "vgrid_warm_fits_per_second": bench["warm"]["fits_per_second"],
+        "vgrid_warm_share_of_peak": bench["warm"]["share_of_peak"],
+        "peak_rss_mib": bench["host_peak_rss_mib"],
+        "rss_before_fit_mib": bench["host_rss_before_fit_mib"],
+        "device_peak_mib": bench["device_peak_mib"],
+    }
     if n_models <= SKLEARN_SCALING_MAX:
-        _, sk_s = timed(lambda: SkGridSearchCV(p.estimator, p.grid, cv=p.cv, refit=False,
-                                               n_jobs=-1).fit(p.X, p.y))
+        _, sk_s = timed(
+            lambda: SkGridSearchCV(p.estimator, p.grid, cv=p.cv, refit=False, n_jobs=-1).fit(
+                p.X, p.y
+            )
+        )
         row.update(sklearn_seconds=sk_s, sklearn_fits_per_second=n_models / sk_s)
     return row
 
@@ -174,23 +199,32 @@ def run_ten_thousand_fits(peak):
     p = bench_workloads.build("mlp_seed", "full")
     row = bench_measure.measure_problem(p, peak_gflops=peak_gflops(peak), compare_sklearn=True)
     sk = row["sklearn"]
-    return {"case": "fits_10k", "n_fits": p.n_fits, "useful_gflop": row["useful_gflop"],
-            "vgrid_cold": row["cold"], "vgrid_warm": row["warm"],
-            "sklearn_100_fits": {"seconds": sk["seconds"],
-                                 "fits_per_second": sk["fits_per_second"]},
-            "target_seconds": 5.0, "peak_rss_mib": row["host_peak_rss_mib"],
-            "rss_before_fit_mib": row["host_rss_before_fit_mib"],
-            "device_peak_mib": row["device_peak_mib"], "programs": row["programs"]}
+    return {
+        "case": "fits_10k",
+        "n_fits": p.n_fits,
+        "useful_gflop": row["useful_gflop"],
+        "vgrid_cold": row["cold"],
+        "vgrid_warm": row["warm"],
+        "sklearn_100_fits": {"seconds": sk["seconds"], "fits_per_second": sk["fits_per_second"]},
+        "target_seconds": 5.0,
+        "peak_rss_mib": row["host_peak_rss_mib"],
+        "rss_before_fit_mib": row["host_rss_before_fit_mib"],
+        "device_peak_mib": row["device_peak_mib"],
+        "programs": row["programs"],
+    }
 
 
 def keras_model(X, y, hidden, learning_rate):
     import keras
 
-    model = keras.Sequential([keras.Input((X.shape[1],)),
-                              keras.layers.Dense(hidden, activation="relu"),
-                              keras.layers.Dense(y.shape[1], activation="softmax")])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="categorical_crossentropy")
+    model = keras.Sequential(
+        [
+            keras.Input((X.shape[1],)),
+            keras.layers.Dense(hidden, activation="relu"),
+            keras.layers.Dense(y.shape[1], activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy")
     model.predict = functools.partial(model.predict, verbose=0)  # the wrapper's predict prints
     return model
 
@@ -203,8 +237,10 @@ def run_keras_case(peak):
     try:
         from keras.wrappers import SKLearnClassifier
     except ImportError as exc:
-        return {"case": "keras", "skipped": f"Keras 3 is not installed ({exc}); "
-                                          "pip install -e '.[bench]'"}
+        return {
+            "case": "keras",
+            "skipped": f"Keras 3 is not installed ({exc}); pip install -e '.[bench]'",
+        }
     from sklearn.neural_network import MLPClassifier
 
     import vgrid
@@ -214,29 +250,43 @@ def run_keras_case(peak):
     cv = StratifiedKFold(3)
     mlp = MLPClassifier(batch_size=200, max_iter=epochs, n_iter_no_change=10**6, random_state=0)
     grid = {"hidden_layer_sizes": [(w,) for w in widths], "learning_rate_init": list(rates)}
-    keras_est = SKLearnClassifier(model=keras_model,
-                                  fit_kwargs={"epochs": epochs, "batch_size": 200, "verbose": 0})
-    keras_grid = {"model_kwargs": [{"hidden": w, "learning_rate": r}
-                                   for w in widths for r in rates]}
+    keras_est = SKLearnClassifier(
+        model=keras_model, fit_kwargs={"epochs": epochs, "batch_size": 200, "verbose": 0}
+    )
+    keras_grid = {
+        "model_kwargs": [{"hidden": w, "learning_rate": r} for w in widths for r in rates]
+    }
     n_fits = len(widths) * len(rates) * cv.get_n_splits()
     clock = bench_measure.CompileClock()
     vg, vg_s = timed(lambda: vgrid.GridSearchCV(mlp, grid, cv=cv).fit(X, y))
     compile_s = clock.lap()
     _, sk_s = timed(lambda: SkGridSearchCV(mlp, grid, cv=cv, n_jobs=-1).fit(X, y))
-    ke, ke_s = timed(lambda: SkGridSearchCV(keras_est, keras_grid, cv=cv, n_jobs=-1)
-                     .fit(X, y, verbose=0))  # fit_kwargs' verbose=0 is lost inside the search
+    ke, ke_s = timed(
+        lambda: SkGridSearchCV(keras_est, keras_grid, cv=cv, n_jobs=-1).fit(X, y, verbose=0)
+    )  # fit_kwargs' verbose=0 is lost inside the search
     flop = bench_flops.search_flop(vg, X, y, cv, "float32")
     peak_gflops = peak["float32"]["gflops"]
     return {
-        "case": "keras", "n_fits": n_fits, "epochs": epochs, "useful_gflop": flop / 1e9,
+        "case": "keras",
+        "n_fits": n_fits,
+        "epochs": epochs,
+        "useful_gflop": flop / 1e9,
         "sklearn": {"seconds": sk_s, "fits_per_second": n_fits / sk_s},
-        "keras": {"seconds": ke_s, "fits_per_second": n_fits / ke_s,
-                  "best_score": float(ke.best_score_),
-                  "share_of_peak": flop / 1e9 / ke_s / peak_gflops},
-        "vgrid_cold": {"seconds": vg_s, "compile_seconds": compile_s,
-                       "fits_per_second": n_fits / vg_s, "best_score": float(vg.best_score_),
-                       "share_of_peak": flop / 1e9 / vg_s / peak_gflops,
-                       "speedup": sk_s / vg_s, "speedup_over_keras": ke_s / vg_s},
+        "keras": {
+            "seconds": ke_s,
+            "fits_per_second": n_fits / ke_s,
+            "best_score": float(ke.best_score_),
+            "share_of_peak": flop / 1e9 / ke_s / peak_gflops,
+        },
+        "vgrid_cold": {
+            "seconds": vg_s,
+            "compile_seconds": compile_s,
+            "fits_per_second": n_fits / vg_s,
+            "best_score": float(vg.best_score_),
+            "share_of_peak": flop / 1e9 / vg_s / peak_gflops,
+            "speedup": sk_s / vg_s,
+            "speedup_over_keras": ke_s / vg_s,
+        },
         "peak_rss_mib": bench_measure.peak_rss_mib(),
     }
 
@@ -277,10 +327,19 @@ def worker(case, arg, peak_path, out_path):
 def run_in_fresh_process(case, arg, peak_path, cache_dir=None):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out_path = f.name
-    command = [sys.executable, os.path.abspath(__file__), "--worker", case, str(arg),
-               peak_path, out_path]
-    env = dict(os.environ, VGRID_COMPILATION_CACHE=cache_dir
-               or tempfile.mkdtemp(prefix="vgrid-suite-cache-"))
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        case,
+        str(arg),
+        peak_path,
+        out_path,
+    ]
+    env = dict(
+        os.environ,
+        VGRID_COMPILATION_CACHE=cache_dir or tempfile.mkdtemp(prefix="vgrid-suite-cache-"),
+    )
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env)
     with open(out_path) as f:
@@ -294,15 +353,20 @@ def median_run(runs):
     """The run with the median cold speedup (the lower middle one for an even count), with
     every run's times and speedups under "runs"."""
     ranked = sorted(runs, key=lambda r: r["vgrid_cold"]["speedup"])
-    summary = [{"sklearn_seconds": r["sklearn"]["seconds"],
-                "cold_seconds": r["vgrid_cold"]["seconds"],
-                "rerun_seconds": r["vgrid_rerun"]["seconds"],
-                "warm_seconds": r["vgrid_warm"]["seconds"],
-                "cold_speedup": r["vgrid_cold"]["speedup"],
-                "rerun_speedup": r["vgrid_rerun"]["speedup"],
-                "warm_speedup": r["vgrid_warm"]["speedup"],
-                "cold_share_of_peak": r["vgrid_cold"]["share_of_peak"],
-                "warm_share_of_peak": r["vgrid_warm"]["share_of_peak"]} for r in runs]
+    summary = [
+        {
+            "sklearn_seconds": r["sklearn"]["seconds"],
+            "cold_seconds": r["vgrid_cold"]["seconds"],
+            "rerun_seconds": r["vgrid_rerun"]["seconds"],
+            "warm_seconds": r["vgrid_warm"]["seconds"],
+            "cold_speedup": r["vgrid_cold"]["speedup"],
+            "rerun_speedup": r["vgrid_rerun"]["speedup"],
+            "warm_speedup": r["vgrid_warm"]["speedup"],
+            "cold_share_of_peak": r["vgrid_cold"]["share_of_peak"],
+            "warm_share_of_peak": r["vgrid_warm"]["share_of_peak"],
+        }
+        for r in runs
+    ]
     return dict(ranked[(len(ranked) - 1) // 2], runs=summary)
 
 
@@ -313,23 +377,37 @@ def _spread(runs, key, fmt):
 
 # ----------------------------------------------------------------------------- report
 
+
 def markdown(report):
     peak = report["matmul_peak"]
-    lines = [f"# vgrid benchmark suite: {report['device']}", "",
-             (f"{report['date']}, {report['machine']}, {report['cpu_count']} CPU cores, "
-             f"jax {report['jax']}, scikit-learn {report['sklearn']}."),
-             (f"Matmul peak measured in this run: float32 {peak['float32']['gflops']:.0f} GFLOP/s, "
-             f"float64 {peak['float64']['gflops']:.0f} GFLOP/s."), "",
-             ("| case | fits | scikit-learn | vgrid cold (compile) | vgrid rerun | vgrid warm "
-              "| speedup cold / rerun / warm (target) | useful GFLOP/s cold / warm (share of "
-              "peak) | scikit-learn share | vgrid peak RSS | split diff |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# vgrid benchmark suite: {report['device']}",
+        "",
+        (
+            f"{report['date']}, {report['machine']}, {report['cpu_count']} CPU cores, "
+            f"jax {report['jax']}, scikit-learn {report['sklearn']}."
+        ),
+        (
+            f"Matmul peak measured in this run: float32 {peak['float32']['gflops']:.0f} GFLOP/s, "
+            f"float64 {peak['float64']['gflops']:.0f} GFLOP/s."
+        ),
+        "",
+        (
+            "| case | fits | scikit-learn | vgrid cold (compile) | vgrid rerun | vgrid warm "
+            "| speedup cold / rerun / warm (target) | useful GFLOP/s cold / warm (share of "
+            "peak) | scikit-learn share | vgrid peak RSS | split diff |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in report["cases"]:
         if r.get("case") not in ("core_a", "core_b", "large"):
             continue
         c, w, s, again = r["vgrid_cold"], r["vgrid_warm"], r["sklearn"], r["vgrid_rerun"]
-        target = (f"{r['target_speedup']:.0f}x" if r["target_speedup"]
-                  else f"{r['target_share_of_peak']:.0%} of peak")
+        target = (
+            f"{r['target_speedup']:.0f}x"
+            if r["target_speedup"]
+            else f"{r['target_share_of_peak']:.0%} of peak"
+        )
         lines.append(
             f"| {r['case']} ({r['dtype']}) | {r['n_fits']} | {s['seconds']:.2f} s "
             f"| {c['seconds']:.2f} s ({c['compile_seconds']:.2f} s) | {again['seconds']:.2f} s "
@@ -337,11 +415,18 @@ def markdown(report):
             f"{w['speedup']:.2f}x ({target}) "
             f"| {c['useful_gflops']:.0f} / {w['useful_gflops']:.0f} ({c['share_of_peak']:.0%} / "
             f"{w['share_of_peak']:.0%}) | {s['share_of_peak']:.0%} | {r['peak_rss_mib']:.0f} MiB "
-            f"| {r['max_abs_split_score_diff']:.2g} |")
+            f"| {r['max_abs_split_score_diff']:.2g} |"
+        )
     repeated = [r for r in report["cases"] if len(r.get("runs", ())) > 1]
     if repeated:
-        lines += ["", (f"Each grid case ran {len(repeated[0]['runs'])} times in fresh processes; "
-                       "the table shows the run with the median cold speedup. Over all runs:"), ""]
+        lines += [
+            "",
+            (
+                f"Each grid case ran {len(repeated[0]['runs'])} times in fresh processes; "
+                "the table shows the run with the median cold speedup. Over all runs:"
+            ),
+            "",
+        ]
         for r in repeated:
             x, pct = (lambda v: f"{v:.2f}x"), (lambda v: f"{v:.0%}")
             lines.append(
@@ -349,42 +434,64 @@ def markdown(report):
                 f"{_spread(r['runs'], 'rerun_speedup', x)}, warm "
                 f"{_spread(r['runs'], 'warm_speedup', x)}; share of peak cold "
                 f"{_spread(r['runs'], 'cold_share_of_peak', pct)}, warm "
-                f"{_spread(r['runs'], 'warm_share_of_peak', pct)}")
+                f"{_spread(r['runs'], 'warm_share_of_peak', pct)}"
+            )
     keras = next((r for r in report["cases"] if r.get("case") == "keras"), None)
     if keras and "skipped" not in keras:
-        lines += ["", (f"Keras peer ({keras['n_fits']} fits, {keras['epochs']} epochs each, "
-                      "GridSearchCV(n_jobs=-1) over keras.wrappers.SKLearnClassifier): Keras "
-                      f"{keras['keras']['seconds']:.2f} s, scikit-learn "
-                      f"{keras['sklearn']['seconds']:.2f} s, vgrid cold "
-                      f"{keras['vgrid_cold']['seconds']:.2f} s "
-                      f"({keras['vgrid_cold']['speedup_over_keras']:.1f}x over Keras, "
-                      f"{keras['vgrid_cold']['speedup']:.1f}x over scikit-learn).")]
+        lines += [
+            "",
+            (
+                f"Keras peer ({keras['n_fits']} fits, {keras['epochs']} epochs each, "
+                "GridSearchCV(n_jobs=-1) over keras.wrappers.SKLearnClassifier): Keras "
+                f"{keras['keras']['seconds']:.2f} s, scikit-learn "
+                f"{keras['sklearn']['seconds']:.2f} s, vgrid cold "
+                f"{keras['vgrid_cold']['seconds']:.2f} s "
+                f"({keras['vgrid_cold']['speedup_over_keras']:.1f}x over Keras, "
+                f"{keras['vgrid_cold']['speedup']:.1f}x over scikit-learn)."
+            ),
+        ]
     elif keras:
         lines += ["", f"Keras peer skipped: {keras['skipped']}"]
     ten = next((r for r in report["cases"] if r.get("case") == "fits_10k"), None)
     if ten:
-        lines += ["", (f"10,000 fits of grid (a)'s model size (target: under "
-                      f"{ten['target_seconds']:.0f} s on a GPU): vgrid cold "
-                      f"{ten['vgrid_cold']['seconds']:.2f} s (compile "
-                      f"{ten['vgrid_cold']['compile_seconds']:.2f} s), warm "
-                      f"{ten['vgrid_warm']['seconds']:.2f} s "
-                      f"({ten['vgrid_warm']['fits_per_second']:.0f} fits/s); scikit-learn "
-                      f"{ten['sklearn_100_fits']['fits_per_second']:.1f} fits/s on 100 of them.")]
+        lines += [
+            "",
+            (
+                f"10,000 fits of grid (a)'s model size (target: under "
+                f"{ten['target_seconds']:.0f} s on a GPU): vgrid cold "
+                f"{ten['vgrid_cold']['seconds']:.2f} s (compile "
+                f"{ten['vgrid_cold']['compile_seconds']:.2f} s), warm "
+                f"{ten['vgrid_warm']['seconds']:.2f} s "
+                f"({ten['vgrid_warm']['fits_per_second']:.0f} fits/s); scikit-learn "
+                f"{ten['sklearn_100_fits']['fits_per_second']:.1f} fits/s on 100 of them."
+            ),
+        ]
     scaling = [r for r in report["cases"] if "models" in r]
     if scaling:
-        lines += ["", "Scaling (grid (a)'s model size, 20 epochs, one split; fits per second):", "",
-                  ("| models | vgrid cold (compile) | vgrid warm | warm share of peak "
-                   "| scikit-learn | vgrid peak RSS (per model above the baseline) |"),
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Scaling (grid (a)'s model size, 20 epochs, one split; fits per second):",
+            "",
+            (
+                "| models | vgrid cold (compile) | vgrid warm | warm share of peak "
+                "| scikit-learn | vgrid peak RSS (per model above the baseline) |"
+            ),
+            "|---|---|---|---|---|---|",
+        ]
         for r in scaling:
-            sk = (f"{r['sklearn_fits_per_second']:.1f}" if "sklearn_fits_per_second" in r
-                  else "not run")
+            sk = (
+                f"{r['sklearn_fits_per_second']:.1f}"
+                if "sklearn_fits_per_second" in r
+                else "not run"
+            )
             per_model_kib = 1024 * (r["peak_rss_mib"] - r["rss_before_fit_mib"]) / r["models"]
-            lines.append(f"| {r['models']} | {r['vgrid_cold_fits_per_second']:.1f} "
-                         f"({r['vgrid_compile_seconds']:.2f} s) "
-                         f"| {r['vgrid_warm_fits_per_second']:.1f} "
-                         f"| {r['vgrid_warm_share_of_peak']:.0%} | {sk} "
-                         f"| {r['peak_rss_mib']:.0f} MiB ({per_model_kib:.0f} KiB) |")
+            lines.append(
+                f"| {r['models']} | {r['vgrid_cold_fits_per_second']:.1f} "
+                f"({r['vgrid_compile_seconds']:.2f} s) "
+                f"| {r['vgrid_warm_fits_per_second']:.1f} "
+                f"| {r['vgrid_warm_share_of_peak']:.0%} | {sk} "
+                f"| {r['peak_rss_mib']:.0f} MiB ({per_model_kib:.0f} KiB) |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -411,13 +518,19 @@ def plot(report, path):
     scaling = sorted((r for r in report["cases"] if "models" in r), key=lambda r: r["models"])
     if scaling:
         models = [r["models"] for r in scaling]
-        right.loglog(models, [r["vgrid_warm_fits_per_second"] for r in scaling], "o-",
-                     label="vgrid warm")
-        right.loglog(models, [r["vgrid_cold_fits_per_second"] for r in scaling], "s--",
-                     label="vgrid cold")
+        right.loglog(
+            models, [r["vgrid_warm_fits_per_second"] for r in scaling], "o-", label="vgrid warm"
+        )
+        right.loglog(
+            models, [r["vgrid_cold_fits_per_second"] for r in scaling], "s--", label="vgrid cold"
+        )
         sk = [r for r in scaling if "sklearn_fits_per_second" in r]
-        right.loglog([r["models"] for r in sk], [r["sklearn_fits_per_second"] for r in sk],
-                     "^-", label="scikit-learn")
+        right.loglog(
+            [r["models"] for r in sk],
+            [r["sklearn_fits_per_second"] for r in sk],
+            "^-",
+            label="scikit-learn",
+        )
         right.set_xlabel("models in the grid")
         right.set_ylabel("fits per second")
         right.set_title("Scaling")
@@ -429,12 +542,20 @@ def plot(report, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", nargs="+", choices=CASES[1:],
-                        help="default: all (fits_10k only on an accelerator)")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        choices=CASES[1:],
+        help="default: all (fits_10k only on an accelerator)",
+    )
     parser.add_argument("--scaling-sizes", nargs="+", type=int, default=list(SCALING_SIZES))
     parser.add_argument("--out-dir", default=RESULTS)
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs of each grid case (fresh processes); the median is reported")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of each grid case (fresh processes); the median is reported",
+    )
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -446,8 +567,7 @@ def main():
 
     device = jax.devices()[0]
     if args.cases is None:
-        args.cases = [c for c in CASES[1:]
-                      if device.platform != "cpu" or c not in ACCELERATOR_ONLY]
+        args.cases = [c for c in CASES[1:] if device.platform != "cpu" or c not in ACCELERATOR_ONLY]
     name = "cpu" if device.platform == "cpu" else device.device_kind.lower().replace(" ", "-")
     peak_path = os.path.join(tempfile.mkdtemp(), "peak.json")
     with open(peak_path, "w") as f:
@@ -470,11 +590,19 @@ def main():
                 rerun["speedup"] = row["sklearn"]["seconds"] / rerun["seconds"]
                 runs.append(dict(row, vgrid_rerun=rerun))
             rows.append(median_run(runs))
-    report = {"suite": "vgrid", "device": str(device.device_kind), "platform": device.platform,
-              "machine": platform.platform(), "cpu_count": os.cpu_count(),
-              "processor": platform.processor(), "jax": jax.__version__,
-              "sklearn": sklearn.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-              "matmul_peak": peak, "cases": rows}
+    report = {
+        "suite": "vgrid",
+        "device": str(device.device_kind),
+        "platform": device.platform,
+        "machine": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor(),
+        "jax": jax.__version__,
+        "sklearn": sklearn.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "matmul_peak": peak,
+        "cases": rows,
+    }
     os.makedirs(args.out_dir, exist_ok=True)
     stem = os.path.join(args.out_dir, f"suite-{name}")
     with open(stem + ".json", "w") as f:

@@ -3,9 +3,9 @@ import os
 # Tests count compilations: keep vgrid's persistent compilation cache out of them.
 os.environ["VGRID_COMPILATION_CACHE"] = "0"
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import numpy as np
+import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
 from sklearn.preprocessing import StandardScaler
 
@@ -20,9 +20,16 @@ def _scaled(loader):
 @pytest.fixture(scope="session")
 def datasets():
     """scikit-learn's bundled data sets, standardized, float64."""
-    data = {name: _scaled(loader) for name, loader in [
-        ("iris", load_iris), ("wine", load_wine), ("breast_cancer", load_breast_cancer),
-        ("digits", load_digits), ("diabetes", load_diabetes)]}
+    data = {
+        name: _scaled(loader)
+        for name, loader in [
+            ("iris", load_iris),
+            ("wine", load_wine),
+            ("breast_cancer", load_breast_cancer),
+            ("digits", load_digits),
+            ("diabetes", load_diabetes),
+        ]
+    }
     X, y = data["diabetes"]
     data["diabetes"] = (X, y / 100.0)
     X, y = data["digits"]

@@ -27,9 +27,11 @@ FILES = {
 
 def _cases(tree: ast.Module) -> list[str]:
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "CASES"
-                                                 for t in node.targets)
-                and isinstance(node.value, ast.Dict)):
+        if (
+            isinstance(node, ast.Assign)
+            and any(getattr(t, "id", None) == "CASES" for t in node.targets)
+            and isinstance(node.value, ast.Dict)
+        ):
             return [ast.literal_eval(key) for key in node.value.keys]
     return []
 
@@ -61,14 +63,21 @@ def rows() -> list[tuple[str, str, str]]:
 
 
 def table() -> str:
-    lines = ["# Reliability cases", "",
-             "Every reliability case in `tests/`, one row each (written by "
-             "`python tests/reliability_table.py > tests/RELIABILITY.md`; `test_reliability.py`",
-             "checks it is up to date). Each row is a test that runs in the default "
-             "`python -m pytest -q`.", "",
-             "| area | case | test |", "|---|---|---|"]
-    lines += [f"| {area} | {case.replace('|', '/')} | `{test.replace('|', '/')}` |"
-              for area, case, test in rows()]
+    lines = [
+        "# Reliability cases",
+        "",
+        "Every reliability case in `tests/`, one row each (written by "
+        "`python tests/reliability_table.py > tests/RELIABILITY.md`; `test_reliability.py`",
+        "checks it is up to date). Each row is a test that runs in the default "
+        "`python -m pytest -q`.",
+        "",
+        "| area | case | test |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {area} | {case.replace('|', '/')} | `{test.replace('|', '/')}` |"
+        for area, case, test in rows()
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -30,13 +30,19 @@ SUITES = {
 #: What vgrid replaces, by the module scikit-learn's tests import it from.
 SUBSTITUTES = {
     "sklearn.neural_network": {"MLPClassifier", "MLPRegressor"},
-    "sklearn.model_selection": {"GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV",
-                                "HalvingRandomSearchCV"},
+    "sklearn.model_selection": {
+        "GridSearchCV",
+        "RandomizedSearchCV",
+        "HalvingGridSearchCV",
+        "HalvingRandomSearchCV",
+    },
 }
 
 
-_FALLBACK = ("a non-MLP estimator through vgrid's fallback (one call to scikit-learn's own "
-             "search), which the suite's cheaper tests cover")
+_FALLBACK = (
+    "a non-MLP estimator through vgrid's fallback (one call to scikit-learn's own "
+    "search), which the suite's cheaper tests cover"
+)
 #: Left out of the default run, by node id prefix: the slowest tests (about half the suites'
 #: time on 2 cores), each exercising scikit-learn's own search or halving logic with an
 #: estimator vgrid does not vectorize. `run_suites(..., full=True)` (or this script with
@@ -47,9 +53,9 @@ DESELECTED = {
     "test_successive_halving.py::test_min_max_resources[": f"FastClassifier, {_FALLBACK}",
     "test_successive_halving.py::test_random_search[": f"FastClassifier, {_FALLBACK}",
     "test_search.py::test_search_with_2d_array": f"TfidfVectorizer + ComplementNB with n_jobs=2"
-                                                 f" (process start-up), {_FALLBACK}",
+    f" (process start-up), {_FALLBACK}",
     "test_search.py::test_search_cv_sample_weight_equivalence[": f"LogisticRegression and "
-                                                                 f"Ridge, {_FALLBACK}",
+    f"Ridge, {_FALLBACK}",
     "test_search.py::test_n_features_in": f"HistGradientBoostingClassifier, {_FALLBACK}",
     "test_search.py::test_cv_results_dtype_issue_29074": f"LogisticRegression, {_FALLBACK}",
 }
@@ -63,8 +69,11 @@ def rewrite(source: str) -> tuple[str, list[str]]:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             last_import = node
             if isinstance(node, ast.ImportFrom) and node.module in SUBSTITUTES:
-                names += [a.name for a in node.names
-                          if a.name in SUBSTITUTES[node.module] and a.asname is None]
+                names += [
+                    a.name
+                    for a in node.names
+                    if a.name in SUBSTITUTES[node.module] and a.asname is None
+                ]
     if not names:
         return source, []
     lines = source.splitlines(keepends=True)
@@ -85,8 +94,9 @@ def write_suites(folder: str) -> dict[str, list[str]]:
     return replaced
 
 
-def run_suites(folder: str, select: str | None = None, timeout: float = 1800,
-               full: bool = False) -> dict[str, str]:
+def run_suites(
+    folder: str, select: str | None = None, timeout: float = 1800, full: bool = False
+) -> dict[str, str]:
     """{test id: 'passed' | 'failed' | 'skipped' | 'xfailed' | 'error'} for the rewritten suites.
 
     `select` is a pytest `-k` expression; `full` runs the `DESELECTED` tests too. The run uses
@@ -94,9 +104,22 @@ def run_suites(folder: str, select: str | None = None, timeout: float = 1800,
     doctest and warning settings do not apply)."""
     write_suites(folder)
     report = os.path.join(folder, "report.xml")
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "sklearn.conftest", "-p",
-               "no:cacheprovider", "--rootdir", folder, "-c", os.devnull, f"--junitxml={report}",
-               *SUITES]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "sklearn.conftest",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        folder,
+        "-c",
+        os.devnull,
+        f"--junitxml={report}",
+        *SUITES,
+    ]
     if select:
         command += ["-k", select]
     if not full:
@@ -113,8 +136,7 @@ def run_suites(folder: str, select: str | None = None, timeout: float = 1800,
             outcomes[test_id] = "error"
         elif "skipped" in kinds:
             skipped = case.find("skipped")
-            outcomes[test_id] = ("xfailed" if skipped.get("type") == "pytest.xfail"
-                                 else "skipped")
+            outcomes[test_id] = "xfailed" if skipped.get("type") == "pytest.xfail" else "skipped"
         else:
             outcomes[test_id] = "passed"
     return outcomes

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # ----------------------------------------------------------------------------- FLOP count
 
+
 @pytest.mark.parametrize("hidden", [(3,), (7, 5)])
 def test_mlp_step_flop_is_the_matmuls_plus_a_bounded_elementwise_part(hidden):
     n_features, n_outputs, rows = 4, 3, 10
@@ -38,8 +39,7 @@ def test_mlp_step_flop_is_the_matmuls_plus_a_bounded_elementwise_part(hidden):
     # the same model in float64 does the same work; twice the rows, up to twice (the optimizer
     # update's work is per weight)
     assert flops.mlp_step_flop(n_features, hidden, n_outputs, rows, "float64") == flop
-    assert flop < flops.mlp_step_flop(n_features, hidden, n_outputs, 2 * rows, "float32") \
-        < 2 * flop
+    assert flop < flops.mlp_step_flop(n_features, hidden, n_outputs, 2 * rows, "float32") < 2 * flop
 
 
 def test_search_flop_counts_each_fits_own_epochs_and_minibatches_and_the_refit(datasets):
@@ -76,8 +76,9 @@ def test_flax_cnn_flop_counts_the_real_convolution_not_the_masked_one():
 
     def count(features, kernel):
         fields = (("features", features), ("kernel_size", kernel))
-        return flops.flax_step_flop(DigitsCNN, fields, optax.adam, (("learning_rate", 1e-3),),
-                                    64, 10, 32)
+        return flops.flax_step_flop(
+            DigitsCNN, fields, optax.adam, (("learning_rate", 1e-3),), 64, 10, 32
+        )
 
     small, large = count(4, 3), count(16, 5)
     conv_forward = lambda f, k: 2 * 32 * 64 * k * k * f  # noqa: E731  rows x positions x taps
@@ -88,9 +89,13 @@ def test_flax_cnn_flop_counts_the_real_convolution_not_the_masked_one():
 
 # ----------------------------------------------------------------------------- workloads
 
+
 def test_every_workload_builds_with_the_documented_sizes():
-    sizes = {name: workloads.build(name, "full").n_fits for name in workloads.WORKLOADS
-             if name != workloads.SCALING}
+    sizes = {
+        name: workloads.build(name, "full").n_fits
+        for name in workloads.WORKLOADS
+        if name != workloads.SCALING
+    }
     assert sizes["mlp_seed"] == 10_000
     assert sizes["flax_1k"] >= 1000 and workloads.build("flax_1k", "quick").n_fits >= 1000
     assert sizes["mlp_wide"] == 160 and sizes["core_a"] == 27 and sizes["core_b"] == 80
@@ -109,8 +114,12 @@ def test_scaling_sizes_and_the_memory_stop():
     assert runner.scaling_sizes(256, factor=16) == [1, 16, 256]
 
     def row(models, peak, devices=1):
-        return {"models": models, "devices": devices, "device_peak_mib": peak,
-                "device_limit_mib": 1000.0}
+        return {
+            "models": models,
+            "devices": devices,
+            "device_peak_mib": peak,
+            "device_limit_mib": 1000.0,
+        }
 
     # 10 MiB a model above 100 MiB: 64 models fit (740 MiB), 256 do not (2,650 MiB)
     rows = [row(1, 100.0), row(16, 250.0)]
@@ -125,8 +134,10 @@ def test_device_environment_for_fewer_devices(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_foo=1 --xla_force_host_platform_device_count=4")
     cpu = {"platform": "cpu", "device_count": 4}
     assert runner._device_env(4, cpu)["XLA_FLAGS"] == os.environ["XLA_FLAGS"]
-    assert runner._device_env(2, cpu)["XLA_FLAGS"] == \
-        "--xla_cpu_foo=1  --xla_force_host_platform_device_count=2"
+    assert (
+        runner._device_env(2, cpu)["XLA_FLAGS"]
+        == "--xla_cpu_foo=1  --xla_force_host_platform_device_count=2"
+    )
     gpu = {"platform": "gpu", "device_count": 8, "platform_version": "cuda 12.8"}
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert runner._device_env(3, gpu)["CUDA_VISIBLE_DEVICES"] == "0,1,2"
@@ -138,18 +149,35 @@ def test_device_environment_for_fewer_devices(monkeypatch):
 
 # ----------------------------------------------------------------------------- the command
 
+
 def _bench(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "vgrid", "bench", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=dict(os.environ, **(env or {})))
+    return subprocess.run(
+        [sys.executable, "-m", "vgrid", "bench", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, **(env or {})),
+    )
 
 
 def test_bench_quick_prints_the_table_and_writes_json_that_validates_and_a_plot(tmp_path):
     # Two forced CPU devices: the scaling curve's one point on 1 device, then on both.
     out, png = tmp_path / "bench.json", tmp_path / "bench.png"
-    done = _bench("--quick", "--workloads", "scaling", "--max-models", "1", "--devices", "1", "2",
-                  "--json", str(out), "--plot", str(png),
-                  env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-                       "PYTHONPATH": str(ROOT)})
+    done = _bench(
+        "--quick",
+        "--workloads",
+        "scaling",
+        "--max-models",
+        "1",
+        "--devices",
+        "1",
+        "2",
+        "--json",
+        str(out),
+        "--plot",
+        str(png),
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr
     assert "cold fits/s" in done.stdout and "scaling 1" in done.stdout
     doc = json.loads(out.read_text())
@@ -169,9 +197,16 @@ def test_bench_quick_prints_the_table_and_writes_json_that_validates_and_a_plot(
 
 
 def test_the_schema_rejects_a_document_missing_a_measurement(tmp_path):
-    doc = report.document(machine={}, peak={}, size="quick", dtype="float32",
-                          results=[{"workload": "mlp_seed", "cold": {}}], scaling=[],
-                          options={}, created="now")
+    doc = report.document(
+        machine={},
+        peak={},
+        size="quick",
+        dtype="float32",
+        results=[{"workload": "mlp_seed", "cold": {}}],
+        scaling=[],
+        options={},
+        created="now",
+    )
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, report.load_schema())
 
@@ -186,8 +221,10 @@ def _one_error_line(capsys, argv):
 
 def test_an_unknown_workload_is_one_line_and_status_2(capsys):
     line = _one_error_line(capsys, ["bench", "--workloads", "mlp_seed,nope"])
-    assert line == ("vgrid bench: error: unknown workload 'nope'; choose from mlp_seed, "
-                    "mlp_wide, flax_cnn, flax_1k, scaling, core_a, core_b")
+    assert line == (
+        "vgrid bench: error: unknown workload 'nope'; choose from mlp_seed, "
+        "mlp_wide, flax_cnn, flax_1k, scaling, core_a, core_b"
+    )
 
 
 def test_an_unwritable_json_path_is_one_line_and_status_2(capsys, tmp_path):
@@ -198,12 +235,16 @@ def test_an_unwritable_json_path_is_one_line_and_status_2(capsys, tmp_path):
 
 
 def test_more_devices_than_exist_is_one_line_and_status_2():
-    done = _bench("--quick", "--devices", "3",
-                  env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-                       "PYTHONPATH": str(ROOT)})
+    done = _bench(
+        "--quick",
+        "--devices",
+        "3",
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 2
-    assert done.stderr.strip() == ("vgrid bench: error: --devices 3: this machine has 2 cpu "
-                                   "device(s); choose 1 to 2")
+    assert done.stderr.strip() == (
+        "vgrid bench: error: --devices 3: this machine has 2 cpu device(s); choose 1 to 2"
+    )
     assert done.stdout == ""
 
 

@@ -32,9 +32,21 @@ def test_the_suite_takes_its_grids_from_vgrid_bench():
 
 
 def test_suite_runs_a_case_and_writes_json_markdown_and_plot(tmp_path):
-    subprocess.run([sys.executable, str(SUITE), "--cases", "scaling", "--scaling-sizes", "2",
-                    "--out-dir", str(tmp_path)], check=True, capture_output=True,
-                   env=dict(os.environ, PYTHONPATH=str(SUITE.parents[1])))
+    subprocess.run(
+        [
+            sys.executable,
+            str(SUITE),
+            "--cases",
+            "scaling",
+            "--scaling-sizes",
+            "2",
+            "--out-dir",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ, PYTHONPATH=str(SUITE.parents[1])),
+    )
     report = json.loads((tmp_path / "suite-cpu.json").read_text())
     (point,) = report["cases"]
     assert point["models"] == 2 and point["vgrid_warm_fits_per_second"] > 0
@@ -49,11 +61,12 @@ def test_repeated_cases_report_the_median_run_and_every_run():
     suite = _suite()
 
     def run(speedup):
-        return {"sklearn": {"seconds": 4.0},
-                "vgrid_cold": {"seconds": 4.0 / speedup, "speedup": speedup,
-                               "share_of_peak": 0.2},
-                "vgrid_rerun": {"seconds": 1.0, "speedup": 4.0},
-                "vgrid_warm": {"seconds": 0.8, "speedup": 5.0, "share_of_peak": 0.3}}
+        return {
+            "sklearn": {"seconds": 4.0},
+            "vgrid_cold": {"seconds": 4.0 / speedup, "speedup": speedup, "share_of_peak": 0.2},
+            "vgrid_rerun": {"seconds": 1.0, "speedup": 4.0},
+            "vgrid_warm": {"seconds": 0.8, "speedup": 5.0, "share_of_peak": 0.3},
+        }
 
     median = suite.median_run([run(3.1), run(3.5), run(3.3)])
     assert median["vgrid_cold"]["speedup"] == 3.3

@@ -14,6 +14,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
 
+
 def make_search(checkpoint=None, chunk_size=4):
     """144 fits in chunks of 4: long enough to be killed part way."""
     from sklearn.datasets import load_breast_cancer
@@ -23,11 +24,19 @@ def make_search(checkpoint=None, chunk_size=4):
 
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    grid = {"alpha": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
-            "learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3], "hidden_layer_sizes": [(64,), (96,)]}
-    search = vgrid.GridSearchCV(vgrid.MLPClassifier(max_iter=300, tol=0.0, random_state=0),
-                                grid, cv=3, chunk_size=chunk_size, checkpoint=checkpoint,
-                                refit=False)
+    grid = {
+        "alpha": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+        "learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3],
+        "hidden_layer_sizes": [(64,), (96,)],
+    }
+    search = vgrid.GridSearchCV(
+        vgrid.MLPClassifier(max_iter=300, tol=0.0, random_state=0),
+        grid,
+        cv=3,
+        chunk_size=chunk_size,
+        checkpoint=checkpoint,
+        refit=False,
+    )
     return search, X, y
 
 
@@ -86,8 +95,12 @@ def test_checkpoint_of_another_search_is_refused_and_corrupt_chunks_recomputed(t
     X, y = datasets["iris"]
     folder = str(tmp_path / "ckpt")
     make = lambda grid: vgrid.GridSearchCV(  # noqa: E731
-        vgrid.MLPClassifier(hidden_layer_sizes=(5,), max_iter=10, random_state=0), grid, cv=3,
-        chunk_size=2, checkpoint=folder)
+        vgrid.MLPClassifier(hidden_layer_sizes=(5,), max_iter=10, random_state=0),
+        grid,
+        cv=3,
+        chunk_size=2,
+        checkpoint=folder,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         first = make({"alpha": [1e-4, 1e-2]}).fit(X, y)
@@ -102,8 +115,9 @@ def test_checkpoint_of_another_search_is_refused_and_corrupt_chunks_recomputed(t
             warnings.simplefilter("ignore", category=ConvergenceWarning)
             again = make({"alpha": [1e-4, 1e-2]}).fit(X, y)
     assert again.checkpoint_chunks_["saved"] == 1
-    np.testing.assert_array_equal(again.cv_results_["mean_test_score"],
-                                  first.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        again.cv_results_["mean_test_score"], first.cv_results_["mean_test_score"]
+    )
 
 
 def _chunks(folder):
@@ -116,8 +130,12 @@ def test_ctrl_c_stops_within_a_segment_keeps_finished_chunks_and_resumes(tmp_pat
     chunk; the chunks already finished stay, and the next run loads them and gives the
     uninterrupted scores. The child's progress bar (verbose=1) says how many models it trained."""
     folder = str(tmp_path / "ckpt")
-    process = subprocess.Popen([sys.executable, "-c", SCRIPT, folder, "24", "1"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, folder, "24", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None and len(_chunks(folder)) < 2:
         time.sleep(0.005)
@@ -150,8 +168,9 @@ def _tiny_search(folder, **params):
 
 def _fit_quietly(search, X, y, **fit_params):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=__import__("sklearn").exceptions
-                              .ConvergenceWarning)
+        warnings.simplefilter(
+            "ignore", category=__import__("sklearn").exceptions.ConvergenceWarning
+        )
         return search.fit(X, y, **fit_params)
 
 
@@ -211,8 +230,9 @@ def test_stale_chunks_are_never_read_without_the_manifest(tmp_path):
     again = _fit_quietly(make(folder), other_X, other_y)
     assert again.checkpoint_chunks_ == {"loaded": 0, "saved": 2}
     fresh = _fit_quietly(make(str(tmp_path / "fresh")), other_X, other_y)
-    np.testing.assert_array_equal(again.cv_results_["mean_test_score"],
-                                  fresh.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        again.cv_results_["mean_test_score"], fresh.cv_results_["mean_test_score"]
+    )
 
 
 def test_chunk_copied_from_another_search_is_refused_by_its_stored_fingerprint(tmp_path):
@@ -224,8 +244,7 @@ def test_chunk_copied_from_another_search_is_refused_by_its_stored_fingerprint(t
     expected = _fit_quietly(make(ours), X, y).cv_results_["mean_test_score"]
     their_chunks = {os.path.basename(p)[-44:]: p for p in _chunks(theirs)}
     for path in _chunks(ours):  # same chunk keys (same folds and parameters), other data
-        with open(their_chunks[os.path.basename(path)[-44:]], "rb") as src, \
-                open(path, "wb") as dst:
+        with open(their_chunks[os.path.basename(path)[-44:]], "rb") as src, open(path, "wb") as dst:
             dst.write(src.read())
     with pytest.warns(UserWarning, match="written by another search"):
         again = _fit_quietly(make(ours), X, y)
@@ -239,8 +258,9 @@ def agreement(estimator, X, y):
 
 
 def _resumable_search(folder):
-    return _tiny_search(folder, scoring=agreement,
-                        estimator_params={"random_state": np.random.RandomState(7)})
+    return _tiny_search(
+        folder, scoring=agreement, estimator_params={"random_state": np.random.RandomState(7)}
+    )
 
 
 RESUME_SCRIPT = """
@@ -270,8 +290,11 @@ def test_random_state_instance_and_function_scorer_resume_in_a_new_process(tmp_p
 def test_search_part_without_a_stable_description_is_refused_at_the_start(tmp_path):
     X, y = _data()
     splits = ((train, test) for train, test in [(np.arange(60), np.arange(60, 120))] * 2)
-    with pytest.raises(ValueError, match=r"cv is an object of type builtins.generator.*"
-                                         r"cannot tell whether a later run is the same"):
+    with pytest.raises(
+        ValueError,
+        match=r"cv is an object of type builtins.generator.*"
+        r"cannot tell whether a later run is the same",
+    ):
         _fit_quietly(_tiny_search(str(tmp_path / "ckpt"), cv=splits), X, y)
     assert not _chunks(str(tmp_path / "ckpt"))
 
@@ -335,13 +358,15 @@ def test_a_fifo_in_the_folder_is_refused_never_waited_on(tmp_path, what):
 
     folder = str(tmp_path / "ckpt")
     checkpoint = Checkpoint(folder, "f" * 64)
-    path = checkpoint._path("k" * 64) if what == "chunk" else os.path.join(folder,
-                                                                            "manifest.json")
+    path = checkpoint._path("k" * 64) if what == "chunk" else os.path.join(folder, "manifest.json")
     if what == "manifest":
         os.remove(path)
     os.mkfifo(path)
-    action = ((lambda: checkpoint.load("k" * 64, {"w": np.zeros((2, 3))})) if what == "chunk"
-              else (lambda: Checkpoint(folder, "f" * 64)))
+    action = (
+        (lambda: checkpoint.load("k" * 64, {"w": np.zeros((2, 3))}))
+        if what == "chunk"
+        else (lambda: Checkpoint(folder, "f" * 64))
+    )
     outcome = _within(20, action, lambda: _open_fifo_writer(path))
     assert isinstance(outcome.get("error"), ValueError), outcome
     assert re.search(r"is a FIFO \(named pipe\), not a regular file", str(outcome["error"]))
@@ -359,11 +384,11 @@ def test_corrupt_manifest_is_reported_in_one_line_and_rewritten(tmp_path, conten
         again = _tiny_search(folder).fit(X, y)
     messages = [str(w.message) for w in caught if "manifest" in str(w.message)]
     assert len(messages) == 1 and "\n" not in messages[0]
-    assert re.search(r"checkpoint manifest .* is corrupt \(.*\); it is written again",
-                     messages[0])
+    assert re.search(r"checkpoint manifest .* is corrupt \(.*\); it is written again", messages[0])
     # The chunks carry their own fingerprint: still this search's, so they are loaded.
     assert again.checkpoint_chunks_ == {"loaded": 2, "saved": 0}
-    np.testing.assert_array_equal(again.cv_results_["mean_test_score"],
-                                  first.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        again.cv_results_["mean_test_score"], first.cv_results_["mean_test_score"]
+    )
     with open(os.path.join(folder, "manifest.json")) as f:
         assert len(__import__("json").load(f)["fingerprint"]) == 64

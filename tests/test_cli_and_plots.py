@@ -43,20 +43,34 @@ def test_run_spec_writes_results_and_plots(tmp_path, datasets, capsys):
     (tmp_path / "spec.toml").write_text(SPEC_TOML)
     assert main(["run", str(tmp_path / "spec.toml"), "--compare"]) == 0
     out = tmp_path / "out"
-    assert {p.name for p in out.iterdir()} == {"cv_results.csv", "summary.md", "ranks.png",
-                                               "learning_curves.png", "heatmap.png"}
+    assert {p.name for p in out.iterdir()} == {
+        "cv_results.csv",
+        "summary.md",
+        "ranks.png",
+        "learning_curves.png",
+        "heatmap.png",
+    }
     results = pd.read_csv(out / "cv_results.csv")
     assert len(results) == 4 and "mean_test_score" in results
     assert "max |split score difference|:       0" in capsys.readouterr().out
 
 
 def test_run_random_spec_from_json(tmp_path):
-    spec = {"data": {"dataset": "iris"},
-            "estimator": {"name": "MLPClassifier", "params": {"max_iter": 10, "random_state": 0}},
-            "search": {"kind": "random", "n_iter": 3, "random_state": 0, "cv": 3,
-                       "distributions": {"alpha": {"loguniform": [1e-5, 1.0]},
-                                         "hidden_layer_sizes": [[3], [5, 2]]}},
-            "output": {"folder": str(tmp_path / "random")}}
+    spec = {
+        "data": {"dataset": "iris"},
+        "estimator": {"name": "MLPClassifier", "params": {"max_iter": 10, "random_state": 0}},
+        "search": {
+            "kind": "random",
+            "n_iter": 3,
+            "random_state": 0,
+            "cv": 3,
+            "distributions": {
+                "alpha": {"loguniform": [1e-5, 1.0]},
+                "hidden_layer_sizes": [[3], [5, 2]],
+            },
+        },
+        "output": {"folder": str(tmp_path / "random")},
+    }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     assert main(["run", str(tmp_path / "spec.json"), "--quiet"]) == 0
     assert (tmp_path / "random" / "cv_results.csv").exists()
@@ -79,15 +93,18 @@ def fitted(datasets):
     X, y = datasets["iris"]
     return vgrid.GridSearchCV(
         vgrid.MLPClassifier(max_iter=12, random_state=0, early_stopping=True),
-        {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2, 1e-1]}, cv=3).fit(X, y)
+        {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2, 1e-1]},
+        cv=3,
+    ).fit(X, y)
 
 
 def test_learning_curves_attribute(fitted):
     curves = fitted.learning_curves_
     assert curves["loss"].shape == (6, 3, 12) == curves["validation_score"].shape
     first = fitted.learning_curves_["loss"][0, 0]
-    assert np.isfinite(first[0]) and np.all(np.isnan(first) == np.isnan(
-        curves["validation_score"][0, 0]))
+    assert np.isfinite(first[0]) and np.all(
+        np.isnan(first) == np.isnan(curves["validation_score"][0, 0])
+    )
 
 
 def test_plots_draw_what_the_results_say(fitted):
@@ -104,8 +121,9 @@ def test_plots_draw_what_the_results_say(fitted):
 
 def test_verbose_zero_prints_nothing(datasets, capsys):
     X, y = datasets["iris"]
-    vgrid.GridSearchCV(vgrid.MLPClassifier(max_iter=5, random_state=0), {"alpha": [1e-4]},
-                       cv=2).fit(X, y)
+    vgrid.GridSearchCV(
+        vgrid.MLPClassifier(max_iter=5, random_state=0), {"alpha": [1e-4]}, cv=2
+    ).fit(X, y)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
@@ -121,7 +139,8 @@ def test_run_yaml_spec_with_parquet_data(tmp_path, datasets):
         " hidden_layer_sizes: [6]}}\n"
         "search:\n  kind: halving_grid\n  resource: max_iter\n  max_resources: 12\n"
         "  min_resources: 3\n  cv: 3\n  grid: {alpha: [0.0001, 0.1, 1.0]}\n"
-        "output: {folder: yaml-out}\n")
+        "output: {folder: yaml-out}\n"
+    )
     assert main(["run", str(tmp_path / "spec.yaml"), "--quiet"]) == 0
     results = pd.read_csv(tmp_path / "yaml-out" / "cv_results.csv")
     assert list(results.columns[:2]) == ["iter", "n_resources"]

@@ -13,8 +13,10 @@ from vgrid.cli import main
 
 _COMPILES = []
 monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _COMPILES.append(event)
-    if event == "/jax/core/compile/backend_compile_duration" else None)
+    lambda event, duration, **kw: (
+        _COMPILES.append(event) if event == "/jax/core/compile/backend_compile_duration" else None
+    )
+)
 
 
 def _count_compiles(fn):
@@ -28,18 +30,26 @@ def _count_compiles(fn):
 def test_numbers_only_grid_compiles_one_program(datasets):
     X, y = datasets["wine"]
     X = X[:, :7]  # a shape no other test uses, so nothing is cached yet
-    grid = {"alpha": [1e-4, 1e-2, 1.0], "learning_rate_init": [1e-3, 1e-2],
-            "beta_1": [0.8, 0.9], "tol": [1e-4, 1e-2], "max_iter": [10, 15]}
-    search = vgrid.GridSearchCV(vgrid.MLPClassifier(hidden_layer_sizes=(6,), random_state=0),
-                                grid, cv=3, refit=False)
+    grid = {
+        "alpha": [1e-4, 1e-2, 1.0],
+        "learning_rate_init": [1e-3, 1e-2],
+        "beta_1": [0.8, 0.9],
+        "tol": [1e-4, 1e-2],
+        "max_iter": [10, 15],
+    }
+    search = vgrid.GridSearchCV(
+        vgrid.MLPClassifier(hidden_layer_sizes=(6,), random_state=0), grid, cv=3, refit=False
+    )
     assert _count_compiles(lambda: search.fit(X, y)) == 1
     assert _count_compiles(lambda: search.fit(X, y)) == 0
 
 
 def test_reference_check_report(datasets):
     X, y = datasets["iris"]
-    search = vgrid.GridSearchCV(vgrid.MLPClassifier(hidden_layer_sizes=(5,), max_iter=20,
-                                                    random_state=0), {"alpha": [1e-4, 1.0]})
+    search = vgrid.GridSearchCV(
+        vgrid.MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0),
+        {"alpha": [1e-4, 1.0]},
+    )
     report = vgrid.compare_with_sklearn(search, X, y, sklearn_n_jobs=1)
     assert report.agrees and report.same_keys and report.dtype_mismatches == {}
     assert report.max_abs_split_score_diff == 0.0
@@ -62,10 +72,18 @@ def test_cli_help(capsys):
 
 
 BAD_DATA = [
-    ("nan", lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X), y),
-     ValueError, "Input X contains NaN"),
-    ("inf", lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 3, np.inf, X), y),
-     ValueError, "Input X contains infinity"),
+    (
+        "nan",
+        lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X), y),
+        ValueError,
+        "Input X contains NaN",
+    ),
+    (
+        "inf",
+        lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 3, np.inf, X), y),
+        ValueError,
+        "Input X contains infinity",
+    ),
     ("1-d X", lambda X, y: (X[:, 0], y), ValueError, "Expected 2D array"),
     ("3-d X", lambda X, y: (X[:, :, None], y), ValueError, "Found array with dim 3"),
     ("lengths", lambda X, y: (X, y[:-1]), ValueError, "inconsistent numbers of samples"),
@@ -77,8 +95,7 @@ def test_bad_data_rejected_like_sklearn(datasets, case, corrupt, error, match):
     X, y = corrupt(*datasets["iris"])
     grid = {"alpha": [1e-4]}
     with pytest.raises(error, match=match):
-        model_selection.GridSearchCV(neural_network.MLPClassifier(max_iter=2), grid,
-                                     cv=3).fit(X, y)
+        model_selection.GridSearchCV(neural_network.MLPClassifier(max_iter=2), grid, cv=3).fit(X, y)
     with pytest.raises(error, match=match):
         vgrid.GridSearchCV(vgrid.MLPClassifier(max_iter=2), grid, cv=3).fit(X, y)
     with pytest.raises(error, match=match):
@@ -95,18 +112,23 @@ BAD_GRIDS = [
 @pytest.mark.parametrize("grid, error, match", BAD_GRIDS, ids=str)
 def test_bad_grids_rejected_like_sklearn(datasets, grid, error, match):
     X, y = datasets["iris"]
-    for search_cls, est in [(model_selection.GridSearchCV, neural_network.MLPClassifier()),
-                            (vgrid.GridSearchCV, vgrid.MLPClassifier())]:
+    for search_cls, est in [
+        (model_selection.GridSearchCV, neural_network.MLPClassifier()),
+        (vgrid.GridSearchCV, vgrid.MLPClassifier()),
+    ]:
         with pytest.raises(error, match=match):
             search_cls(est, grid, cv=3).fit(X, y)
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"alpha": -1.0}, "The 'alpha' parameter of MLPClassifier must be a float in the range"),
-    ({"activation": "swish"}, "The 'activation' parameter of MLPClassifier must be a str"),
-    ({"batch_size": 0}, "The 'batch_size' parameter of MLPClassifier must be"),
-    ({"hidden_layer_sizes": (0,)}, r"hidden_layer_sizes must be > 0, got \[0\]"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"alpha": -1.0}, "The 'alpha' parameter of MLPClassifier must be a float in the range"),
+        ({"activation": "swish"}, "The 'activation' parameter of MLPClassifier must be a str"),
+        ({"batch_size": 0}, "The 'batch_size' parameter of MLPClassifier must be"),
+        ({"hidden_layer_sizes": (0,)}, r"hidden_layer_sizes must be > 0, got \[0\]"),
+    ],
+)
 def test_invalid_hyperparameters_rejected_like_sklearn(datasets, params, match):
     X, y = datasets["iris"]
     with pytest.raises(ValueError, match=match):
@@ -118,8 +140,9 @@ def test_invalid_hyperparameters_rejected_like_sklearn(datasets, params, match):
         vgrid.GridSearchCV(vgrid.MLPClassifier(), grid, cv=3, error_score="raise").fit(X, y)
 
 
-@pytest.mark.parametrize("n_features, extra", [
-    (11, {}), (12, {"batch_size": [200, 150], "early_stopping": [True]})])
+@pytest.mark.parametrize(
+    "n_features, extra", [(11, {}), (12, {"batch_size": [200, 150], "early_stopping": [True]})]
+)
 def test_refit_trains_in_a_cross_validation_program(datasets, n_features, extra):
     # The folds' program has room for the refit's rows (400 -> 600 rows, 2 -> 3 minibatches of
     # 200, the extra one skipped; with a smaller batch size too, and early stopping's
@@ -134,12 +157,16 @@ def test_refit_trains_in_a_cross_validation_program(datasets, n_features, extra)
     assert search.refit_engine_ == "vgrid"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        alone = neural_network.MLPClassifier(**est.get_params()).set_params(
-            **search.best_params_).fit(X, y)
+        alone = (
+            neural_network.MLPClassifier(**est.get_params())
+            .set_params(**search.best_params_)
+            .fit(X, y)
+        )
     assert type(search.best_estimator_) is neural_network.MLPClassifier
     assert search.best_estimator_.n_iter_ == alone.n_iter_
-    np.testing.assert_allclose(search.best_estimator_.loss_curve_, alone.loss_curve_,
-                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        search.best_estimator_.loss_curve_, alone.loss_curve_, rtol=0, atol=1e-10
+    )
     for ours, theirs in zip(search.best_estimator_.coefs_, alone.coefs_):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
     # The same model fit alone also trains in that program; a wider one cannot, and compiles.
@@ -154,8 +181,11 @@ def test_structural_grid_compiles_like_one_candidate(datasets):
     X, y = datasets["breast_cancer"]
     X = X[:, :9]  # shapes no other test uses
     archs = [(4,), (8,), (12,), (4, 4), (8, 4), (12, 8), (4, 4, 4), (8, 8, 4), (12, 8, 4)]
-    grid = {"hidden_layer_sizes": archs, "activation": ["relu", "tanh", "logistic"],
-            "learning_rate_init": [1e-3, 1e-2]}
+    grid = {
+        "hidden_layer_sizes": archs,
+        "activation": ["relu", "tanh", "logistic"],
+        "learning_rate_init": [1e-3, 1e-2],
+    }
     est = vgrid.MLPClassifier(max_iter=8, random_state=0)
     search = vgrid.GridSearchCV(est, grid, cv=3, refit=False)
     single = vgrid.GridSearchCV(est, {"hidden_layer_sizes": [(12, 8, 4)]}, cv=3, refit=False)
@@ -167,12 +197,13 @@ def test_structural_grid_compiles_like_one_candidate(datasets):
     assert _count_compiles(lambda: search.fit(X, y)) == 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        ref = model_selection.GridSearchCV(neural_network.MLPClassifier(max_iter=8,
-                                                                       random_state=0),
-                                           grid, cv=3, refit=False).fit(X, y)
+        ref = model_selection.GridSearchCV(
+            neural_network.MLPClassifier(max_iter=8, random_state=0), grid, cv=3, refit=False
+        ).fit(X, y)
     for i in range(3):
-        np.testing.assert_array_equal(search.cv_results_[f"split{i}_test_score"],
-                                      ref.cv_results_[f"split{i}_test_score"])
+        np.testing.assert_array_equal(
+            search.cv_results_[f"split{i}_test_score"], ref.cv_results_[f"split{i}_test_score"]
+        )
 
 
 @pytest.mark.parametrize("quick", [True, False], ids=["quick-compile", "optimized"])
@@ -184,16 +215,20 @@ def test_both_compile_modes_give_scikit_learns_numbers(datasets, monkeypatch, qu
     monkeypatch.setattr(CostModel, "compiles_quickly", lambda self, *args: quick)
     X, y = datasets["breast_cancer"]
     X = X[:, :11] if quick else X[:, :12]  # shapes no other test uses: this compiles
-    grid = {"hidden_layer_sizes": [(6,), (9,)], "activation": ["tanh", "logistic"],
-            "learning_rate_init": [1e-3, 1e-2]}
+    grid = {
+        "hidden_layer_sizes": [(6,), (9,)],
+        "activation": ["tanh", "logistic"],
+        "learning_rate_init": [1e-3, 1e-2],
+    }
     est = dict(max_iter=15, random_state=0)
     search = vgrid.GridSearchCV(vgrid.MLPClassifier(**est), grid, cv=3, refit=False)
     assert _count_compiles(lambda: search.fit(X, y)) == len(search.vectorization_) >= 1
     assert all(r.quick_compile is quick for r in search.vectorization_)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        ref = model_selection.GridSearchCV(neural_network.MLPClassifier(**est), grid, cv=3,
-                                           refit=False).fit(X, y)
+        ref = model_selection.GridSearchCV(
+            neural_network.MLPClassifier(**est), grid, cv=3, refit=False
+        ).fit(X, y)
     for key in ("split0_test_score", "split1_test_score", "split2_test_score"):
         np.testing.assert_array_equal(search.cv_results_[key], ref.cv_results_[key])
 

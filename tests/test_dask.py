@@ -14,16 +14,27 @@ import vgrid  # noqa: E402
 
 def test_dask_cluster_runs_the_chunks_with_identical_results(datasets):
     X, y = datasets["wine"]
-    grid = {"alpha": [1e-4, 1e-2, 1.0], "learning_rate_init": [1e-3, 1e-2],
-            "hidden_layer_sizes": [(5,), (9,)]}
+    grid = {
+        "alpha": [1e-4, 1e-2, 1.0],
+        "learning_rate_init": [1e-3, 1e-2],
+        "hidden_layer_sizes": [(5,), (9,)],
+    }
     make = lambda: vgrid.GridSearchCV(  # noqa: E731
-        vgrid.MLPClassifier(max_iter=15, random_state=0), grid, cv=3)
+        vgrid.MLPClassifier(max_iter=15, random_state=0), grid, cv=3
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         local = make().fit(X, y)
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      host="127.0.0.1", dashboard_address=None) as cluster, \
-                distributed.Client(cluster) as client:
+        with (
+            distributed.LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
             worker_pids = set(client.run(os.getpid).values())
             with joblib.parallel_backend("dask"):
                 remote = make().fit(X, y)

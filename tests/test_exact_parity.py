@@ -24,8 +24,10 @@ CASES = [
     ("iris_multilabel", dict(solver="adam", activation="relu")),
     ("iris", dict(solver="sgd", learning_rate="constant", momentum=0.9, nesterovs_momentum=True)),
     ("wine", dict(solver="sgd", learning_rate="constant", momentum=0.5, nesterovs_momentum=False)),
-    ("breast_cancer", dict(solver="sgd", learning_rate="invscaling", power_t=0.3,
-                           learning_rate_init=0.05)),
+    (
+        "breast_cancer",
+        dict(solver="sgd", learning_rate="invscaling", power_t=0.3, learning_rate_init=0.05),
+    ),
     ("iris", dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=2)),
     ("breast_cancer", dict(solver="adam", early_stopping=True, validation_fraction=0.2)),
     ("iris_multilabel", dict(solver="adam", early_stopping=True)),
@@ -33,8 +35,7 @@ CASES = [
     ("iris", dict(solver="adam", batch_size=47, shuffle=False)),
     ("diabetes", dict(solver="adam", learning_rate_init=1e-2)),
     ("diabetes", dict(solver="sgd", learning_rate_init=1e-3, early_stopping=True)),
-    ("diabetes", dict(solver="adam", hidden_layer_sizes=(6, 4), activation="tanh",
-                      batch_size=100)),
+    ("diabetes", dict(solver="adam", hidden_layer_sizes=(6, 4), activation="tanh", batch_size=100)),
 ]
 
 

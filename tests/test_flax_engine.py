@@ -70,12 +70,16 @@ def _data():
 
 def _pipeline(**params):
     params = {"max_epochs": 3, "batch_size": 32, **params}
-    return Pipeline([("scaler", StandardScaler()),
-                     ("cnn", vgrid.FlaxClassifier(KerasStyleNet, **params))])
+    return Pipeline(
+        [("scaler", StandardScaler()), ("cnn", vgrid.FlaxClassifier(KerasStyleNet, **params))]
+    )
 
 
-EXAMPLE_GRID = {"cnn__module__filters": [4, 8], "cnn__module__kernel_size": [3, 5],
-                "cnn__module__activation": ["relu", "tanh"]}
+EXAMPLE_GRID = {
+    "cnn__module__filters": [4, 8],
+    "cnn__module__kernel_size": [3, 5],
+    "cnn__module__activation": ["relu", "tanh"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -96,25 +100,38 @@ def test_keras_style_grid_is_one_program(example_search):
     assert search.refit_engine_ == "vgrid"
 
 
-@pytest.mark.parametrize("params", [
-    {"cnn__module__filters": 4, "cnn__module__kernel_size": 5, "cnn__module__activation": "tanh"},
-    {"cnn__module__filters": 8, "cnn__module__kernel_size": 3, "cnn__module__activation": "relu"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {
+            "cnn__module__filters": 4,
+            "cnn__module__kernel_size": 5,
+            "cnn__module__activation": "tanh",
+        },
+        {
+            "cnn__module__filters": 8,
+            "cnn__module__kernel_size": 3,
+            "cnn__module__activation": "relu",
+        },
+    ],
+)
 def test_each_candidate_equals_its_own_fit(example_search, params):
     search, X, y = example_search
     train, test = next(iter(StratifiedKFold(2).split(X, y)))
     alone = clone(_pipeline()).set_params(**params).fit(X[train], y[train])
     index = search.cv_results_["params"].index(params)
-    np.testing.assert_allclose(search.learning_curves_["loss"][index, 0],
-                               alone[-1].loss_curve_, rtol=1e-5)
+    np.testing.assert_allclose(
+        search.learning_curves_["loss"][index, 0], alone[-1].loss_curve_, rtol=1e-5
+    )
     assert search.cv_results_["split0_test_score"][index] == alone.score(X[test], y[test])
 
 
 def test_refit_equals_a_plain_fit_of_the_best_candidate(example_search):
     search, X, y = example_search
     alone = clone(_pipeline()).set_params(**search.best_params_).fit(X, y)
-    np.testing.assert_allclose(search.best_estimator_[-1].loss_curve_, alone[-1].loss_curve_,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        search.best_estimator_[-1].loss_curve_, alone[-1].loss_curve_, rtol=1e-5
+    )
     np.testing.assert_array_equal(search.predict(X), alone.predict(X))
 
 
@@ -129,10 +146,12 @@ def test_one_output_binary_head_predicts_probabilities(example_search):
 def test_chunks_slots_and_devices_never_change_a_number(example_search):
     search, X, y = example_search
     for options in ({"chunk_size": 3}, {"n_jobs": 1}):
-        other = vgrid.GridSearchCV(_pipeline(), EXAMPLE_GRID, cv=2, scoring="accuracy",
-                                   refit=False, **options).fit(X, y)
-        np.testing.assert_allclose(other.learning_curves_["loss"],
-                                   search.learning_curves_["loss"], rtol=1e-6)
+        other = vgrid.GridSearchCV(
+            _pipeline(), EXAMPLE_GRID, cv=2, scoring="accuracy", refit=False, **options
+        ).fit(X, y)
+        np.testing.assert_allclose(
+            other.learning_curves_["loss"], search.learning_curves_["loss"], rtol=1e-6
+        )
         if "n_jobs" in options:
             assert other.vectorization_[0].threads == 1
 
@@ -153,8 +172,13 @@ print(json.dumps({"devices": jax.device_count(),
 def test_four_devices_give_the_same_numbers(example_search):
     search, _, _ = example_search
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
-    run = subprocess.run([sys.executable, "-c", DEVICE_SCRIPT, os.path.dirname(__file__)],
-                         env=env, check=True, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", DEVICE_SCRIPT, os.path.dirname(__file__)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["devices"] == 4
     np.testing.assert_allclose(out["loss"], search.learning_curves_["loss"], rtol=1e-5)
@@ -162,23 +186,28 @@ def test_four_devices_give_the_same_numbers(example_search):
 
 def test_unsafe_padding_falls_back_to_one_program_per_width():
     X, y = _data()
-    search = vgrid.GridSearchCV(vgrid.FlaxClassifier(NormedNet, max_epochs=2),
-                                {"module__width": [4, 8]}, cv=2, refit=False).fit(X, y)
+    search = vgrid.GridSearchCV(
+        vgrid.FlaxClassifier(NormedNet, max_epochs=2), {"module__width": [4, 8]}, cv=2, refit=False
+    ).fit(X, y)
     assert len(search.vectorization_) == 2
     assert all("not padded (unsafe): width" in str(r) for r in search.vectorization_)
 
 
 def test_early_stopping_stops_each_model_on_its_own_validation_score(datasets):
     X, y = datasets["digits"]
-    est = vgrid.FlaxClassifier(max_epochs=60, early_stopping=True, n_iter_no_change=2,
-                               module__hidden=(16,), optimizer__learning_rate=0.02)
+    est = vgrid.FlaxClassifier(
+        max_epochs=60,
+        early_stopping=True,
+        n_iter_no_change=2,
+        module__hidden=(16,),
+        optimizer__learning_rate=0.02,
+    )
     search = vgrid.GridSearchCV(est, {"optimizer__learning_rate": [0.02, 0.05]}, cv=2).fit(X, y)
     alone = clone(est).fit(X, y)
     assert alone.n_iter_ < 60 and len(alone.validation_scores_) == alone.n_iter_
     assert alone.best_validation_score_ == max(alone.validation_scores_)
     fitted = search.best_estimator_
-    assert fitted.n_iter_ < 60 and fitted.best_validation_score_ == max(
-        fitted.validation_scores_)
+    assert fitted.n_iter_ < 60 and fitted.best_validation_score_ == max(fitted.validation_scores_)
     curves = search.learning_curves_["validation_score"]
     assert np.isnan(curves).any() and np.isfinite(curves[:, :, 0]).all()  # stopped early
     if search.best_params_["optimizer__learning_rate"] == 0.02:
@@ -191,15 +220,26 @@ def test_halving_on_max_epochs_continues_survivors(datasets):
     grid = {"optimizer__learning_rate": [1e-3, 1e-2, 5e-2]}
 
     def run(continue_survivors):
-        search = vgrid.HalvingGridSearchCV(est, grid, resource="max_epochs", min_resources=2,
-                                           max_resources=6, factor=3, cv=2, random_state=0)
+        search = vgrid.HalvingGridSearchCV(
+            est,
+            grid,
+            resource="max_epochs",
+            min_resources=2,
+            max_resources=6,
+            factor=3,
+            cv=2,
+            random_state=0,
+        )
         search.continue_survivors = continue_survivors
         return search.fit(X, y)
 
     continued, retrained = run(True), run(False)
     assert continued.resumed_epochs_ > 0
-    np.testing.assert_allclose(continued.cv_results_["mean_test_score"],
-                               retrained.cv_results_["mean_test_score"], atol=1e-6)
+    np.testing.assert_allclose(
+        continued.cv_results_["mean_test_score"],
+        retrained.cv_results_["mean_test_score"],
+        atol=1e-6,
+    )
 
 
 def test_module_contract_optimizers_losses_and_nnx(datasets):
@@ -216,29 +256,45 @@ def test_module_contract_optimizers_losses_and_nnx(datasets):
     # Adam is invariant to the loss's scale: twice the squared error trains the same model.
     base = vgrid.FlaxRegressor(module__hidden=(8,), max_epochs=4, optimizer__eps=1e-12)
     doubled = clone(base).set_params(loss=lambda out, y: 2 * jnp.mean((out - y) ** 2, axis=-1))
-    np.testing.assert_allclose(doubled.fit(Xr, yr).loss_curve_,
-                               2 * np.array(base.fit(Xr, yr).loss_curve_), rtol=1e-3)
+    np.testing.assert_allclose(
+        doubled.fit(Xr, yr).loss_curve_, 2 * np.array(base.fit(Xr, yr).loss_curve_), rtol=1e-3
+    )
     # Sample weights are normalized per minibatch: doubling every weight changes nothing.
     ones = clone(base).fit(Xr, yr, sample_weight=np.ones(len(yr)))
     twos = clone(base).fit(Xr, yr, sample_weight=2 * np.ones(len(yr)))
     np.testing.assert_allclose(ones.loss_curve_, twos.loss_curve_, rtol=1e-5)
 
 
-@pytest.mark.parametrize("make, error, match", [
-    (lambda: vgrid.FlaxClassifier(module=42), TypeError, "module must be a flax.linen.Module"),
-    (lambda: vgrid.FlaxClassifier(module__nope=1), ValueError, "MLP has no field 'nope'"),
-    (lambda: vgrid.FlaxClassifier(optimizer=42), TypeError, "optimizer must be an optax"),
-    (lambda: vgrid.FlaxClassifier(optimizer="adamm"), ValueError, "is not an optax optimizer"),
-    (lambda: vgrid.FlaxClassifier(optimizer__lr=0.1), ValueError,
-     "adam takes no argument 'lr'"),
-    (lambda: vgrid.FlaxClassifier(optimizer=optax.adam(1e-3), optimizer__b1=0.8), ValueError,
-     "pass the factory"),
-    (lambda: vgrid.FlaxClassifier(KerasStyleNet, module__filters=-1), ValueError,
-     "KerasStyleNet failed on input"),
-    (lambda: vgrid.FlaxClassifier(KerasStyleNet), ValueError,
-     "outputs 1 values per row but the target has 3 classes"),
-    (lambda: vgrid.FlaxClassifier(max_epochs=0), ValueError, "max_epochs must be a positive"),
-])
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: vgrid.FlaxClassifier(module=42), TypeError, "module must be a flax.linen.Module"),
+        (lambda: vgrid.FlaxClassifier(module__nope=1), ValueError, "MLP has no field 'nope'"),
+        (lambda: vgrid.FlaxClassifier(optimizer=42), TypeError, "optimizer must be an optax"),
+        (lambda: vgrid.FlaxClassifier(optimizer="adamm"), ValueError, "is not an optax optimizer"),
+        (
+            lambda: vgrid.FlaxClassifier(optimizer__lr=0.1),
+            ValueError,
+            "adam takes no argument 'lr'",
+        ),
+        (
+            lambda: vgrid.FlaxClassifier(optimizer=optax.adam(1e-3), optimizer__b1=0.8),
+            ValueError,
+            "pass the factory",
+        ),
+        (
+            lambda: vgrid.FlaxClassifier(KerasStyleNet, module__filters=-1),
+            ValueError,
+            "KerasStyleNet failed on input",
+        ),
+        (
+            lambda: vgrid.FlaxClassifier(KerasStyleNet),
+            ValueError,
+            "outputs 1 values per row but the target has 3 classes",
+        ),
+        (lambda: vgrid.FlaxClassifier(max_epochs=0), ValueError, "max_epochs must be a positive"),
+    ],
+)
 def test_bad_input_is_named_before_training(datasets, make, error, match):
     X, y = datasets["iris"]
     with pytest.raises(error, match=match):
@@ -255,8 +311,9 @@ def test_a_grid_key_without_its_prefix_names_the_prefix(datasets):
 
 def test_a_failing_candidate_is_scored_with_error_score():
     X, y = _data()
-    search = vgrid.GridSearchCV(vgrid.FlaxClassifier(KerasStyleNet, max_epochs=2),
-                                {"module__filters": [-1, 4]}, cv=2)
+    search = vgrid.GridSearchCV(
+        vgrid.FlaxClassifier(KerasStyleNet, max_epochs=2), {"module__filters": [-1, 4]}, cv=2
+    )
     with pytest.warns(FitFailedWarning, match="fits failed"):
         search.fit(X, y)
     assert np.isnan(search.cv_results_["mean_test_score"][0])
@@ -288,16 +345,19 @@ def make_checkpointed_search(checkpoint=None):
 
     X, y = load_digits(return_X_y=True)
     est = vgrid.FlaxClassifier(module__hidden=(32,), max_epochs=40, batch_size=16)
-    grid = {"optimizer__learning_rate": [1e-4, 3e-4, 1e-3, 3e-3], "module__hidden": [(32,),
-                                                                                  (48,)]}
-    return vgrid.GridSearchCV(est, grid, cv=3, chunk_size=2, checkpoint=checkpoint,
-                              refit=False), X / 16, y
+    grid = {"optimizer__learning_rate": [1e-4, 3e-4, 1e-3, 3e-3], "module__hidden": [(32,), (48,)]}
+    return (
+        vgrid.GridSearchCV(est, grid, cv=3, chunk_size=2, checkpoint=checkpoint, refit=False),
+        X / 16,
+        y,
+    )
 
 
 def test_killed_flax_run_resumes_with_identical_scores(tmp_path):
     folder = str(tmp_path / "ckpt")
-    process = subprocess.Popen([sys.executable, "-c", FLAX_CHECKPOINT_SCRIPT, folder,
-                                os.path.dirname(__file__)])
+    process = subprocess.Popen(
+        [sys.executable, "-c", FLAX_CHECKPOINT_SCRIPT, folder, os.path.dirname(__file__)]
+    )
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
         if len(glob.glob(os.path.join(folder, "chunk-*.npz"))) >= 2:
@@ -322,34 +382,44 @@ def test_dask_cluster_trains_flax_chunks_with_identical_results(example_search):
     search, X, y = example_search
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      host="127.0.0.1", dashboard_address=None) as cluster, \
-                distributed.Client(cluster), joblib.parallel_backend("dask"):
-            remote = vgrid.GridSearchCV(_pipeline(), EXAMPLE_GRID, cv=2, scoring="accuracy",
-                                        refit=False).fit(X, y)
+        with (
+            distributed.LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            distributed.Client(cluster),
+            joblib.parallel_backend("dask"),
+        ):
+            remote = vgrid.GridSearchCV(
+                _pipeline(), EXAMPLE_GRID, cv=2, scoring="accuracy", refit=False
+            ).fit(X, y)
     assert any(r.workers for r in remote.vectorization_)
-    np.testing.assert_allclose(remote.learning_curves_["loss"],
-                               search.learning_curves_["loss"], rtol=1e-6)
+    np.testing.assert_allclose(
+        remote.learning_curves_["loss"], search.learning_curves_["loss"], rtol=1e-6
+    )
 
 
 def test_hash_prng_is_uniform_independent_and_position_based():
     key = jax.random.key(7, impl=HASH_PRNG)
     u = np.asarray(jax.random.uniform(key, (200_000,)))
-    assert abs(u.mean() - 0.5) < 0.005 and abs(u.std() - 12 ** -0.5) < 0.005
+    assert abs(u.mean() - 0.5) < 0.005 and abs(u.std() - 12**-0.5) < 0.005
     assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01
     counts = np.histogram(u, bins=20, range=(0, 1))[0]
     assert counts.min() > 0.95 * len(u) / 20
     # A value depends on its key and position only, not on how many were drawn.
     np.testing.assert_array_equal(jax.random.uniform(key, (10,)), u[:10])
-    children = [np.asarray(jax.random.uniform(jax.random.fold_in(key, i), (1000,)))
-                for i in range(3)]
+    children = [
+        np.asarray(jax.random.uniform(jax.random.fold_in(key, i), (1000,))) for i in range(3)
+    ]
     assert abs(np.corrcoef(children[0], children[1])[0, 1]) < 0.1
     assert abs(np.corrcoef(children[0], u[:1000])[0, 1]) < 0.1
     split = jax.random.key_data(jax.random.split(key, 1000))
     assert len({tuple(row) for row in np.asarray(split)}) == 1000
     batched = jax.vmap(lambda k: jax.random.normal(k, (4,)))(jax.random.split(key, 3))
-    np.testing.assert_array_equal(batched[1], jax.random.normal(jax.random.split(key, 3)[1],
-                                                                (4,)))
+    np.testing.assert_array_equal(batched[1], jax.random.normal(jax.random.split(key, 3)[1], (4,)))
 
 
 def test_readme_port_of_the_source_documents_example_3_runs(capsys):
@@ -371,8 +441,12 @@ def test_search_and_refit_compile_one_training_program_and_a_rerun_none():
 
     compiles = []
     monitoring.register_event_duration_secs_listener(
-        lambda event, duration, **kw: compiles.append(event)
-        if event == "/jax/core/compile/backend_compile_duration" else None)
+        lambda event, duration, **kw: (
+            compiles.append(event)
+            if event == "/jax/core/compile/backend_compile_duration"
+            else None
+        )
+    )
     X, y = _data()
     search = vgrid.GridSearchCV(_pipeline(batch_size=24), EXAMPLE_GRID, cv=2)  # fresh shapes
     before = len(PROGRAMS._compiled)

@@ -1,6 +1,5 @@
 """FlaxClassifier / FlaxRegressor: scikit-learn estimators, vectorized grids, the CNN on digits."""
 
-
 import numpy as np
 import optax
 import pytest
@@ -13,17 +12,23 @@ from vgrid.flax_models import DigitsCNN
 
 
 def _expected_failures(estimator):
-    failures = {"check_no_attributes_set_in_init": "module__*/optimizer__* parameters are keyword "
-                "arguments (skorch's convention), which this check cannot see"}
+    failures = {
+        "check_no_attributes_set_in_init": "module__*/optimizer__* parameters are keyword "
+        "arguments (skorch's convention), which this check cannot see"
+    }
     if isinstance(estimator, vgrid.FlaxClassifier):
         # Minibatch training with shuffling is not "weights = repeated rows".
         failures["check_sample_weight_equivalence_on_dense_data"] = "minibatch SGD, shuffled"
     return failures
 
 
-@parametrize_with_checks([vgrid.FlaxClassifier(max_epochs=20, optimizer__learning_rate=0.02),
-                          vgrid.FlaxRegressor(max_epochs=40, optimizer__learning_rate=0.02)],
-                         expected_failed_checks=_expected_failures)
+@parametrize_with_checks(
+    [
+        vgrid.FlaxClassifier(max_epochs=20, optimizer__learning_rate=0.02),
+        vgrid.FlaxRegressor(max_epochs=40, optimizer__learning_rate=0.02),
+    ],
+    expected_failed_checks=_expected_failures,
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
@@ -45,8 +50,9 @@ def test_learning_rate_grid_is_one_program_and_agrees_with_sequential_fits(datas
     ours = vgrid.GridSearchCV(est, grid, cv=3).fit(X, y)
     assert len(ours.vectorization_) == 1 and ours.vectorization_[0].n_models == 18
     ref = model_selection.GridSearchCV(est, grid, cv=3).fit(X, y)  # one fit at a time
-    np.testing.assert_allclose(ours.cv_results_["mean_test_score"],
-                               ref.cv_results_["mean_test_score"], atol=1e-6)
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"], atol=1e-6
+    )
     report = vgrid.compare_with_sklearn(vgrid.GridSearchCV(est, grid, cv=3), X, y)
     assert report.same_keys and not report.dtype_mismatches
     assert report.max_abs_split_score_diff <= 0.02  # float32 rounding can flip a prediction
@@ -63,15 +69,15 @@ def test_regressor_grid(datasets):
 def test_cnn_filters_and_kernel_size_share_one_program(datasets):
     X, y = datasets["digits"]
     X = X.astype(np.float32)
-    est = vgrid.FlaxClassifier(DigitsCNN, max_epochs=4, batch_size=64,
-                               optimizer__learning_rate=1e-2)
+    est = vgrid.FlaxClassifier(
+        DigitsCNN, max_epochs=4, batch_size=64, optimizer__learning_rate=1e-2
+    )
     grid = {"module__features": [2, 8], "module__kernel_size": [1, 3]}
     search = vgrid.GridSearchCV(est, grid, cv=3).fit(X, y)
     assert len(search.vectorization_) == 1 and search.vectorization_[0].n_models == 12
     alone = clone(est).set_params(module__features=8, module__kernel_size=3)
     train, test = next(iter(model_selection.StratifiedKFold(3).split(X, y)))
     score = alone.fit(X[train], y[train]).score(X[test], y[test])
-    index = search.cv_results_["params"].index({"module__features": 8,
-                                                "module__kernel_size": 3})
+    index = search.cv_results_["params"].index({"module__features": 8, "module__kernel_size": 3})
     assert search.cv_results_["split0_test_score"][index] == pytest.approx(score, abs=1e-6)
     assert search.best_score_ > 0.5

@@ -19,36 +19,51 @@ from vgrid import FitJob, fit_estimators
 def _fit_grid(X, y, grid, **schedule):
     est = vgrid.MLPClassifier(hidden_layer_sizes=(6,), max_iter=30, random_state=0)
     folds = list(StratifiedKFold(3).split(X, y))
-    jobs = [FitJob(clone(est).set_params(**params), X[train], y[train], data_key=f)
-            for params in ParameterGrid(grid) for f, (train, _) in enumerate(folds)]
+    jobs = [
+        FitJob(clone(est).set_params(**params), X[train], y[train], data_key=f)
+        for params in ParameterGrid(grid)
+        for f, (train, _) in enumerate(folds)
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fit_estimators(jobs, **schedule)
-    return [(job.estimator.n_iter_, job.estimator.loss_curve_, job.estimator.coefs_)
-            for job in jobs]
+    return [
+        (job.estimator.n_iter_, job.estimator.loss_curve_, job.estimator.coefs_) for job in jobs
+    ]
 
 
-GRID = {"learning_rate_init": [1e-3, 3e-2], "tol": [1e-4, 5e-2], "alpha": [1e-4, 1e-1],
-        "hidden_layer_sizes": [(3,), (6,)]}
+GRID = {
+    "learning_rate_init": [1e-3, 3e-2],
+    "tol": [1e-4, 5e-2],
+    "alpha": [1e-4, 1e-1],
+    "hidden_layer_sizes": [(3,), (6,)],
+}
 
 
-@pytest.mark.parametrize("schedule", [dict(n_threads=1, n_slots=1, segment_epochs=1),
-                                      dict(n_threads=2, n_slots=5, segment_epochs=7),
-                                      dict(n_threads=3, n_slots=2, segment_epochs=30)])
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        dict(n_threads=1, n_slots=1, segment_epochs=1),
+        dict(n_threads=2, n_slots=5, segment_epochs=7),
+        dict(n_threads=3, n_slots=2, segment_epochs=30),
+    ],
+)
 def test_scheduling_never_changes_numbers(datasets, schedule):
     X, y = datasets["wine"]
     reference = _fit_grid(X, y, GRID, n_threads=1, n_slots=48, segment_epochs=1000)
     assert len({n_iter for n_iter, _, _ in reference}) > 3  # models really stop at different times
     for (n_ref, curve_ref, coefs_ref), (n, curve, coefs) in zip(
-            reference, _fit_grid(X, y, GRID, **schedule)):
+        reference, _fit_grid(X, y, GRID, **schedule)
+    ):
         assert n == n_ref
         np.testing.assert_allclose(curve, curve_ref, rtol=0, atol=1e-13)
         for a, b in zip(coefs, coefs_ref):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
 
 
-@pytest.mark.parametrize("schedule", [dict(n_threads=1, n_slots=1), dict(n_threads=2, n_slots=3,
-                                                                          segment_epochs=4)])
+@pytest.mark.parametrize(
+    "schedule", [dict(n_threads=1, n_slots=1), dict(n_threads=2, n_slots=3, segment_epochs=4)]
+)
 def test_diverging_model_changes_no_other_model_in_any_layout(datasets, schedule):
     X, y = datasets["diabetes"]
     grid = {"learning_rate_init": [1e-3, 1e3, 1e-2], "solver": ["sgd"]}
@@ -56,8 +71,11 @@ def test_diverging_model_changes_no_other_model_in_any_layout(datasets, schedule
     folds = list(StratifiedKFold(3).split(X, y > y.mean()))
 
     def fit(grid):
-        jobs = [FitJob(clone(est).set_params(**params), X[train], y[train], data_key=f)
-                for params in ParameterGrid(grid) for f, (train, _) in enumerate(folds)]
+        jobs = [
+            FitJob(clone(est).set_params(**params), X[train], y[train], data_key=f)
+            for params in ParameterGrid(grid)
+            for f, (train, _) in enumerate(folds)
+        ]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             outcomes = fit_estimators(jobs, raise_errors=False, **schedule)
@@ -69,8 +87,9 @@ def test_diverging_model_changes_no_other_model_in_any_layout(datasets, schedule
     assert "Solver produced non-finite parameter weights" in outcomes[3].error
     calm, _ = fit({**grid, "learning_rate_init": [1e-3, 1e-2]})
     for job, alone in zip(jobs[:3] + jobs[6:], calm):
-        np.testing.assert_allclose(job.estimator.loss_curve_, alone.estimator.loss_curve_,
-                                   rtol=0, atol=1e-13)
+        np.testing.assert_allclose(
+            job.estimator.loss_curve_, alone.estimator.loss_curve_, rtol=0, atol=1e-13
+        )
 
 
 def test_candidate_scores_do_not_depend_on_the_rest_of_the_grid(datasets):
@@ -81,6 +100,8 @@ def test_candidate_scores_do_not_depend_on_the_rest_of_the_grid(datasets):
     for (n_a, curve_a, coefs_a), (n_b, curve_b, coefs_b) in zip(alone, last):
         assert n_a == n_b
         np.testing.assert_allclose(curve_a, curve_b, rtol=0, atol=1e-13)
+        for coef_a, coef_b in zip(coefs_a, coefs_b):
+            np.testing.assert_allclose(coef_a, coef_b, rtol=0, atol=1e-13)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -110,8 +131,9 @@ def test_accelerator_slots_are_bounded_by_free_memory():
     from vgrid.scheduling import _default_slots
     from vgrid.training import GroupConfig
 
-    config = GroupConfig((256, 256), False, 3, "relu", "softmax", "log_loss", "adam", False, True,
-                         200, 50, 100)
+    config = GroupConfig(
+        (256, 256), False, 3, "relu", "softmax", "log_loss", "adam", False, True, 200, 50, 100
+    )
     per_model = _model_state_bytes(config, 64, 4)
     plenty = _default_slots(per_model, 4096, 1, device=_FakeGPU(10**12))
     assert plenty == 4096  # the whole group in one program when it fits
@@ -130,8 +152,12 @@ def test_chunk_size_never_changes_a_score(datasets, dtype):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             search = vgrid.GridSearchCV(
-                vgrid.MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0), grid,
-                cv=3, chunk_size=chunk_size, refit=False).fit(X, y)
+                vgrid.MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0),
+                grid,
+                cv=3,
+                chunk_size=chunk_size,
+                refit=False,
+            ).fit(X, y)
         scores.append([search.cv_results_[f"split{i}_test_score"] for i in range(3)])
     np.testing.assert_array_equal(scores[1], scores[0])
     np.testing.assert_array_equal(scores[2], scores[0])
@@ -145,7 +171,8 @@ def test_blocks_of_candidates_give_the_same_results(datasets, monkeypatch):
     X, y = datasets["iris"]
     grid = {"alpha": list(np.logspace(-5, 0, 7)), "learning_rate_init": [1e-3, 1e-2]}
     make = lambda: vgrid.GridSearchCV(  # noqa: E731
-        vgrid.MLPClassifier(hidden_layer_sizes=(5,), max_iter=10, random_state=0), grid, cv=3)
+        vgrid.MLPClassifier(hidden_layer_sizes=(5,), max_iter=10, random_state=0), grid, cv=3
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         whole = make().fit(X, y)
@@ -154,5 +181,6 @@ def test_blocks_of_candidates_give_the_same_results(datasets, monkeypatch):
     assert len(blocked.vectorization_) == 7  # one program call per block
     for key in [k for k in whole.cv_results_ if "test_score" in k]:
         np.testing.assert_array_equal(blocked.cv_results_[key], whole.cv_results_[key])
-    np.testing.assert_allclose(blocked.learning_curves_["loss"], whole.learning_curves_["loss"],
-                               rtol=0, atol=1e-13)  # other slot counts: rounding only
+    np.testing.assert_allclose(
+        blocked.learning_curves_["loss"], whole.learning_curves_["loss"], rtol=0, atol=1e-13
+    )  # other slot counts: rounding only

@@ -30,11 +30,23 @@ def _both(sk_cls, vg_cls, estimator, space, X, y, **params):
 
 def test_randomized_search_equals_sklearn(datasets):
     X, y = datasets["breast_cancer"]
-    space = {"learning_rate_init": loguniform(1e-4, 1e-1), "alpha": loguniform(1e-6, 1.0),
-             "hidden_layer_sizes": [(4,), (8,)]}
-    ours, ref = _both(model_selection.RandomizedSearchCV, vgrid.RandomizedSearchCV,
-                      neural_network.MLPClassifier(**BASE), space, X, y, n_iter=8, cv=3,
-                      random_state=0, return_train_score=True)
+    space = {
+        "learning_rate_init": loguniform(1e-4, 1e-1),
+        "alpha": loguniform(1e-6, 1.0),
+        "hidden_layer_sizes": [(4,), (8,)],
+    }
+    ours, ref = _both(
+        model_selection.RandomizedSearchCV,
+        vgrid.RandomizedSearchCV,
+        neural_network.MLPClassifier(**BASE),
+        space,
+        X,
+        y,
+        n_iter=8,
+        cv=3,
+        random_state=0,
+        return_train_score=True,
+    )
     assert ours.cv_results_["param_learning_rate_init"].dtype == np.float64
 
 
@@ -45,8 +57,15 @@ def test_halving_grid_search_equals_sklearn(datasets, resource):
     params = dict(cv=3, factor=2, random_state=0, resource=resource)
     if resource == "max_iter":
         params.update(min_resources=5, max_resources=40)
-    ours, ref = _both(model_selection.HalvingGridSearchCV, vgrid.HalvingGridSearchCV,
-                      vgrid.MLPClassifier(**BASE), grid, X, y, **params)
+    ours, ref = _both(
+        model_selection.HalvingGridSearchCV,
+        vgrid.HalvingGridSearchCV,
+        vgrid.MLPClassifier(**BASE),
+        grid,
+        X,
+        y,
+        **params,
+    )
     assert ours.n_resources_ == ref.n_resources_ and ours.n_candidates_ == ref.n_candidates_
     assert ours.cv_results_["iter"].dtype == np.int64
     assert type(ours.best_estimator_) is vgrid.MLPClassifier
@@ -61,6 +80,13 @@ def test_halving_random_search_equals_sklearn(datasets, resource):
     params = dict(n_candidates=9, cv=3, factor=3, random_state=1, resource=resource)
     if resource == "max_iter":
         params.update(min_resources=3, max_resources=27)
-    ours, ref = _both(model_selection.HalvingRandomSearchCV, vgrid.HalvingRandomSearchCV,
-                      neural_network.MLPClassifier(**BASE), space, X, y, **params)
+    ours, ref = _both(
+        model_selection.HalvingRandomSearchCV,
+        vgrid.HalvingRandomSearchCV,
+        neural_network.MLPClassifier(**BASE),
+        space,
+        X,
+        y,
+        **params,
+    )
     assert ours.n_iterations_ == ref.n_iterations_

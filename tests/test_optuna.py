@@ -18,8 +18,10 @@ from vgrid import FitJob, GridSearchCV, OptunaSearchCV, fit_estimators, optimize
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-SPACE = {"learning_rate_init": FloatDistribution(1e-4, 0.3, log=True),
-         "alpha": FloatDistribution(1e-6, 1.0, log=True)}
+SPACE = {
+    "learning_rate_init": FloatDistribution(1e-4, 0.3, log=True),
+    "alpha": FloatDistribution(1e-6, 1.0, log=True),
+}
 CV = KFold(3, shuffle=True, random_state=0)
 
 
@@ -28,9 +30,14 @@ def _mlp(max_iter=30):
 
 
 def _search(pruner=None, seed=0, **kwargs):
-    options = dict(n_trials=9, trials_per_batch=3, cv=CV, refit=False,
-                   sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
-                   pruner=pruner)
+    options = dict(
+        n_trials=9,
+        trials_per_batch=3,
+        cv=CV,
+        refit=False,
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
+        pruner=pruner,
+    )
     return OptunaSearchCV(_mlp(), SPACE, **{**options, **kwargs})
 
 
@@ -59,11 +66,12 @@ def test_batches_are_asked_together_and_told_with_sklearn_scores(iris):
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 9
     # Every trial of a batch was asked before any of them was told; the next batch after.
     for b in range(3):
-        batch = trials[3 * b:3 * b + 3]
+        batch = trials[3 * b : 3 * b + 3]
         assert max(t.datetime_start for t in batch) < min(t.datetime_complete for t in batch)
         if b:
             assert min(t.datetime_start for t in batch) >= max(
-                t.datetime_complete for t in trials[:3 * b])
+                t.datetime_complete for t in trials[: 3 * b]
+            )
     results = search.cv_results_
     assert results["params"] == [t.params for t in trials]
     assert list(results["number"]) == [t.number for t in trials]
@@ -75,7 +83,11 @@ def test_batches_are_asked_together_and_told_with_sklearn_scores(iris):
         warnings.simplefilter("ignore", UserWarning)
         reference.fit(*iris)
     expected = set(reference.cv_results_) - {"param_alpha"} | {
-        "param_alpha", "param_learning_rate_init", "status", "number"}
+        "param_alpha",
+        "param_learning_rate_init",
+        "status",
+        "number",
+    }
     assert set(results) == expected
     # The oracle: scikit-learn's own cross-validation of a trial's parameters (exact mode).
     best = trials[int(np.argmax(results["mean_test_score"]))]
@@ -83,7 +95,8 @@ def test_batches_are_asked_together_and_told_with_sklearn_scores(iris):
         warnings.simplefilter("ignore", UserWarning)
         oracle = cross_val_score(_mlp().set_params(**best.params), *iris, cv=CV)
     np.testing.assert_array_equal(
-        oracle, [results[f"split{s}_test_score"][best.number] for s in range(3)])
+        oracle, [results[f"split{s}_test_score"][best.number] for s in range(3)]
+    )
     assert search.best_params_ == best.params
     assert search.best_score_ == best.value
     assert sum(r.n_models for r in search.vectorization_) == 27
@@ -94,7 +107,8 @@ def test_pruned_trials_in_study_and_cv_results(pruned):
     states = [t.state for t in trials]
     assert TrialState.PRUNED in states and TrialState.COMPLETE in states
     assert list(results["status"]) == [
-        "pruned" if s == TrialState.PRUNED else "complete" for s in states]
+        "pruned" if s == TrialState.PRUNED else "complete" for s in states
+    ]
     is_pruned = results["status"] == "pruned"
     assert np.isnan(results["mean_test_score"][is_pruned]).all()
     assert np.isfinite(results["mean_test_score"][~is_pruned]).all()
@@ -115,13 +129,14 @@ def test_pruned_model_numbers_equal_its_unpruned_run(iris, pruned):
     row = int(np.flatnonzero(pruned.cv_results_["status"] == "pruned")[0])
     trial = pruned.study_.trials[row]
     step = max(trial.intermediate_values)
-    unpruned = GridSearchCV(_mlp(), {k: [v] for k, v in trial.params.items()}, cv=CV,
-                            refit=False)
+    unpruned = GridSearchCV(_mlp(), {k: [v] for k, v in trial.params.items()}, cv=CV, refit=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         unpruned.fit(*iris)
-    np.testing.assert_array_equal(pruned.learning_curves_["loss"][row, :, :step],
-                                  unpruned.learning_curves_["loss"][0, :, :step])
+    np.testing.assert_array_equal(
+        pruned.learning_curves_["loss"][row, :, :step],
+        unpruned.learning_curves_["loss"][0, :, :step],
+    )
     # Each reported value is the mean held-out score of the model as it was at that epoch:
     # scikit-learn's own fit for that many epochs (the same shuffles and initial weights).
     for epoch in (5, step):
@@ -131,8 +146,10 @@ def test_pruned_model_numbers_equal_its_unpruned_run(iris, pruned):
         assert trial.intermediate_values[epoch] == np.mean(scores)
 
 
-@pytest.mark.parametrize("schedule", [dict(n_threads=1, n_slots=1), dict(n_threads=2, n_slots=1),
-                                      dict(n_threads=1, n_slots=2)])
+@pytest.mark.parametrize(
+    "schedule",
+    [dict(n_threads=1, n_slots=1), dict(n_threads=2, n_slots=1), dict(n_threads=1, n_slots=2)],
+)
 def test_stopping_in_fit_estimators_keeps_every_number(iris, schedule):
     """`on_segment` stops one model at epoch 10; every model's numbers are its plain run's
     (bit for bit in one-model programs; to rounding, 1e-13, in vmapped ones, as
@@ -141,8 +158,9 @@ def test_stopping_in_fit_estimators_keeps_every_number(iris, schedule):
     lrs = (1e-3, 1e-2, 3e-2, 0.1, 0.2)
 
     def jobs():
-        return [FitJob(_mlp().set_params(learning_rate_init=lr), X, y, data_key="iris")
-                for lr in lrs]
+        return [
+            FitJob(_mlp().set_params(learning_rate_init=lr), X, y, data_key="iris") for lr in lrs
+        ]
 
     plain = jobs()
     with warnings.catch_warnings():
@@ -160,12 +178,14 @@ def test_stopping_in_fit_estimators_keeps_every_number(iris, schedule):
         fit_estimators(stopped, on_segment=stop_second_at_10, segment_epochs=5, **schedule)
     atol = 0 if schedule["n_slots"] == 1 else 1e-13
     assert stopped[1].estimator.n_iter_ == 10 and max(n for j, n in seen if j == 1) == 10
-    np.testing.assert_allclose(stopped[1].estimator.loss_curve_,
-                               plain[1].estimator.loss_curve_[:10], rtol=0, atol=atol)
+    np.testing.assert_allclose(
+        stopped[1].estimator.loss_curve_, plain[1].estimator.loss_curve_[:10], rtol=0, atol=atol
+    )
     for k in (0, 2, 3, 4):  # the others, rotated through the slots each segment, unchanged
         assert stopped[k].estimator.n_iter_ == plain[k].estimator.n_iter_
-        np.testing.assert_allclose(stopped[k].estimator.loss_curve_,
-                                   plain[k].estimator.loss_curve_, rtol=0, atol=atol)
+        np.testing.assert_allclose(
+            stopped[k].estimator.loss_curve_, plain[k].estimator.loss_curve_, rtol=0, atol=atol
+        )
         for a, b in zip(stopped[k].estimator.coefs_, plain[k].estimator.coefs_):
             np.testing.assert_allclose(a, b, rtol=0, atol=atol)
     if schedule["n_threads"] == 1:
@@ -179,16 +199,24 @@ def test_same_seeds_same_trials_and_scores(iris, pruned):
         again = _search(_median_pruner()).fit(*iris)
     assert again.cv_results_["params"] == pruned.cv_results_["params"]
     assert list(again.cv_results_["status"]) == list(pruned.cv_results_["status"])
-    np.testing.assert_array_equal(again.cv_results_["mean_test_score"],
-                                  pruned.cv_results_["mean_test_score"])
-    assert ([t.intermediate_values for t in again.study_.trials]
-            == [t.intermediate_values for t in pruned.study_.trials])
+    np.testing.assert_array_equal(
+        again.cv_results_["mean_test_score"], pruned.cv_results_["mean_test_score"]
+    )
+    assert [t.intermediate_values for t in again.study_.trials] == [
+        t.intermediate_values for t in pruned.study_.trials
+    ]
 
 
 def test_random_state_seeds_the_default_sampler(iris):
     def run(random_state):
-        return OptunaSearchCV(_mlp(10), SPACE, n_trials=3, cv=CV, refit=False,
-                              random_state=random_state).fit(*iris).cv_results_["params"]
+        return (
+            OptunaSearchCV(
+                _mlp(10), SPACE, n_trials=3, cv=CV, refit=False, random_state=random_state
+            )
+            .fit(*iris)
+            .cv_results_["params"]
+        )
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         assert run(1) == run(1) != run(2)
@@ -196,13 +224,19 @@ def test_random_state_seeds_the_default_sampler(iris):
 
 def test_study_round_trip_through_storage(iris, tmp_path):
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(tmp_path / "study.log")))
-    study = optuna.create_study(study_name="mlp", storage=storage, direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=0))
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "study.log"))
+    )
+    study = optuna.create_study(
+        study_name="mlp",
+        storage=storage,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=0),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        first = optimize_study(study, _mlp(10), *iris, param_distributions=SPACE, n_trials=4,
-                               trials_per_batch=2, cv=CV)
+        first = optimize_study(
+            study, _mlp(10), *iris, param_distributions=SPACE, n_trials=4, trials_per_batch=2, cv=CV
+        )
         # Reloaded from its storage, the study continues in its own search space.
         loaded = optuna.load_study(study_name="mlp", storage=storage)
         second = optimize_study(loaded, _mlp(10), *iris, n_trials=3, cv=CV)
@@ -210,21 +244,24 @@ def test_study_round_trip_through_storage(iris, tmp_path):
     assert len(loaded.trials) == 7 and second.n_batches_ == 1
     assert set(loaded.trials[-1].params) == set(SPACE)
     values = list(first.cv_results_["mean_test_score"]) + list(
-        second.cv_results_["mean_test_score"])
+        second.cv_results_["mean_test_score"]
+    )
     assert [t.value for t in loaded.trials] == values
     assert loaded.best_value == max(values)
     frame = second.trials_dataframe()
     assert len(frame) == 7
-    np.testing.assert_array_equal(frame["user_attrs_split0_test_score"][4:],
-                                  second.cv_results_["split0_test_score"])
+    np.testing.assert_array_equal(
+        frame["user_attrs_split0_test_score"][4:], second.cv_results_["split0_test_score"]
+    )
     assert not hasattr(first, "best_estimator_")  # optimize_study: refit=False by default
 
 
 def test_refit_and_timeout(iris):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        search = OptunaSearchCV(_mlp(10), SPACE, n_trials=None, timeout=1e-9,
-                                trials_per_batch=2, cv=CV, random_state=0).fit(*iris)
+        search = OptunaSearchCV(
+            _mlp(10), SPACE, n_trials=None, timeout=1e-9, trials_per_batch=2, cv=CV, random_state=0
+        ).fit(*iris)
     assert search.n_batches_ == 1 and len(search.study_.trials) == 2
     assert search.best_estimator_.get_params()["alpha"] == search.best_params_["alpha"]
     assert search.predict(iris[0]).shape == iris[1].shape
@@ -238,17 +275,29 @@ def test_no_nonfinite_warning_for_pruned_trials(iris):
     assert not [w for w in caught if "non-finite" in str(w.message)]
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(param_distributions={"alpha": [1e-3, 1e-2]}), TypeError,
-     r"param_distributions\['alpha'\] must be an Optuna distribution, got \[0.001, 0.01\] "
-     "of type list"),
-    (dict(n_trials=None), ValueError, "n_trials and timeout are both None"),
-    (dict(study="minimize"), ValueError, r"maximizes one score.*\['MINIMIZE'\]"),
-    (dict(study="maximize", sampler=optuna.samplers.RandomSampler()), ValueError,
-     "A study brings its own sampler and pruner"),
-    (dict(scoring=["accuracy", "f1_macro"], refit=False), ValueError,
-     "set refit to one of their names"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            dict(param_distributions={"alpha": [1e-3, 1e-2]}),
+            TypeError,
+            r"param_distributions\['alpha'\] must be an Optuna distribution, got \[0.001, 0.01\] "
+            "of type list",
+        ),
+        (dict(n_trials=None), ValueError, "n_trials and timeout are both None"),
+        (dict(study="minimize"), ValueError, r"maximizes one score.*\['MINIMIZE'\]"),
+        (
+            dict(study="maximize", sampler=optuna.samplers.RandomSampler()),
+            ValueError,
+            "A study brings its own sampler and pruner",
+        ),
+        (
+            dict(scoring=["accuracy", "f1_macro"], refit=False),
+            ValueError,
+            "set refit to one of their names",
+        ),
+    ],
+)
 def test_errors(iris, kwargs, error, match):
     if "study" in kwargs:
         kwargs["study"] = optuna.create_study(direction=kwargs["study"])
@@ -269,10 +318,11 @@ def test_without_optuna_the_error_names_the_extra(monkeypatch, iris):
 
 
 def test_vgrid_imports_without_optuna():
-    code = ("import sys; sys.modules['optuna'] = None; import vgrid; "
-            "print(vgrid.OptunaSearchCV.__name__)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys; sys.modules['optuna'] = None; import vgrid; "
+        "print(vgrid.OptunaSearchCV.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "OptunaSearchCV"
 
 
@@ -283,25 +333,34 @@ def test_pipeline_reports_the_pipelines_score(iris, early_stopping):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pipe = make_pipeline(StandardScaler(), _mlp().set_params(early_stopping=early_stopping,
-                                                             n_iter_no_change=100))
+    pipe = make_pipeline(
+        StandardScaler(), _mlp().set_params(early_stopping=early_stopping, n_iter_no_change=100)
+    )
     space = {f"mlpclassifier__{k}": v for k, v in SPACE.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        search = OptunaSearchCV(pipe, space, n_trials=3, cv=CV, refit=False,
-                                pruner=_median_pruner(), random_state=0).fit(*iris)
+        search = OptunaSearchCV(
+            pipe, space, n_trials=3, cv=CV, refit=False, pruner=_median_pruner(), random_state=0
+        ).fit(*iris)
         trial = search.study_.trials[0]
-        scores = cross_val_score(pipe.set_params(mlpclassifier__max_iter=10, **trial.params),
-                                 *iris, cv=CV)
+        scores = cross_val_score(
+            pipe.set_params(mlpclassifier__max_iter=10, **trial.params), *iris, cv=CV
+        )
     assert trial.intermediate_values[10] == np.mean(scores)
 
 
 def test_estimators_vgrid_does_not_vectorize_run_unpruned(iris, caplog):
     from sklearn.linear_model import LogisticRegression
 
-    search = OptunaSearchCV(LogisticRegression(), {"C": FloatDistribution(1e-2, 10, log=True)},
-                            n_trials=4, trials_per_batch=2, cv=CV, pruner=_median_pruner(),
-                            random_state=0).fit(*iris)
+    search = OptunaSearchCV(
+        LogisticRegression(),
+        {"C": FloatDistribution(1e-2, 10, log=True)},
+        n_trials=4,
+        trials_per_batch=2,
+        cv=CV,
+        pruner=_median_pruner(),
+        random_state=0,
+    ).fit(*iris)
     assert list(search.cv_results_["status"]) == ["complete"] * 4
     assert [t.value for t in search.study_.trials] == list(search.cv_results_["mean_test_score"])
 
@@ -312,10 +371,16 @@ def test_flax_trials_are_pruned_inside_the_vectorized_loop(iris):
     from vgrid import FlaxClassifier
 
     space = {"optimizer__learning_rate": FloatDistribution(1e-5, 0.3, log=True)}
-    search = OptunaSearchCV(FlaxClassifier(module__hidden=(8,), max_epochs=30, batch_size=16),
-                            space, n_trials=9, trials_per_batch=3, cv=CV, refit=False,
-                            sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=3),
-                            pruner=_median_pruner()).fit(*iris)
+    search = OptunaSearchCV(
+        FlaxClassifier(module__hidden=(8,), max_epochs=30, batch_size=16),
+        space,
+        n_trials=9,
+        trials_per_batch=3,
+        cv=CV,
+        refit=False,
+        sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=3),
+        pruner=_median_pruner(),
+    ).fit(*iris)
     statuses = list(search.cv_results_["status"])
     assert "pruned" in statuses and "complete" in statuses
     for row in np.flatnonzero(search.cv_results_["status"] == "pruned"):

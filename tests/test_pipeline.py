@@ -1,4 +1,5 @@
-"""Pipelines ending in an MLP: preprocessing per fold, networks vectorized, scikit-learn's numbers."""
+"""Pipelines ending in an MLP: preprocessing per fold, networks vectorized, scikit-learn's
+numbers."""
 
 import warnings
 
@@ -16,8 +17,13 @@ import vgrid
 
 
 def _pipe(mlp_cls=neural_network.MLPClassifier):
-    return Pipeline([("scale", StandardScaler()), ("pca", PCA(random_state=0)),
-                     ("mlp", mlp_cls(hidden_layer_sizes=(6,), max_iter=20, random_state=0))])
+    return Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("pca", PCA(random_state=0)),
+            ("mlp", mlp_cls(hidden_layer_sizes=(6,), max_iter=20, random_state=0)),
+        ]
+    )
 
 
 def _both(estimator, grid, X, y, **params):
@@ -28,16 +34,21 @@ def _both(estimator, grid, X, y, **params):
     a, b = pd.DataFrame(ours.cv_results_), pd.DataFrame(ref.cv_results_)
     assert list(a.columns) == list(b.columns) and list(a.dtypes) == list(b.dtypes)
     for key in (k for k in b.columns if "score" in k and "time" not in k):  # exact mode: 1e-10
-        np.testing.assert_allclose(a[key].to_numpy(float), b[key].to_numpy(float), rtol=0,
-                                   atol=1e-10, err_msg=key)
+        np.testing.assert_allclose(
+            a[key].to_numpy(float), b[key].to_numpy(float), rtol=0, atol=1e-10, err_msg=key
+        )
     assert ours.best_params_.keys() == ref.best_params_.keys()
     return ours, ref
 
 
 def test_pipeline_grid_equals_sklearn(datasets):
     X, y = datasets["wine"]
-    grid = {"pca__n_components": [3, 6], "scale__with_mean": [True, False],
-            "mlp__alpha": [1e-4, 1e-1], "mlp__learning_rate_init": [1e-3, 1e-2]}
+    grid = {
+        "pca__n_components": [3, 6],
+        "scale__with_mean": [True, False],
+        "mlp__alpha": [1e-4, 1e-1],
+        "mlp__learning_rate_init": [1e-3, 1e-2],
+    }
     ours, ref = _both(_pipe(), grid, X, y, cv=3, return_train_score=True)
     assert sum(r.n_models for r in ours.vectorization_) == 16 * 3
     assert isinstance(ours.best_estimator_, Pipeline)
@@ -48,8 +59,10 @@ def test_pipeline_grid_equals_sklearn(datasets):
 
 def test_pipeline_with_swapped_steps_and_regression(datasets):
     X, y = datasets["diabetes"]
-    grid = {"scale": [StandardScaler(), MinMaxScaler(), "passthrough"],
-            "mlp__hidden_layer_sizes": [(4,), (8, 4)]}
+    grid = {
+        "scale": [StandardScaler(), MinMaxScaler(), "passthrough"],
+        "mlp__hidden_layer_sizes": [(4,), (8, 4)],
+    }
     ours, ref = _both(_pipe(vgrid.MLPRegressor), grid, X, y, cv=3)
     assert type(ours.best_estimator_[-1]) is vgrid.MLPRegressor
     assert repr(ours.best_params_) == repr(ref.best_params_)
@@ -62,11 +75,14 @@ def test_pipeline_sample_weight_goes_to_the_network(datasets):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ref = model_selection.GridSearchCV(pipe, {"mlp__alpha": [1e-4, 1.0]}, cv=3).fit(
-            X, y, mlp__sample_weight=weights)
+            X, y, mlp__sample_weight=weights
+        )
         ours = vgrid.GridSearchCV(pipe, {"mlp__alpha": [1e-4, 1.0]}, cv=3).fit(
-            X, y, mlp__sample_weight=weights)
-    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
-                                  ref.cv_results_["mean_test_score"])
+            X, y, mlp__sample_weight=weights
+        )
+    np.testing.assert_array_equal(
+        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"]
+    )
     with pytest.raises(TypeError, match="vgrid passes only mlp__sample_weight"):
         vgrid.GridSearchCV(pipe, {"mlp__alpha": [1e-4]}, cv=3).fit(X, y, pca__foo=1)
 
@@ -93,6 +109,7 @@ def test_failing_preprocessing_gets_error_score(datasets):
         warnings.simplefilter("always")
         ours = vgrid.GridSearchCV(_pipe(), grid, cv=3).fit(X, y)
         ours_warning = {w.category.__name__ for w in caught}
-    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
-                                  ref.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"]
+    )
     assert "FitFailedWarning" in ours_warning and ours_warning == ref_warning

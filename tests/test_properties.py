@@ -13,8 +13,9 @@ from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold
 
 import vgrid
 
-SETTINGS = settings(max_examples=6, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @st.composite
@@ -28,17 +29,28 @@ def problems(draw):
     y = np.arange(n) % n_classes
     rng.shuffle(y)
     X[:, 0] += y  # something to learn
-    grid = {"alpha": draw(st.lists(st.sampled_from([1e-5, 1e-3, 0.1, 1.0]), min_size=1,
-                                   max_size=2, unique=True)),
-            "learning_rate_init": draw(st.lists(st.sampled_from([1e-3, 1e-2, 0.1]),
-                                                min_size=1, max_size=2, unique=True)),
-            "hidden_layer_sizes": draw(st.lists(st.sampled_from([(2,), (5,), (3, 2)]),
-                                                min_size=1, max_size=2, unique=True))}
-    splitter = draw(st.sampled_from([KFold(2), StratifiedKFold(3),
-                                     ShuffleSplit(2, test_size=0.3, random_state=seed)]))
-    params = dict(max_iter=draw(st.integers(1, 12)), random_state=seed % 100,
-                  batch_size=draw(st.sampled_from(["auto", 7, 16])),
-                  solver=draw(st.sampled_from(["adam", "sgd"])))
+    grid = {
+        "alpha": draw(
+            st.lists(st.sampled_from([1e-5, 1e-3, 0.1, 1.0]), min_size=1, max_size=2, unique=True)
+        ),
+        "learning_rate_init": draw(
+            st.lists(st.sampled_from([1e-3, 1e-2, 0.1]), min_size=1, max_size=2, unique=True)
+        ),
+        "hidden_layer_sizes": draw(
+            st.lists(st.sampled_from([(2,), (5,), (3, 2)]), min_size=1, max_size=2, unique=True)
+        ),
+    }
+    splitter = draw(
+        st.sampled_from(
+            [KFold(2), StratifiedKFold(3), ShuffleSplit(2, test_size=0.3, random_state=seed)]
+        )
+    )
+    params = dict(
+        max_iter=draw(st.integers(1, 12)),
+        random_state=seed % 100,
+        batch_size=draw(st.sampled_from(["auto", 7, 16])),
+        solver=draw(st.sampled_from(["adam", "sgd"])),
+    )
     return X, y, grid, splitter, params
 
 
@@ -52,8 +64,7 @@ def _fit(search_cls, estimator, X, y, grid, cv):
 @given(problems())
 def test_exact_mode_equals_sklearn(problem):
     X, y, grid, cv, params = problem
-    ref = _fit(model_selection.GridSearchCV, neural_network.MLPClassifier(**params), X, y, grid,
-               cv)
+    ref = _fit(model_selection.GridSearchCV, neural_network.MLPClassifier(**params), X, y, grid, cv)
     ours = _fit(vgrid.GridSearchCV, vgrid.MLPClassifier(**params), X, y, grid, cv)
     for key, value in ref.cv_results_.items():
         if "_score" in key and "time" not in key:
@@ -65,11 +76,14 @@ def test_exact_mode_equals_sklearn(problem):
 @given(problems(), st.randoms(use_true_random=False))
 def test_scores_do_not_depend_on_grid_order(problem, random):
     X, y, grid, cv, params = problem
-    shuffled = {key: random.sample(values, len(values)) for key, values in
-                reversed(list(grid.items()))}
+    shuffled = {
+        key: random.sample(values, len(values)) for key, values in reversed(list(grid.items()))
+    }
     first = _fit(vgrid.GridSearchCV, vgrid.MLPClassifier(**params), X, y, grid, cv)
     second = _fit(vgrid.GridSearchCV, vgrid.MLPClassifier(**params), X, y, shuffled, cv)
-    score_of = {repr(p): s for p, s in zip(second.cv_results_["params"],
-                                           second.cv_results_["mean_test_score"])}
+    score_of = {
+        repr(p): s
+        for p, s in zip(second.cv_results_["params"], second.cv_results_["mean_test_score"])
+    }
     for p, s in zip(first.cv_results_["params"], first.cv_results_["mean_test_score"]):
         assert score_of[repr(p)] == s

@@ -63,8 +63,11 @@ CASES = {
     "string labels": (X0, np.array(["cat", "dog", "eel"])[Y0], {}),
     "one class": (X0, np.zeros(len(Y0), int), {}),
     "multilabel": (X0, np.column_stack([Y0 == 1, X0[:, 2] > 0]).astype(int), {}),
-    "imbalanced, stratified": (X0, (np.arange(len(Y0)) < 9).astype(int),
-                               {"cv": StratifiedKFold(3)}),
+    "imbalanced, stratified": (
+        X0,
+        (np.arange(len(Y0)) < 9).astype(int),
+        {"cv": StratifiedKFold(3)},
+    ),
     "folds smaller than a batch": (X0, Y0, {"grid": {"batch_size": [500]}}),
     "invalid value in grid": (X0, Y0, {"grid": {"alpha": [-1.0, 1e-4]}}),
     "invalid type in grid": (X0, Y0, {"grid": {"learning_rate_init": ["fast"]}}),
@@ -101,10 +104,26 @@ def test_callable_scorer_that_raises_like_sklearn():
         raise RuntimeError("scorer broke")
 
     for error_score in (np.nan, "raise"):
-        ref = _outcome(model_selection.GridSearchCV, neural_network.MLPClassifier(**EST), X0, Y0,
-                       {"alpha": [1e-4]}, cv=3, scoring=broken, error_score=error_score)
-        ours = _outcome(vgrid.GridSearchCV, vgrid.MLPClassifier(**EST), X0, Y0,
-                        {"alpha": [1e-4]}, cv=3, scoring=broken, error_score=error_score)
+        ref = _outcome(
+            model_selection.GridSearchCV,
+            neural_network.MLPClassifier(**EST),
+            X0,
+            Y0,
+            {"alpha": [1e-4]},
+            cv=3,
+            scoring=broken,
+            error_score=error_score,
+        )
+        ours = _outcome(
+            vgrid.GridSearchCV,
+            vgrid.MLPClassifier(**EST),
+            X0,
+            Y0,
+            {"alpha": [1e-4]},
+            cv=3,
+            scoring=broken,
+            error_score=error_score,
+        )
         assert ours[0] == ref[0]
         if ref[0] == "ok":
             assert np.isnan(ours[1]).all() and ours[2] == ref[2]
@@ -117,10 +136,18 @@ def test_diverging_model_follows_sklearn_and_spares_the_others(error_score):
     X, _ = _rng_data(80)
     y = X @ np.array([1.0, 2.0, 3.0, 4.0])
     grid = {"learning_rate_init": [1e-3, 1e3], "solver": ["sgd"], "momentum": [0.9]}
-    ref = _outcome(model_selection.GridSearchCV, neural_network.MLPRegressor(**EST), X, y,
-                   grid, cv=2, error_score=error_score)
-    ours = _outcome(vgrid.GridSearchCV, vgrid.MLPRegressor(**EST), X, y, grid, cv=2,
-                    error_score=error_score)
+    ref = _outcome(
+        model_selection.GridSearchCV,
+        neural_network.MLPRegressor(**EST),
+        X,
+        y,
+        grid,
+        cv=2,
+        error_score=error_score,
+    )
+    ours = _outcome(
+        vgrid.GridSearchCV, vgrid.MLPRegressor(**EST), X, y, grid, cv=2, error_score=error_score
+    )
     assert ours[0] == ref[0]
     if ref[0] == "raise":  # "Solver produced non-finite parameter weights..."
         assert ours[1] is ref[1] and ours[2] == ref[2]
@@ -131,8 +158,15 @@ def test_diverging_model_follows_sklearn_and_spares_the_others(error_score):
     else:
         assert np.isnan(ours[1][1])
     assert {"FitFailedWarning", "ConvergenceWarning"} <= ours[2] == ref[2]
-    alone = _outcome(vgrid.GridSearchCV, vgrid.MLPRegressor(**EST), X, y,
-                     {**grid, "learning_rate_init": [1e-3]}, cv=2, error_score=error_score)
+    alone = _outcome(
+        vgrid.GridSearchCV,
+        vgrid.MLPRegressor(**EST),
+        X,
+        y,
+        {**grid, "learning_rate_init": [1e-3]},
+        cv=2,
+        error_score=error_score,
+    )
     assert alone[1][0] == pytest.approx(ours[1][0], abs=1e-12)
 
 
@@ -140,18 +174,24 @@ def test_fitted_objects_pickle_and_predict_the_same_in_a_fresh_process(tmp_path,
     X, y = datasets["wine"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        search = vgrid.GridSearchCV(vgrid.MLPClassifier(**EST), {"alpha": [1e-4, 1e-1]},
-                                    cv=3).fit(X, y)
+        search = vgrid.GridSearchCV(vgrid.MLPClassifier(**EST), {"alpha": [1e-4, 1e-1]}, cv=3).fit(
+            X, y
+        )
     path = tmp_path / "search.joblib"
     joblib.dump(search, path)
     np.save(tmp_path / "X.npy", X)
-    expected = np.concatenate([search.predict_proba(X).ravel(),
-                               search.best_estimator_.predict_proba(X).ravel()])
-    code = ("import joblib, numpy as np, sys; s = joblib.load(sys.argv[1]); "
-            "X = np.load(sys.argv[2]); np.save(sys.argv[3], np.concatenate("
-            "[s.predict_proba(X).ravel(), s.best_estimator_.predict_proba(X).ravel()]))")
-    subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "X.npy"),
-                    str(tmp_path / "out.npy")], check=True)
+    expected = np.concatenate(
+        [search.predict_proba(X).ravel(), search.best_estimator_.predict_proba(X).ravel()]
+    )
+    code = (
+        "import joblib, numpy as np, sys; s = joblib.load(sys.argv[1]); "
+        "X = np.load(sys.argv[2]); np.save(sys.argv[3], np.concatenate("
+        "[s.predict_proba(X).ravel(), s.best_estimator_.predict_proba(X).ravel()]))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(path), str(tmp_path / "X.npy"), str(tmp_path / "out.npy")],
+        check=True,
+    )
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
     assert pd.DataFrame(joblib.load(path).cv_results_).equals(pd.DataFrame(search.cv_results_))
 
@@ -177,10 +217,13 @@ print(json.dumps({"devices": jax.device_count(), "scores": out}))
 
 
 def _scores_with_devices(n_devices):
-    env = {**__import__("os").environ,
-           "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}"}
-    result = subprocess.run([sys.executable, "-c", DEVICE_SCRIPT], env=env, check=True,
-                            capture_output=True, text=True)
+    env = {
+        **__import__("os").environ,
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", DEVICE_SCRIPT], env=env, check=True, capture_output=True, text=True
+    )
     return __import__("json").loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -10,22 +10,27 @@ import vgrid
 from vgrid import FitJob, fit_estimators
 
 
-@pytest.mark.parametrize("params", [
-    dict(),
-    dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.05),
-    dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=2),
-    dict(early_stopping=True),
-    dict(tol=0.5, n_iter_no_change=2),  # stops by tol before the first budget is spent
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(),
+        dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.05),
+        dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=2),
+        dict(early_stopping=True),
+        dict(tol=0.5, n_iter_no_change=2),  # stops by tol before the first budget is spent
+    ],
+)
 def test_resumed_fit_equals_fit_from_scratch(datasets, params):
     X, y = datasets["wine"]
     make = lambda max_iter, hidden: vgrid.MLPClassifier(  # noqa: E731
-        hidden_layer_sizes=hidden, max_iter=max_iter, random_state=0, **params)
+        hidden_layer_sizes=hidden, max_iter=max_iter, random_state=0, **params
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         # trained padded to (9,) beside a wider model, resumed padded to (8,)
-        outcome = fit_estimators([FitJob(make(6, (5,)), X, y, keep_state=True),
-                                  FitJob(make(6, (9,)), X, y)])[0]
+        outcome = fit_estimators(
+            [FitJob(make(6, (5,)), X, y, keep_state=True), FitJob(make(6, (9,)), X, y)]
+        )[0]
         resumed = FitJob(make(20, (5,)), X, y, resume_state=outcome.state)
         scratch = FitJob(make(20, (5,)), X, y)
         outcomes = fit_estimators([resumed, scratch, FitJob(make(20, (8,)), X, y)])

@@ -18,12 +18,15 @@ from vgrid.scoring import FoldScorer
 def _fitted(cls, X, y, n=6):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return [cls(hidden_layer_sizes=(5,), max_iter=15, alpha=a, random_state=0).fit(X, y)
-                for a in np.logspace(-5, 1, n)]
+        return [
+            cls(hidden_layer_sizes=(5,), max_iter=15, alpha=a, random_state=0).fit(X, y)
+            for a in np.logspace(-5, 1, n)
+        ]
 
 
-@pytest.mark.parametrize("name, labels", [("iris", None), ("breast_cancer", None),
-                                          ("wine", np.array(["a", "b", "c"]))])
+@pytest.mark.parametrize(
+    "name, labels", [("iris", None), ("breast_cancer", None), ("wine", np.array(["a", "b", "c"]))]
+)
 @pytest.mark.parametrize("scoring", [None, "accuracy"])
 def test_classifier_scores_equal_sklearns(datasets, name, labels, scoring):
     X, y = datasets[name]
@@ -47,7 +50,8 @@ def test_regressor_scores_equal_sklearns(datasets, scoring):
     fast = FoldScorer(scorer, models[0])
     for model in models:
         assert fast.score(model, X[1::2], y[1::2], {}, np.nan) == _score(
-            model, X[1::2], y[1::2], scorer, {}, np.nan)
+            model, X[1::2], y[1::2], scorer, {}, np.nan
+        )
 
 
 class _ShiftedPredictions(neural_network.MLPClassifier):

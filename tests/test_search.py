@@ -54,8 +54,9 @@ def _assert_same_results(ours, ref):
 def test_classification_grid_equals_sklearn(datasets, name):
     X, y = datasets[name]
     grid = {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]}
-    ours, ref = _both(neural_network.MLPClassifier(**BASE), grid, X, y, cv=3,
-                      return_train_score=True)
+    ours, ref = _both(
+        neural_network.MLPClassifier(**BASE), grid, X, y, cv=3, return_train_score=True
+    )
     _assert_same_results(ours, ref)
     assert type(ours.best_estimator_) is neural_network.MLPClassifier
     np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
@@ -67,10 +68,19 @@ def test_classification_grid_equals_sklearn(datasets, name):
 
 def test_regression_grid_equals_sklearn(datasets):
     X, y = datasets["diabetes"]
-    grid = [{"solver": ["sgd"], "momentum": [0.5, 0.9], "learning_rate_init": [1e-3]},
-            {"solver": ["adam"], "beta_1": [0.8, 0.9]}]
-    ours, ref = _both(vgrid.MLPRegressor(**BASE), grid, X, y, cv=KFold(4),
-                      scoring=["r2", "neg_mean_squared_error"], refit="r2")
+    grid = [
+        {"solver": ["sgd"], "momentum": [0.5, 0.9], "learning_rate_init": [1e-3]},
+        {"solver": ["adam"], "beta_1": [0.8, 0.9]},
+    ]
+    ours, ref = _both(
+        vgrid.MLPRegressor(**BASE),
+        grid,
+        X,
+        y,
+        cv=KFold(4),
+        scoring=["r2", "neg_mean_squared_error"],
+        refit="r2",
+    )
     _assert_same_results(ours, ref)
     assert type(ours.best_estimator_) is vgrid.MLPRegressor
     assert set(ours.scorer_) == {"r2", "neg_mean_squared_error"}
@@ -78,8 +88,12 @@ def test_regression_grid_equals_sklearn(datasets):
 
 def test_structural_grid_equals_sklearn(datasets):
     X, y = datasets["wine"]
-    grid = {"hidden_layer_sizes": [(4,), (9,), (5, 3)], "activation": ["relu", "tanh"],
-            "batch_size": [32, "auto"], "early_stopping": [False, True]}
+    grid = {
+        "hidden_layer_sizes": [(4,), (9,), (5, 3)],
+        "activation": ["relu", "tanh"],
+        "batch_size": [32, "auto"],
+        "early_stopping": [False, True],
+    }
     ours, ref = _both(vgrid.MLPClassifier(**BASE), grid, X, y, cv=StratifiedKFold(3))
     _assert_same_results(ours, ref)
 
@@ -88,8 +102,16 @@ def test_structural_grid_equals_sklearn(datasets):
 def test_multimetric_and_refit_variants(datasets, refit):
     X, y = datasets["iris"]
     scoring = {"accuracy": "accuracy", "f1": "f1_macro"}
-    ours, ref = _both(vgrid.MLPClassifier(**BASE), {"alpha": [1e-4, 1.0]}, X, y, cv=3,
-                      scoring=scoring, refit=refit, return_train_score=True)
+    ours, ref = _both(
+        vgrid.MLPClassifier(**BASE),
+        {"alpha": [1e-4, 1.0]},
+        X,
+        y,
+        cv=3,
+        scoring=scoring,
+        refit=refit,
+        return_train_score=True,
+    )
     _assert_same_results(ours, ref)
     assert hasattr(ours, "best_estimator_") == hasattr(ref, "best_estimator_")
     assert hasattr(ours, "refit_time_") == bool(refit)
@@ -97,8 +119,7 @@ def test_multimetric_and_refit_variants(datasets, refit):
 
 def test_single_metric_refit_false_keeps_best_index(datasets):
     X, y = datasets["iris"]
-    ours, ref = _both(vgrid.MLPClassifier(**BASE), {"alpha": [1e-4, 1.0]}, X, y, cv=3,
-                      refit=False)
+    ours, ref = _both(vgrid.MLPClassifier(**BASE), {"alpha": [1e-4, 1.0]}, X, y, cv=3, refit=False)
     _assert_same_results(ours, ref)
     with pytest.raises(AttributeError, match="has no attribute 'predict'"):
         ours.predict(X)
@@ -110,8 +131,9 @@ def test_callable_scorer_returning_dict(datasets):
     def scorer(estimator, X, y):
         return {"acc": float(np.mean(estimator.predict(X) == y)), "neg": -1.0}
 
-    ours, ref = _both(vgrid.MLPClassifier(**BASE), {"alpha": [1e-4, 1.0]}, X, y, cv=3,
-                      scoring=scorer, refit="acc")
+    ours, ref = _both(
+        vgrid.MLPClassifier(**BASE), {"alpha": [1e-4, 1.0]}, X, y, cv=3, scoring=scorer, refit="acc"
+    )
     _assert_same_results(ours, ref)
 
 
@@ -136,13 +158,16 @@ def test_diverging_candidate_does_not_touch_others(datasets):
     grid = {"learning_rate_init": [1e-3, 1e8], "solver": ["sgd"], "momentum": [0.0]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = model_selection.GridSearchCV(neural_network.MLPClassifier(**BASE), grid,
-                                           cv=3).fit(X, y)
+        ref = model_selection.GridSearchCV(neural_network.MLPClassifier(**BASE), grid, cv=3).fit(
+            X, y
+        )
         ours = vgrid.GridSearchCV(neural_network.MLPClassifier(**BASE), grid, cv=3).fit(X, y)
-        alone = vgrid.GridSearchCV(neural_network.MLPClassifier(**BASE),
-                                   {**grid, "learning_rate_init": [1e-3]}, cv=3).fit(X, y)
-    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
-                                  ref.cv_results_["mean_test_score"])
+        alone = vgrid.GridSearchCV(
+            neural_network.MLPClassifier(**BASE), {**grid, "learning_rate_init": [1e-3]}, cv=3
+        ).fit(X, y)
+    np.testing.assert_array_equal(
+        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"]
+    )
     assert ours.cv_results_["split0_test_score"][0] == alone.cv_results_["split0_test_score"][0]
 
 
@@ -158,8 +183,9 @@ def test_non_mlp_estimator_falls_back_to_sklearn(datasets, caplog, monkeypatch):
     assert len(notices) == 1 and notices[0].levelname == "WARNING"  # once per type
     assert "vgrid does not vectorize LogisticRegression" in notices[0].getMessage()
     ref = model_selection.GridSearchCV(LogisticRegression(max_iter=200), grid, cv=3).fit(X, y)
-    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
-                                  ref.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"]
+    )
 
 
 def test_pandas_input_sets_feature_names(datasets):
@@ -173,11 +199,13 @@ def test_verbose_lines_like_sklearn(datasets, capsys):
     X, y = datasets["iris"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        vgrid.GridSearchCV(vgrid.MLPClassifier(**BASE), {"alpha": [1e-4]}, cv=2,
-                           verbose=3).fit(X, y)
+        vgrid.GridSearchCV(vgrid.MLPClassifier(**BASE), {"alpha": [1e-4]}, cv=2, verbose=3).fit(
+            X, y
+        )
         ours = capsys.readouterr().out.splitlines()
-        model_selection.GridSearchCV(neural_network.MLPClassifier(**BASE), {"alpha": [1e-4]},
-                                     cv=2, verbose=3).fit(X, y)
+        model_selection.GridSearchCV(
+            neural_network.MLPClassifier(**BASE), {"alpha": [1e-4]}, cv=2, verbose=3
+        ).fit(X, y)
         ref = capsys.readouterr().out.splitlines()
     assert ours[0] == ref[0] == "Fitting 2 folds for each of 1 candidates, totalling 2 fits"
     assert ours[1] == "vgrid: 2 of 2 fits vectorized in 1 program"  # then one line a program
@@ -190,11 +218,12 @@ def test_sample_weight_is_routed_like_sklearn(datasets):
     weights = np.random.RandomState(1).uniform(0.5, 1.5, len(y))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        ref = model_selection.GridSearchCV(neural_network.MLPClassifier(**BASE),
-                                           {"alpha": [1e-4, 1e-1]}, cv=3).fit(
-            X, y, sample_weight=weights)
-        ours = vgrid.GridSearchCV(neural_network.MLPClassifier(**BASE),
-                                  {"alpha": [1e-4, 1e-1]}, cv=3).fit(X, y, sample_weight=weights)
+        ref = model_selection.GridSearchCV(
+            neural_network.MLPClassifier(**BASE), {"alpha": [1e-4, 1e-1]}, cv=3
+        ).fit(X, y, sample_weight=weights)
+        ours = vgrid.GridSearchCV(
+            neural_network.MLPClassifier(**BASE), {"alpha": [1e-4, 1e-1]}, cv=3
+        ).fit(X, y, sample_weight=weights)
     _assert_same_results(ours, ref)
 
 
@@ -202,15 +231,17 @@ def test_fast_mode_float32_close_to_sklearn(datasets):
     X, y = datasets["digits"]
     X = X.astype(np.float32)
     grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [1e-3, 1e-2]}
-    ours, ref = _both(vgrid.MLPClassifier(hidden_layer_sizes=(16,), max_iter=30,
-                                          random_state=0), grid, X, y, cv=3)
+    ours, ref = _both(
+        vgrid.MLPClassifier(hidden_layer_sizes=(16,), max_iter=30, random_state=0), grid, X, y, cv=3
+    )
     diff = np.abs(ours.cv_results_["mean_test_score"] - ref.cv_results_["mean_test_score"])
     assert diff.max() <= 0.01
     assert ours.best_estimator_.coefs_[0].dtype == np.float32
 
 
-@pytest.mark.parametrize("compile_seconds, engine", [(None, "scikit-learn"), (0.0, "vgrid"),
-                                                      (1e9, "scikit-learn")])
+@pytest.mark.parametrize(
+    "compile_seconds, engine", [(None, "scikit-learn"), (0.0, "vgrid"), (1e9, "scikit-learn")]
+)
 def test_refit_engine_follows_the_cost_model(datasets, monkeypatch, compile_seconds, engine):
     # One small model: compiling a program for it costs more than scikit-learn's own fit, so
     # the default cost model refits with scikit-learn; either engine gives the same model.
@@ -286,8 +317,10 @@ def test_parameter_validation_checks_each_new_value():
 
     good = neural_network.MLPClassifier(alpha=0.25)
     _validate_params(good)
-    for bad in (neural_network.MLPClassifier(alpha=-0.25),
-                neural_network.MLPClassifier(alpha=0.25, activation="swish")):
+    for bad in (
+        neural_network.MLPClassifier(alpha=-0.25),
+        neural_network.MLPClassifier(alpha=0.25, activation="swish"),
+    ):
         with pytest.raises(InvalidParameterError) as ours:
             _validate_params(bad)
         with pytest.raises(InvalidParameterError) as theirs:

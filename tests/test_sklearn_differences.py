@@ -15,7 +15,6 @@ from sklearn.tree import DecisionTreeClassifier
 
 from vgrid import GridSearchCV, MLPClassifier, MLPRegressor, RandomizedSearchCV
 
-
 # 1. Early stopping's stratified split names the classes as scikit-learn does (its labels are
 #    bool after binarizing; vgrid stratified on them cast to X's float type: ['1.0']).
 
@@ -43,8 +42,7 @@ def test_early_stopping_split_is_unchanged_by_the_label_type(datasets):
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = MLPClassifier(**params).fit(X, y)
         ref = neural_network.MLPClassifier(**params).fit(X, y)
-    np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_, rtol=0,
-                               atol=1e-12)
+    np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_, rtol=0, atol=1e-12)
 
 
 # 2. "vgrid does not vectorize ..." is no warning: warning filters see what they saw.
@@ -64,7 +62,8 @@ def test_early_stopping_split_is_unchanged_by_the_label_type(datasets):
 def test_searchcv_raise_warning_with_non_finite_score(
     SearchCV, specialized_params, return_train_score
 ):
-    # sklearn/model_selection/tests/test_search.py::test_searchcv_raise_warning_with_non_finite_score
+    # scikit-learn: model_selection/tests/test_search.py::
+    #     test_searchcv_raise_warning_with_non_finite_score
     X, y = make_classification(n_classes=2, random_state=0)
 
     class FailingScorer:
@@ -101,8 +100,7 @@ def test_warnings_as_errors_script_runs_with_either_import():
     for SearchCV in (model_selection.GridSearchCV, GridSearchCV):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            SearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [2, 3]},
-                     cv=3).fit(X, y)
+            SearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [2, 3]}, cv=3).fit(X, y)
 
 
 # 3. verbose=True prints scikit-learn's lines, exactly.
@@ -120,13 +118,20 @@ VERBOSE_CASES = {
     "adam, stops by tol": dict(tol=1e-2, n_iter_no_change=2, max_iter=50),
     "adam, max_iter reached": dict(max_iter=4),
     "early stopping": dict(early_stopping=True, n_iter_no_change=2, max_iter=40),
-    "sgd adaptive, learning rate divided": dict(solver="sgd", learning_rate="adaptive",
-                                                tol=0.5, n_iter_no_change=1, max_iter=12),
-    "sgd adaptive, rate too small": dict(solver="sgd", learning_rate="adaptive",
-                                         learning_rate_init=2e-6, tol=10.0,
-                                         n_iter_no_change=1, max_iter=12),
-    "sgd invscaling": dict(solver="sgd", learning_rate="invscaling", max_iter=5, tol=1e-1,
-                           n_iter_no_change=1),
+    "sgd adaptive, learning rate divided": dict(
+        solver="sgd", learning_rate="adaptive", tol=0.5, n_iter_no_change=1, max_iter=12
+    ),
+    "sgd adaptive, rate too small": dict(
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=2e-6,
+        tol=10.0,
+        n_iter_no_change=1,
+        max_iter=12,
+    ),
+    "sgd invscaling": dict(
+        solver="sgd", learning_rate="invscaling", max_iter=5, tol=1e-1, n_iter_no_change=1
+    ),
 }
 
 
@@ -169,9 +174,13 @@ def test_verbose_sgd(capsys):
 def _batch_warnings(search_cls, X, y):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        search = search_cls(neural_network.MLPClassifier(hidden_layer_sizes=(3,), max_iter=3,
-                                                         batch_size=500, random_state=0),
-                            {"alpha": [1e-4]}, cv=3).fit(X, y)
+        search = search_cls(
+            neural_network.MLPClassifier(
+                hidden_layer_sizes=(3,), max_iter=3, batch_size=500, random_state=0
+            ),
+            {"alpha": [1e-4]},
+            cv=3,
+        ).fit(X, y)
     return search, sum("batch_size" in str(w.message) for w in caught)
 
 

@@ -23,8 +23,12 @@ def test_rewrite_substitutes_vgrids_classes_by_import_only(tmp_path):
     replaced = write_suites(str(tmp_path))
     assert replaced == {
         "test_mlp.py": ["MLPClassifier", "MLPRegressor"],
-        "test_search.py": ["GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
-                           "RandomizedSearchCV"],
+        "test_search.py": [
+            "GridSearchCV",
+            "HalvingGridSearchCV",
+            "HalvingRandomSearchCV",
+            "RandomizedSearchCV",
+        ],
         "test_successive_halving.py": ["HalvingGridSearchCV", "HalvingRandomSearchCV"],
     }
     source = "from a import b\nfrom sklearn.neural_network import MLPClassifier\n\nx = 1\n"
@@ -41,8 +45,9 @@ def test_sklearns_suites_pass_with_vgrids_classes(tmp_path):
     outcomes = run_suites(str(tmp_path))
     failed = {test for test, outcome in outcomes.items() if outcome in ("failed", "error")}
     assert failed == set(EXPECTED_FAILURES), sorted(failed ^ set(EXPECTED_FAILURES))
-    passed = collections.Counter(test.split("::")[0] for test, outcome in outcomes.items()
-                                 if outcome == "passed")
+    passed = collections.Counter(
+        test.split("::")[0] for test, outcome in outcomes.items() if outcome == "passed"
+    )
     for suite, minimum in MINIMUM_PASSED.items():
         assert passed[suite] >= minimum, (suite, passed[suite])
 

@@ -118,8 +118,15 @@ class _Hasher:
 
 
 #: Types whose repr shows their whole value.
-_BY_REPR = (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal,
-            fractions.Fraction, pathlib.PurePath, range)
+_BY_REPR = (
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    decimal.Decimal,
+    fractions.Fraction,
+    pathlib.PurePath,
+    range,
+)
 
 
 def _qualified_name(obj) -> str:
@@ -139,7 +146,7 @@ def _feed_code(h: _Hasher, code: types.CodeType, path: str, depth: int) -> None:
             h.feed(const, f"{path} (a constant of its code)", depth + 1)
 
 
-def _describe(h: _Hasher, value, path: str, depth: int) -> None:  # noqa: C901 - one case a type
+def _describe(h: _Hasher, value, path: str, depth: int) -> None:
     import scipy.sparse as sp
 
     feed = h.feed
@@ -213,8 +220,9 @@ def _describe(h: _Hasher, value, path: str, depth: int) -> None:  # noqa: C901 -
     elif isinstance(value, slice):
         h.tag("slice")
         feed((value.start, value.stop, value.step), path, depth + 1)
-    elif isinstance(value, (types.MethodDescriptorType, types.WrapperDescriptorType,
-                            types.MethodWrapperType)):
+    elif isinstance(
+        value, (types.MethodDescriptorType, types.WrapperDescriptorType, types.MethodWrapperType)
+    ):
         h.tag("descriptor", f"{_qualified_name(value)}")
     elif hasattr(value, "__dict__") and not isinstance(value, types.GeneratorType):
         # A plain object (a scorer, a splitter): its class and attributes.
@@ -226,7 +234,8 @@ def _describe(h: _Hasher, value, path: str, depth: int) -> None:  # noqa: C901 -
             "from one process to the next (vgrid hashes arrays, numbers, strings, containers, "
             "estimators, RandomState objects and functions), so a checkpoint cannot tell "
             "whether a later run is the same search. Pass a value of one of those kinds, or "
-            "run without checkpoint=.")
+            "run without checkpoint=."
+        )
 
 
 def _short_type(value) -> str:
@@ -289,18 +298,23 @@ def open_regular_file(path: str, what: str = "file", max_bytes: int | None = Non
         raise
     except OSError as exc:
         if os.path.islink(path):
-            raise ValueError(f"{what} {path!r} is a symbolic link; vgrid reads only regular "
-                             "files there. Remove the link.") from None
+            raise ValueError(
+                f"{what} {path!r} is a symbolic link; vgrid reads only regular "
+                "files there. Remove the link."
+            ) from None
         raise ValueError(f"{what} {path!r} cannot be opened: {exc.strerror}.") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{what} {path!r} is {_file_kind(info.st_mode)}, not a regular "
-                             "file; vgrid reads only regular files. Remove it or give another "
-                             "path.")
+            raise ValueError(
+                f"{what} {path!r} is {_file_kind(info.st_mode)}, not a regular "
+                "file; vgrid reads only regular files. Remove it or give another "
+                "path."
+            )
         if max_bytes is not None and info.st_size > max_bytes:
-            raise ValueError(f"{what} {path!r} has {info.st_size:,} bytes; at most "
-                             f"{max_bytes:,} are read.")
+            raise ValueError(
+                f"{what} {path!r} has {info.st_size:,} bytes; at most {max_bytes:,} are read."
+            )
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -309,9 +323,13 @@ def open_regular_file(path: str, what: str = "file", max_bytes: int | None = Non
 
 
 def _file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISDIR, "a folder")):
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -352,10 +370,15 @@ class Checkpoint:
             raise ValueError(
                 f"checkpoint folder {folder!r} holds another search (fingerprint {found}, "
                 f"this search {fingerprint}): the estimator, the search parameters or the "
-                "data differ. Use another folder, or delete this one to start afresh.")
+                "data differ. Use another folder, or delete this one to start afresh."
+            )
         if found is None:
-            _write_atomically(manifest, lambda f: f.write(json.dumps(
-                {"format": self.FORMAT, "fingerprint": fingerprint}).encode()))
+            _write_atomically(
+                manifest,
+                lambda f: f.write(
+                    json.dumps({"format": self.FORMAT, "fingerprint": fingerprint}).encode()
+                ),
+            )
 
     @staticmethod
     def _read_manifest(path: str) -> str | None:
@@ -379,9 +402,12 @@ class Checkpoint:
                 problem = "it has no fingerprint"
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 problem = f"not valid JSON: {str(exc).splitlines()[0][:80]}"
-        warnings.warn(f"checkpoint manifest {path!r} is corrupt ({problem}); it is written "
-                      "again, and each chunk is checked against its own fingerprint.",
-                      UserWarning, stacklevel=4)
+        warnings.warn(
+            f"checkpoint manifest {path!r} is corrupt ({problem}); it is written "
+            "again, and each chunk is checked against its own fingerprint.",
+            UserWarning,
+            stacklevel=4,
+        )
         return None
 
     def _path(self, key: str) -> str:
@@ -413,8 +439,11 @@ class Checkpoint:
                 if array.shape != np.shape(leaf) or array.dtype != np.asarray(leaf).dtype:
                     raise ValueError("shape mismatch")
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            warnings.warn(f"checkpoint chunk {path!r} is unreadable ({exc}); recomputing it.",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                f"checkpoint chunk {path!r} is unreadable ({exc}); recomputing it.",
+                UserWarning,
+                stacklevel=2,
+            )
             return None
         self.loaded += 1
         return jax.tree.unflatten(treedef, arrays)
@@ -422,6 +451,10 @@ class Checkpoint:
     def save(self, key: str, states) -> None:
         leaves = jax.tree.leaves(states)
         arrays = {f"leaf_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
-        _write_atomically(self._path(key), lambda f: np.savez(
-            f, fingerprint=np.array(self.fingerprint), key=np.array(key), **arrays))
+        _write_atomically(
+            self._path(key),
+            lambda f: np.savez(
+                f, fingerprint=np.array(self.fingerprint), key=np.array(key), **arrays
+            ),
+        )
         self.saved += 1

@@ -28,14 +28,18 @@ from . import search as vgrid_search
 
 __all__ = ["ReferenceReport", "compare_with_sklearn", "sklearn_equivalent"]
 
-_SKLEARN_CLASS = {estimators.MLPClassifier: neural_network.MLPClassifier,
-                  estimators.MLPRegressor: neural_network.MLPRegressor}
+_SKLEARN_CLASS = {
+    estimators.MLPClassifier: neural_network.MLPClassifier,
+    estimators.MLPRegressor: neural_network.MLPRegressor,
+}
 
 
-_SKLEARN_SEARCH = {vgrid_search.GridSearchCV: model_selection.GridSearchCV,
-                   vgrid_search.RandomizedSearchCV: model_selection.RandomizedSearchCV,
-                   vgrid_search.HalvingGridSearchCV: model_selection.HalvingGridSearchCV,
-                   vgrid_search.HalvingRandomSearchCV: model_selection.HalvingRandomSearchCV}
+_SKLEARN_SEARCH = {
+    vgrid_search.GridSearchCV: model_selection.GridSearchCV,
+    vgrid_search.RandomizedSearchCV: model_selection.RandomizedSearchCV,
+    vgrid_search.HalvingGridSearchCV: model_selection.HalvingGridSearchCV,
+    vgrid_search.HalvingRandomSearchCV: model_selection.HalvingRandomSearchCV,
+}
 
 
 def sklearn_equivalent(estimator):
@@ -66,8 +70,12 @@ class ReferenceReport:
 
     @property
     def agrees(self) -> bool:
-        return (self.same_keys and not self.dtype_mismatches and self.same_ranks
-                and self.same_best_params)
+        return (
+            self.same_keys
+            and not self.dtype_mismatches
+            and self.same_ranks
+            and self.same_best_params
+        )
 
     def __str__(self) -> str:
         lines = [
@@ -106,8 +114,7 @@ def compare_with_sklearn(search, X, y=None, *, sklearn_n_jobs=-1, **fit_params):
     params = search.get_params(deep=False)
     for vgrid_only in ("chunk_size", "checkpoint"):
         params.pop(vgrid_only, None)
-    params.update(estimator=sklearn_equivalent(search.estimator), cv=splits,
-                  n_jobs=sklearn_n_jobs)
+    params.update(estimator=sklearn_equivalent(search.estimator), cv=splits, n_jobs=sklearn_n_jobs)
     reference = _SKLEARN_SEARCH[type(search)](**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -119,17 +126,27 @@ def compare_with_sklearn(search, X, y=None, *, sklearn_n_jobs=-1, **fit_params):
         sklearn_seconds = time.perf_counter() - start
     ours, theirs = search.cv_results_, reference.cv_results_
     split_keys = [k for k in theirs if k.startswith("split")]
-    diffs = [np.nanmax(np.abs(np.asarray(ours[k], float) - np.asarray(theirs[k], float)),
-                       initial=0.0) for k in split_keys if k in ours]
+    diffs = [
+        np.nanmax(np.abs(np.asarray(ours[k], float) - np.asarray(theirs[k], float)), initial=0.0)
+        for k in split_keys
+        if k in ours
+    ]
     rank_keys = [k for k in theirs if k.startswith("rank_")]
     return ReferenceReport(
         same_keys=list(ours) == list(theirs),
-        dtype_mismatches={k: (str(_dtype(ours[k])), str(_dtype(theirs[k])))
-                          for k in theirs if k in ours and _dtype(ours[k]) != _dtype(theirs[k])},
+        dtype_mismatches={
+            k: (str(_dtype(ours[k])), str(_dtype(theirs[k])))
+            for k in theirs
+            if k in ours and _dtype(ours[k]) != _dtype(theirs[k])
+        },
         max_abs_split_score_diff=float(max(diffs, default=0.0)),
         same_ranks=all(np.array_equal(ours.get(k), theirs[k]) for k in rank_keys),
         same_best_params=getattr(search, "best_params_", None)
         == getattr(reference, "best_params_", None),
-        vgrid_seconds=vgrid_seconds, sklearn_seconds=sklearn_seconds,
-        sklearn_n_jobs=sklearn_n_jobs, n_fits=len(ours["params"]) * search.n_splits_,
-        search=search, reference=reference)
+        vgrid_seconds=vgrid_seconds,
+        sklearn_seconds=sklearn_seconds,
+        sklearn_n_jobs=sklearn_n_jobs,
+        n_fits=len(ours["params"]) * search.n_splits_,
+        search=search,
+        reference=reference,
+    )

@@ -27,8 +27,9 @@ import copy
 import time
 import traceback
 import warnings
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Any
 
 import jax
 import numpy as np
@@ -79,11 +80,11 @@ def _record_failure(outcome, exc, raise_errors):
     outcome.exception = exc
 
 
-def _timed(outcome: FitOutcome, raise_errors: bool, work):
-    """Run `work()`, adding its seconds to the outcome and recording a failure in it."""
+def _timed(outcome: FitOutcome, raise_errors: bool, work, *args):
+    """Run `work(*args)`, adding its seconds to the outcome and recording a failure in it."""
     start = time.perf_counter()
     try:
-        return work()
+        return work(*args)
     except Exception as exc:  # noqa: BLE001 - reported like scikit-learn's fit_error
         _record_failure(outcome, exc, raise_errors)
     finally:
@@ -98,11 +99,16 @@ def _route_lone_model(plan, job, outcome, allow_one_by_one, raise_errors):
     hosted = PROGRAMS.hosted_plan(plan)
     if hosted is not None and kind.prefers_host(plan, hosted, job):
         plan = hosted
-    if (allow_one_by_one and hasattr(kind, "cheaper_one_by_one") and job.resume_state is None
-            and not job.keep_state and kind.cheaper_one_by_one(plan, job, plan is hosted)):
+    if (
+        allow_one_by_one
+        and hasattr(kind, "cheaper_one_by_one")
+        and job.resume_state is None
+        and not job.keep_state
+        and kind.cheaper_one_by_one(plan, job, plan is hosted)
+    ):
         with warnings.catch_warnings():  # preparing the job gave its warnings already
             warnings.filterwarnings("ignore", message="Got `batch_size` less than 1")
-            outcome.engine = _timed(outcome, raise_errors, lambda: kind.fit_one_by_one(job))
+            outcome.engine = _timed(outcome, raise_errors, kind.fit_one_by_one, job)
         return None
     return plan
 
@@ -113,6 +119,7 @@ def _job_segment_hook(on_segment):
     model's estimator with the fitted attributes it would have if its training ended here
     (written by its kind's `finish`; None if that fails, e.g. non-finite weights), and returns
     its stop mask."""
+
     def hook(plan, members, states):
         chosen = [plan.members[i] for i in members]
 
@@ -126,16 +133,24 @@ def _job_segment_hook(on_segment):
                 return None
             return member.estimator
 
-        return on_segment([p.index for p in chosen], np.asarray(states.n_iter),
-                          np.asarray(states.done), snapshot)
+        return on_segment(
+            [p.index for p in chosen], np.asarray(states.n_iter), np.asarray(states.done), snapshot
+        )
 
     return hook
 
 
-def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: list | None = None,
-                   progress: bool = False, allow_numpy_fit: bool = False,
-                   refit_rows: int | None = None, on_segment=None,
-                   **schedule) -> list[FitOutcome]:
+def fit_estimators(
+    jobs: list[FitJob],
+    *,
+    raise_errors: bool = True,
+    reports: list | None = None,
+    progress: bool = False,
+    allow_numpy_fit: bool = False,
+    refit_rows: int | None = None,
+    on_segment=None,
+    **schedule,
+) -> list[FitOutcome]:
     """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
 
     With `raise_errors=False` a job that fails (invalid parameters, bad data, non-finite
@@ -164,14 +179,16 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
     for i, job in enumerate(jobs):
         kind = kind_of(job.estimator)
         if kind is None:
-            raise TypeError(f"vgrid does not train {type(job.estimator).__name__}; its engine "
-                            "trains scikit-learn's MLPs and vgrid's Flax estimators.")
+            raise TypeError(
+                f"vgrid does not train {type(job.estimator).__name__}; its engine "
+                "trains scikit-learn's MLPs and vgrid's Flax estimators."
+            )
         if not kind.vectorizes(job.estimator):
-            outcomes[i].engine = _timed(outcomes[i], raise_errors,
-                                        lambda: kind.fit_one_by_one(job))
+            outcomes[i].engine = _timed(outcomes[i], raise_errors, kind.fit_one_by_one, job)
             continue
-        member = _timed(outcomes[i], raise_errors,
-                        lambda: kind.prepare(i, job, caches.setdefault(kind.name, {})))
+        member = _timed(
+            outcomes[i], raise_errors, kind.prepare, i, job, caches.setdefault(kind.name, {})
+        )
         if outcomes[i].error is None:
             members.setdefault(kind, []).append(member)
     n_threads = schedule.get("n_threads") or _default_worker_threads()
@@ -181,16 +198,22 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
         for plan in kind.plan(kind_members, n_threads=n_threads, room_rows=room_rows):
             if plan.n_models == 1:
                 index = plan.members[0].index
-                plan = _route_lone_model(plan, jobs[index], outcomes[index], allow_numpy_fit,
-                                         raise_errors)
+                plan = _route_lone_model(
+                    plan, jobs[index], outcomes[index], allow_numpy_fit, raise_errors
+                )
             if plan is not None:
                 plans.append(plan)
     n_models = sum(plan.n_models for plan in plans)
-    with tqdm(total=n_models, disable=not progress or not n_models, unit="model",
-              desc="vgrid training") as bar:
+    with tqdm(
+        total=n_models, disable=not progress or not n_models, unit="model", desc="vgrid training"
+    ) as bar:
         hook = None if on_segment is None else _job_segment_hook(on_segment)
-        finished = run_groups(plans, progress=(lambda: bar.update(1)) if progress else None,
-                              on_segment=hook, **schedule)
+        finished = run_groups(
+            plans,
+            progress=(lambda: bar.update(1)) if progress else None,
+            on_segment=hook,
+            **schedule,
+        )
     for plan, (states, report) in zip(plans, finished):
         if reports is not None:
             reports.append(report)
@@ -202,7 +225,7 @@ def fit_estimators(jobs: list[FitJob], *, raise_errors: bool = True, reports: li
                 outcome.resumed_epochs = int(member.resume.n_iter)
             if job.keep_state:
                 outcome.state = plan.kind.unpad_state(_row(states, m), member, plan)
-            _timed(outcome, raise_errors, lambda: plan.kind.finish(plan, member, states, m))
+            _timed(outcome, raise_errors, plan.kind.finish, plan, member, states, m)
     return outcomes
 
 

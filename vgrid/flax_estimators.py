@@ -56,9 +56,21 @@ _PREFIXES = ("module__", "optimizer__")
 class FlaxEstimator(BaseEstimator):
     """What FlaxClassifier and FlaxRegressor share (see the module docstring)."""
 
-    def __init__(self, module=None, *, optimizer=optax.adam, max_epochs=20, batch_size=32,
-                 random_state=0, loss=None, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=1e-4, **kwargs):
+    def __init__(
+        self,
+        module=None,
+        *,
+        optimizer=optax.adam,
+        max_epochs=20,
+        batch_size=32,
+        random_state=0,
+        loss=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        **kwargs,
+    ):
         self.module = module
         self.optimizer = optimizer
         self.max_epochs = max_epochs
@@ -74,8 +86,11 @@ class FlaxEstimator(BaseEstimator):
 
     def _extra_names(self):
         named = set(self._get_param_names())
-        return [k for k in vars(self) if k not in named and not k.startswith("_")
-                and not k.endswith("_")]
+        return [
+            k
+            for k in vars(self)
+            if k not in named and not k.startswith("_") and not k.endswith("_")
+        ]
 
     def get_params(self, deep=True):
         params = super().get_params(deep=False)
@@ -88,8 +103,9 @@ class FlaxEstimator(BaseEstimator):
         valid = self.get_params(deep=False)
         unknown = [k for k in params if k.split("__")[0] not in valid]
         if unknown:
-            raise ValueError(f"Invalid parameter {unknown[0]!r} for estimator {self}. "
-                             f"{self._hint(unknown[0])}")
+            raise ValueError(
+                f"Invalid parameter {unknown[0]!r} for estimator {self}. {self._hint(unknown[0])}"
+            )
         return super().set_params(**params)
 
     # -- the pieces a fit is made of -------------------------------------------------------
@@ -111,50 +127,62 @@ class FlaxEstimator(BaseEstimator):
         valid = sorted(self._get_param_names()) + [f"module__{f}" for f in fields]
         close = difflib.get_close_matches(name, valid, n=1)
         return (f"Did you mean {close[0]!r}? " if close else "") + (
-            f"Valid parameters are: {valid}, and 'optimizer__<argument>'.")
+            f"Valid parameters are: {valid}, and 'optimizer__<argument>'."
+        )
 
     def _prefixed(self, prefix):
-        return {k[len(prefix):]: v for k, v in vars(self).items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in vars(self).items() if k.startswith(prefix)}
 
     def _validate_hyperparameters(self):
         unknown = [k for k in self._extra_names() if not k.startswith(_PREFIXES)]
         if unknown:
-            raise TypeError(f"{type(self).__name__} got unexpected parameter(s) {unknown}; "
-                            "extra parameters must start with 'module__' or 'optimizer__'. "
-                            f"{self._hint(unknown[0])}")
+            raise TypeError(
+                f"{type(self).__name__} got unexpected parameter(s) {unknown}; "
+                "extra parameters must start with 'module__' or 'optimizer__'. "
+                f"{self._hint(unknown[0])}"
+            )
         for name in ("max_epochs", "batch_size", "n_iter_no_change"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         if not 0 < self.validation_fraction < 1:
-            raise ValueError("validation_fraction must be in (0, 1), got "
-                             f"{self.validation_fraction!r}.")
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}."
+            )
         if self.loss is not None and not callable(self.loss):
-            raise TypeError(f"loss must be None or a function (outputs, y) -> per-row losses, "
-                            f"got {self.loss!r}.")
+            raise TypeError(
+                f"loss must be None or a function (outputs, y) -> per-row losses, "
+                f"got {self.loss!r}."
+            )
         spec = self._module_spec()
         check_module(spec)
         fields = module_fields(spec)
         for name in self._prefixed("module__"):
             if name not in fields:
                 close = difflib.get_close_matches(name, list(fields), n=1)
-                raise ValueError(f"module__{name}: {module_class(spec).__name__} has no field "
-                                 f"{name!r}{f' (did you mean {close[0]!r}?)' if close else ''}; "
-                                 f"its fields are {sorted(fields)}.")
+                raise ValueError(
+                    f"module__{name}: {module_class(spec).__name__} has no field "
+                    f"{name!r}{f' (did you mean {close[0]!r}?)' if close else ''}; "
+                    f"its fields are {sorted(fields)}."
+                )
         factory, _ = resolve_optimizer(self.optimizer)
         opt_args = self._prefixed("optimizer__")
         if factory is None and opt_args:
-            raise ValueError(f"optimizer__{next(iter(opt_args))} sets an argument of an "
-                             "optimizer factory, but optimizer is an instance "
-                             f"({type(self.optimizer).__name__}); pass the factory "
-                             "(optimizer=optax.adam) to set its arguments.")
+            raise ValueError(
+                f"optimizer__{next(iter(opt_args))} sets an argument of an "
+                "optimizer factory, but optimizer is an instance "
+                f"({type(self.optimizer).__name__}); pass the factory "
+                "(optimizer=optax.adam) to set its arguments."
+            )
         if factory is not None:
             accepted = _arguments(factory)
             for name in opt_args:
                 if accepted is not None and name not in accepted:
-                    raise ValueError(f"optimizer__{name}: {getattr(factory, '__name__', factory)}"
-                                     f" takes no argument {name!r}; it takes "
-                                     f"{sorted(accepted)}.")
+                    raise ValueError(
+                        f"optimizer__{name}: {getattr(factory, '__name__', factory)}"
+                        f" takes no argument {name!r}; it takes "
+                        f"{sorted(accepted)}."
+                    )
 
     def _build_module(self, n_outputs: int, n_features: int):
         """The module this estimator trains: `n_outputs` set if it declares that field (and an
@@ -172,8 +200,10 @@ class FlaxEstimator(BaseEstimator):
                 return bridge.ToLinen(spec, kwargs=FrozenDict(fields))
             return spec.clone(**fields) if not isinstance(spec, type) else spec(**fields)
         except Exception as exc:
-            raise ValueError(f"could not build {module_class(spec).__name__} with fields "
-                             f"{fields}: {type(exc).__name__}: {exc}") from exc
+            raise ValueError(
+                f"could not build {module_class(spec).__name__} with fields "
+                f"{fields}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def fit(self, X, y, sample_weight=None):
         """Fit on (X, y); returns self."""

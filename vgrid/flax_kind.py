@@ -47,8 +47,9 @@ import inspect
 import math
 import numbers
 import threading
+from collections.abc import Callable, Hashable
 from functools import partial
-from typing import Any, Callable, Hashable, NamedTuple
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -68,8 +69,15 @@ from .plan import COST_MODEL, GroupPlan, ProgramReport, contiguous_buckets
 from .prng import HASH_PRNG
 from .training import QUICK_COMPILE_OPTIONS
 
-__all__ = ["FLAX_KIND", "FlaxKind", "FlaxConfig", "FlaxMember", "FlaxState", "module_fields",
-           "resolve_optimizer"]
+__all__ = [
+    "FLAX_KIND",
+    "FlaxKind",
+    "FlaxConfig",
+    "FlaxMember",
+    "FlaxState",
+    "module_fields",
+    "resolve_optimizer",
+]
 
 _SKIPPED_FIELDS = ("parent", "name")
 
@@ -85,11 +93,11 @@ def module_fields(module) -> dict:
     instance, its values; fields without a default map to `dataclasses.MISSING`. For an NNX
     module class: its constructor's arguments (but `rngs`)."""
     if isinstance(module, type) and _is_nnx(module):
-        return {name: (p.default if p.default is not inspect.Parameter.empty
-                       else dataclasses.MISSING)
-                for name, p in inspect.signature(module.__init__).parameters.items()
-                if name not in ("self", "rngs") and p.kind not in (p.VAR_POSITIONAL,
-                                                                    p.VAR_KEYWORD)}
+        return {
+            name: (p.default if p.default is not inspect.Parameter.empty else dataclasses.MISSING)
+            for name, p in inspect.signature(module.__init__).parameters.items()
+            if name not in ("self", "rngs") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
     out = {}
     for f in dataclasses.fields(module_class(module)):
         if f.name in _SKIPPED_FIELDS or not f.init:
@@ -113,8 +121,10 @@ def check_module(module) -> None:
         return
     if isinstance(module, type) and _is_nnx(module):
         return
-    raise TypeError(f"module must be a flax.linen.Module class or instance, or a flax.nnx.Module "
-                    f"class; got {module!r} of type {type(module).__name__}.")
+    raise TypeError(
+        f"module must be a flax.linen.Module class or instance, or a flax.nnx.Module "
+        f"class; got {module!r} of type {type(module).__name__}."
+    )
 
 
 def _is_nnx(cls) -> bool:
@@ -131,16 +141,20 @@ def resolve_optimizer(optimizer) -> tuple[Callable | None, Any]:
     if isinstance(optimizer, str):
         factory = getattr(optax, optimizer, None)
         if not callable(factory):
-            raise ValueError(f"optimizer={optimizer!r} is not an optax optimizer; use a name "
-                             "such as 'adam' or 'sgd', a factory such as optax.adam, or an "
-                             "instance such as optax.adam(1e-3).")
+            raise ValueError(
+                f"optimizer={optimizer!r} is not an optax optimizer; use a name "
+                "such as 'adam' or 'sgd', a factory such as optax.adam, or an "
+                "instance such as optax.adam(1e-3)."
+            )
         return factory, None
     if isinstance(optimizer, optax.GradientTransformation):
         return None, optimizer
     if callable(optimizer):
         return optimizer, None
-    raise TypeError(f"optimizer must be an optax optimizer factory (optax.adam), its name "
-                    f"('adam') or an instance (optax.adam(1e-3)); got {optimizer!r}.")
+    raise TypeError(
+        f"optimizer must be an optax optimizer factory (optax.adam), its name "
+        f"('adam') or an instance (optax.adam(1e-3)); got {optimizer!r}."
+    )
 
 
 def _hashable(value):
@@ -155,8 +169,11 @@ def _is_shape(x) -> bool:
 
 
 def _is_number(value) -> bool:
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and not isinstance(value, np.bool_))
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and not isinstance(value, np.bool_)
+    )
 
 
 # -- members -----------------------------------------------------------------------------------
@@ -206,8 +223,9 @@ def _early_stopping_split(seed: int, n: int, classifier_y, fraction: float):
     """The early-stopping split (train rows, validation rows), as scikit-learn's MLPs make it:
     `train_test_split` with the estimator's random state, stratified for classifiers."""
     rows = np.arange(n)
-    train, val = train_test_split(rows, test_size=fraction, random_state=seed,
-                                  stratify=classifier_y)
+    train, val = train_test_split(
+        rows, test_size=fraction, random_state=seed, stratify=classifier_y
+    )
     return np.sort(train), np.sort(val)
 
 
@@ -218,16 +236,19 @@ def _validated(est, job, cache) -> tuple[FlaxData, int]:
         est.__dict__.update(attrs)
         return data, n_outputs
     classifier = isinstance(est, ClassifierMixin)
-    X, y = validate_data(est, job.X, job.y, dtype=np.float32, multi_output=True,
-                         y_numeric=not classifier)
+    X, y = validate_data(
+        est, job.X, job.y, dtype=np.float32, multi_output=True, y_numeric=not classifier
+    )
     attrs = {"n_features_in_": est.n_features_in_}
     if hasattr(est, "feature_names_in_"):
         attrs["feature_names_in_"] = est.feature_names_in_
     if classifier:
         check_classification_targets(y)
         if y.ndim > 1 and y.shape[1] > 1:
-            raise ValueError(f"{type(est).__name__} takes one label per row; got y of shape "
-                             f"{y.shape}. For several outputs use FlaxRegressor.")
+            raise ValueError(
+                f"{type(est).__name__} takes one label per row; got y of shape "
+                f"{y.shape}. For several outputs use FlaxRegressor."
+            )
         y = column_or_1d(y, warn=True)
         encoder = LabelEncoder().fit(y)
         attrs["classes_"] = encoder.classes_
@@ -240,8 +261,7 @@ def _validated(est, job, cache) -> tuple[FlaxData, int]:
     weighted = job.sample_weight is not None
     W = _check_sample_weight(job.sample_weight, X, dtype=np.float32)
     if not np.any(W > 0):
-        raise ValueError("Sample weights must contain at least one non-zero number; got all "
-                         "zeros.")
+        raise ValueError("Sample weights must contain at least one non-zero number; got all zeros.")
     data = FlaxData(np.ascontiguousarray(X), Y, W, weighted)
     est.__dict__.update(attrs)
     if key is not None:
@@ -254,8 +274,10 @@ def _output_shape(module, n_features: int):
     named in a ValueError."""
     found = _module_shapes(module, n_features)
     if isinstance(found, Exception):
-        raise ValueError(f"{type(module).__name__} failed on input of shape (batch, "
-                         f"{n_features}): {type(found).__name__}: {found}") from found
+        raise ValueError(
+            f"{type(module).__name__} failed on input of shape (batch, "
+            f"{n_features}): {type(found).__name__}: {found}"
+        ) from found
     return found[0]
 
 
@@ -275,41 +297,70 @@ def _prepare(index, job, cache) -> FlaxMember:
                 f"row but the target has {n_classes} classes: a classifier's module returns "
                 f"{' or '.join(map(str, allowed))} logits per row"
                 f"{' (one: sigmoid, binary cross-entropy)' if n_classes == 2 else ''}. "
-                "Declare an `n_outputs` field (vgrid sets it) or change the last layer.")
+                "Declare an `n_outputs` field (vgrid sets it) or change the last layer."
+            )
         loss = est.loss if est.loss is not None else ("sigmoid" if width == 1 else "softmax")
     else:
         if width != data.Y.shape[1]:
-            raise ValueError(f"{type(module).__name__} outputs {width or out_shape} values per "
-                             f"row but the target has {data.Y.shape[1]} column(s). Declare an "
-                             "`n_outputs` field (vgrid sets it) or change the last layer.")
+            raise ValueError(
+                f"{type(module).__name__} outputs {width or out_shape} values per "
+                f"row but the target has {data.Y.shape[1]} column(s). Declare an "
+                "`n_outputs` field (vgrid sets it) or change the last layer."
+            )
         loss = est.loss if est.loss is not None else "mse"
     factory, instance = resolve_optimizer(est.optimizer)
     opt_args = est._prefixed("optimizer__")
-    if factory is not None and "learning_rate" not in opt_args and _takes(factory,
-                                                                       "learning_rate"):
+    if factory is not None and "learning_rate" not in opt_args and _takes(factory, "learning_rate"):
         opt_args["learning_rate"] = 1e-3
     opt_values = {k: float(v) for k, v in opt_args.items() if _is_number(v)}
-    static_opt = tuple(sorted((k, _hashable(v)) for k, v in opt_args.items()
-                              if k not in opt_values))
-    seed = (int(est.random_state) if isinstance(est.random_state, numbers.Integral)
-            else int(check_random_state(est.random_state).randint(2**31 - 1)))
+    static_opt = tuple(
+        sorted((k, _hashable(v)) for k, v in opt_args.items() if k not in opt_values)
+    )
+    seed = (
+        int(est.random_state)
+        if isinstance(est.random_state, numbers.Integral)
+        else int(check_random_state(est.random_state).randint(2**31 - 1))
+    )
     n = len(data.X)
     if est.early_stopping:
         stratify = data.Y if classifier else None
         train_rows, val_rows = _early_stopping_split(seed, n, stratify, est.validation_fraction)
         if len(val_rows) < 2:
-            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
-                             "or the size of your dataset.")
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
     else:
         train_rows, val_rows = np.arange(n), np.zeros(0, np.int64)
     batch_size = int(min(est.batch_size, len(train_rows)))
-    key = GroupKey(module_class(module), tuple(module_fields(module)), factory or instance,
-                   static_opt, tuple(sorted(opt_values)), loss, classifier, width,
-                   batch_size, data.X.shape[1], "float32")
+    key = GroupKey(
+        module_class(module),
+        tuple(module_fields(module)),
+        factory or instance,
+        static_opt,
+        tuple(sorted(opt_values)),
+        loss,
+        classifier,
+        width,
+        batch_size,
+        data.X.shape[1],
+        "float32",
+    )
     fields = tuple((name, getattr(module, name)) for name in key.field_names)
-    return FlaxMember(index, est, job.data_key if job.data_key is not None else ("job", index),
-                      data, key, fields, opt_values, seed, train_rows, val_rows,
-                      int(est.max_epochs), job.resume_state)
+    return FlaxMember(
+        index,
+        est,
+        job.data_key if job.data_key is not None else ("job", index),
+        data,
+        key,
+        fields,
+        opt_values,
+        seed,
+        train_rows,
+        val_rows,
+        int(est.max_epochs),
+        job.resume_state,
+    )
 
 
 def _takes(factory, name) -> bool:
@@ -394,12 +445,15 @@ def _module_shapes(module: nn.Module, n_features: int):
     if found is None:
         try:
             out, variables = jax.eval_shape(
-                lambda x: module.init_with_output(jax.random.key(0), x), _probe(n_features))
+                lambda x: module.init_with_output(jax.random.key(0), x), _probe(n_features)
+            )
             extra = [k for k in variables if k != "params"]
             if extra:
-                raise ValueError(f"{type(module).__name__} has variable collections {extra} "
-                                 "besides 'params' (batch statistics, say); vgrid trains "
-                                 "modules whose state is their parameters only.")
+                raise ValueError(
+                    f"{type(module).__name__} has variable collections {extra} "
+                    "besides 'params' (batch statistics, say); vgrid trains "
+                    "modules whose state is their parameters only."
+                )
             found = (out.shape, jax.tree.map(lambda a: a.shape, variables.get("params", {})))
         except Exception as exc:  # noqa: BLE001 - reported by whoever asks
             found = exc
@@ -447,10 +501,10 @@ def _embed_array(a, placements, xp=np):
         if real == padded:
             continue
         shape = a.shape
-        a = a.reshape(shape[:axis] + (blocks, real) + shape[axis + 1:])
+        a = a.reshape(shape[:axis] + (blocks, real) + shape[axis + 1 :])
         pads = [(0, 0)] * a.ndim
         pads[axis + 1] = (before, padded - real - before)
-        a = xp.pad(a, pads).reshape(shape[:axis] + (blocks * padded,) + shape[axis + 1:])
+        a = xp.pad(a, pads).reshape(shape[:axis] + (blocks * padded,) + shape[axis + 1 :])
     return a
 
 
@@ -460,9 +514,9 @@ def _extract_array(a, placements):
         if real == padded:
             continue
         shape = a.shape
-        a = a.reshape(shape[:axis] + (blocks, padded) + shape[axis + 1:])
+        a = a.reshape(shape[:axis] + (blocks, padded) + shape[axis + 1 :])
         a = a[(slice(None),) * (axis + 1) + (slice(before, before + real),)]
-        a = a.reshape(shape[:axis] + (blocks * real,) + shape[axis + 1:])
+        a = a.reshape(shape[:axis] + (blocks * real,) + shape[axis + 1 :])
     return a
 
 
@@ -480,14 +534,22 @@ def _widths(fields: dict, padded_module, names) -> list:
 
 def _embed(real, padded_shapes, widths, centered: bool, xp=jnp):
     """`real` parameters zero-padded to `padded_shapes` (same tree; see `_placements`)."""
-    return jax.tree.map(lambda a, shape: _embed_array(
-        a, _placements(a.shape, shape, widths, centered), xp), real, padded_shapes)
+    return jax.tree.map(
+        lambda a, shape: _embed_array(a, _placements(a.shape, shape, widths, centered), xp),
+        real,
+        padded_shapes,
+    )
 
 
 def _extract(padded, real_shapes, widths, centered: bool):
     """A model's real parameters out of padded ones (numpy, same tree)."""
-    return jax.tree.map(lambda a, shape: np.array(_extract_array(
-        np.asarray(a), _placements(shape, np.shape(a), widths, centered))), padded, real_shapes)
+    return jax.tree.map(
+        lambda a, shape: np.array(
+            _extract_array(np.asarray(a), _placements(shape, np.shape(a), widths, centered))
+        ),
+        padded,
+        real_shapes,
+    )
 
 
 def _paddable(real_shapes, padded_shapes) -> bool:
@@ -495,7 +557,8 @@ def _paddable(real_shapes, padded_shapes) -> bool:
         return len(a) == len(b) and all(x <= y for x, y in zip(a, b))
 
     if jax.tree.structure(real_shapes, is_leaf=_is_shape) != jax.tree.structure(
-            padded_shapes, is_leaf=_is_shape):
+        padded_shapes, is_leaf=_is_shape
+    ):
         return False
     return all(jax.tree.leaves(jax.tree.map(ok, real_shapes, padded_shapes, is_leaf=_is_shape)))
 
@@ -505,8 +568,9 @@ def _both_outputs(small, padded, real, embedded, x):
     return small.apply({"params": real}, x), padded.apply({"params": embedded}, x)
 
 
-def _pad_is_safe(small: nn.Module, padded: nn.Module, n_features: int, names: tuple,
-                 centered: bool = False) -> bool:
+def _pad_is_safe(
+    small: nn.Module, padded: nn.Module, n_features: int, names: tuple, centered: bool = False
+) -> bool:
     """Whether the padded module, given a real model's parameters padded with zeros, computes
     the real model's outputs (checked once per module class, static fields and padded names)."""
     key = (padded, names, n_features, centered)
@@ -519,8 +583,11 @@ def _pad_is_safe(small: nn.Module, padded: nn.Module, n_features: int, names: tu
     try:
         # Random parameters (biases too): whether padding is exact depends on what the module
         # computes, not on how it initializes.
-        real = jax.tree.map(lambda shape: rng.normal(size=shape).astype(np.float32),
-                            _param_shapes(small, n_features), is_leaf=_is_shape)
+        real = jax.tree.map(
+            lambda shape: rng.normal(size=shape).astype(np.float32),
+            _param_shapes(small, n_features),
+            is_leaf=_is_shape,
+        )
         embedded = _embed(real, _param_shapes(padded, n_features), widths, centered, np)
         want, got = _both_outputs(small, padded, real, embedded, x)
         ok = bool(got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-5))
@@ -532,8 +599,7 @@ def _pad_is_safe(small: nn.Module, padded: nn.Module, n_features: int, names: tu
 
 
 def _n_params(shapes) -> int:
-    return int(sum(math.prod(s) for s in jax.tree.leaves(
-        shapes, is_leaf=_is_shape)))
+    return int(sum(math.prod(s) for s in jax.tree.leaves(shapes, is_leaf=_is_shape)))
 
 
 def _split_by(members, names):
@@ -580,6 +646,7 @@ def _init_jaxprs_differ(module: nn.Module, name: str, values, n_features: int) -
         m = module.clone(**{name: value})
         closed = jax.make_jaxpr(lambda x: m.init(jax.random.key(0), x))(_probe(n_features))
         return str(dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars))[0])
+
     try:
         return len({jaxpr(v) for v in values}) > 1
     except Exception:  # noqa: BLE001 - be exact when in doubt: initialize per value
@@ -592,8 +659,11 @@ def _field_roles(members) -> _FieldRoles:
     values = {n: {_hashable(dict(p.fields)[n]) for p in members} for n in key.field_names}
     varying = [n for n in key.field_names if len(values[n]) > 1]
     base = _module_of(key, fields0)
-    traced = tuple(n for n in varying if all(_is_number(v) for v in values[n])
-                   and _traceable(base, n, fields0[n], key.n_features))
+    traced = tuple(
+        n
+        for n in varying
+        if all(_is_number(v) for v in values[n]) and _traceable(base, n, fields0[n], key.n_features)
+    )
     rest = [n for n in varying if n not in traced]
     switched, padded, static, unpaddable = [], [], [], []
     for n in rest:
@@ -612,7 +682,7 @@ def _field_roles(members) -> _FieldRoles:
             if _paddable(shapes[narrow], large_shapes):
                 # Centring differs from padding at the end only on kernels' spatial axes.
                 centring = _has_spatial_padding(shapes[narrow], large_shapes)
-                for mode in ((False, True) if centring else (False,)):
+                for mode in (False, True) if centring else (False,):
                     if _pad_is_safe(small, large, key.n_features, (n,), mode):
                         modes.append(mode)
                 if modes and not centring:
@@ -632,28 +702,41 @@ def _field_roles(members) -> _FieldRoles:
             static.append(n)
             unpaddable.append(n)
     padded = [n for n, modes in padded if centered in modes]
-    init_switched = tuple(n for n in switched
-                          if _init_depends_on(base, n, values[n], key.n_features))
-    return _FieldRoles(traced, tuple(switched), tuple(padded), tuple(static), tuple(unpaddable),
-                       init_switched, centered)
+    init_switched = tuple(
+        n for n in switched if _init_depends_on(base, n, values[n], key.n_features)
+    )
+    return _FieldRoles(
+        traced,
+        tuple(switched),
+        tuple(padded),
+        tuple(static),
+        tuple(unpaddable),
+        init_switched,
+        centered,
+    )
 
 
 def _has_spatial_padding(real_shapes, padded_shapes) -> bool:
     """Whether some padded leaf differs on a spatial axis (all but the last two of rank 3+)."""
-    pairs = zip(jax.tree.leaves(real_shapes, is_leaf=_is_shape),
-                jax.tree.leaves(padded_shapes, is_leaf=_is_shape))
+    pairs = zip(
+        jax.tree.leaves(real_shapes, is_leaf=_is_shape),
+        jax.tree.leaves(padded_shapes, is_leaf=_is_shape),
+    )
     return any(len(r) >= 3 and tuple(r[:-2]) != tuple(p[:-2]) for r, p in pairs)
 
 
 def _is_width(values) -> bool:
     """Integers, or tuples of integers of one length (layer widths): fields that can be padded."""
+
     def integer(v):
         return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
     if all(integer(v) for v in values):
         return True
-    return (all(isinstance(v, tuple) and all(integer(w) for w in v) for v in values)
-            and len({len(v) for v in values}) == 1)
+    return (
+        all(isinstance(v, tuple) and all(integer(w) for w in v) for v in values)
+        and len({len(v) for v in values}) == 1
+    )
 
 
 def _widest(values):
@@ -689,8 +772,10 @@ def _switch_is_cheaper(members, n_branches: int, n_threads: int) -> bool:
         return True
     key = members[0].static_key
     module = _module_of(key, dict(members[0].fields))
-    work = sum(3 * _forward_flops(module, key.n_features) * len(p.train_rows) * p.max_epochs
-               for p in members)
+    work = sum(
+        3 * _forward_flops(module, key.n_features) * len(p.train_rows) * p.max_epochs
+        for p in members
+    )
     rate = COST_MODEL.flops_per_second("float32", jax.default_backend()) * max(1, n_threads)
     return (n_branches - 1) * work / rate < (n_branches - 1) * COST_MODEL.compile_seconds
 
@@ -732,8 +817,9 @@ def _bucket_widths(members, padded: tuple, n_features: int) -> list[list]:
     base_fields = dict(members[0].fields)
 
     def flops_at(values):
-        return _forward_flops(_module_of(key, {**base_fields, **dict(zip(padded, values))}),
-                              n_features)
+        return _forward_flops(
+            _module_of(key, {**base_fields, **dict(zip(padded, values))}), n_features
+        )
 
     sizes = {v: flops_at(v) for v in by_value}
     archs = sorted(by_value, key=lambda v: sizes[v])
@@ -742,8 +828,9 @@ def _bucket_widths(members, padded: tuple, n_features: int) -> list[list]:
     def seconds(i, j):
         widest = tuple(_widest([v[k] for v in archs[i:j]]) for k in range(len(padded)))
         per_row = 3 * flops_at(widest)
-        work = sum(per_row * len(p.train_rows) * p.max_epochs
-                   for v in archs[i:j] for p in by_value[v])
+        work = sum(
+            per_row * len(p.train_rows) * p.max_epochs for v in archs[i:j] for p in by_value[v]
+        )
         return COST_MODEL.compile_seconds + work / rate
 
     return contiguous_buckets(archs, by_value, seconds)
@@ -753,26 +840,39 @@ def _bucket_widths(members, padded: tuple, n_features: int) -> list[list]:
 MAX_ROOM_FACTOR = 2
 
 
-def _make_plan(kind, members, roles: _FieldRoles, room_rows: int | None,
-               n_threads: int = 1) -> GroupPlan:
+def _make_plan(
+    kind, members, roles: _FieldRoles, room_rows: int | None, n_threads: int = 1
+) -> GroupPlan:
     key = members[0].static_key
     fields0 = dict(members[0].fields)
     widest = {n: _widest({_hashable(dict(p.fields)[n]) for p in members}) for n in roles.padded}
     # Traced and switched fields get canonical placeholders (each model sets its own), so the
     # same program serves any grid over their values.
     defaults = module_fields(key.module_class)
-    placeholders = {n: (defaults[n] if defaults.get(n, dataclasses.MISSING)
-                        is not dataclasses.MISSING else min(dict(p.fields)[n] for p in members))
-                    for n in roles.traced}
-    switches = tuple(sorted({tuple(_hashable(dict(p.fields)[n]) for n in roles.switched)
-                             for p in members}, key=repr))
+    placeholders = {
+        n: (
+            defaults[n]
+            if defaults.get(n, dataclasses.MISSING) is not dataclasses.MISSING
+            else min(dict(p.fields)[n] for p in members)
+        )
+        for n in roles.traced
+    }
+    switches = tuple(
+        sorted(
+            {tuple(_hashable(dict(p.fields)[n]) for n in roles.switched) for p in members}, key=repr
+        )
+    )
     placeholders.update(zip(roles.switched, switches[0]))
     module = _module_of(key, {**fields0, **widest, **placeholders})
-    switches = tuple(sorted({tuple(_hashable(dict(p.fields)[n]) for n in roles.switched)
-                             for p in members}, key=repr))
+    switches = tuple(
+        sorted(
+            {tuple(_hashable(dict(p.fields)[n]) for n in roles.switched) for p in members}, key=repr
+        )
+    )
     names = roles.padded + roles.init_switched
-    structures = tuple(sorted({tuple((n, _hashable(dict(p.fields)[n])) for n in names)
-                               for p in members}, key=repr))
+    structures = tuple(
+        sorted({tuple((n, _hashable(dict(p.fields)[n])) for n in names) for p in members}, key=repr)
+    )
     bs = key.batch_size
     batches = [-(-len(p.train_rows) // bs) for p in members]
     n_batches = max(batches)
@@ -783,24 +883,43 @@ def _make_plan(kind, members, roles: _FieldRoles, room_rows: int | None,
         n_batches = max(n_batches, room_batches)
         min_shapes["n_rows"] = room_rows
         if early:
-            min_shapes["n_val"] = max(math.ceil(p.estimator.validation_fraction * room_rows)
-                                      for p in members if p.estimator.early_stopping)
+            min_shapes["n_val"] = max(
+                math.ceil(p.estimator.validation_fraction * room_rows)
+                for p in members
+                if p.estimator.early_stopping
+            )
     config = FlaxConfig(
-        module=module, traced_fields=roles.traced, switch_fields=roles.switched,
-        switches=switches, padded_fields=roles.padded, centered=roles.centered,
+        module=module,
+        traced_fields=roles.traced,
+        switch_fields=roles.switched,
+        switches=switches,
+        padded_fields=roles.padded,
+        centered=roles.centered,
         init_fields=names,
         structures=structures,
-        optimizer=key.optimizer, static_opt=key.static_opt, traced_opt=key.traced_opt,
-        loss=key.loss, is_classifier=key.is_classifier, n_features=key.n_features,
+        optimizer=key.optimizer,
+        static_opt=key.static_opt,
+        traced_opt=key.traced_opt,
+        loss=key.loss,
+        is_classifier=key.is_classifier,
+        n_features=key.n_features,
         n_outputs=key.n_outputs,
-        batch_size=bs, n_batches=n_batches, max_epochs=max(p.max_epochs for p in members),
-        early_stopping=early, padding_batches=min(batches) < n_batches,
-        weighted=any(p.data.weighted for p in members))
+        batch_size=bs,
+        n_batches=n_batches,
+        max_epochs=max(p.max_epochs for p in members),
+        early_stopping=early,
+        padding_batches=min(batches) < n_batches,
+        weighted=any(p.data.weighted for p in members),
+    )
     members = sorted(members, key=lambda p: -p.max_epochs * len(p.train_rows))
-    work = 3 * _forward_flops(module, key.n_features) * sum(
-        p.max_epochs * n_batches * bs for p in members)
-    config = config._replace(quick_compile=COST_MODEL.compiles_quickly(
-        work, "float32", min(n_threads, len(members))))
+    work = (
+        3
+        * _forward_flops(module, key.n_features)
+        * sum(p.max_epochs * n_batches * bs for p in members)
+    )
+    config = config._replace(
+        quick_compile=COST_MODEL.compiles_quickly(work, "float32", min(n_threads, len(members)))
+    )
     plan = GroupPlan(config, members, min_shapes, kind)
     plan.unpaddable = roles.unpaddable
     return plan
@@ -861,8 +980,9 @@ def _masks(config: FlaxConfig, n_features: int):
     padded = _padded_shapes(config, n_features)
     per_structure = []
     for structure, module in zip(config.structures, _structure_modules(config)):
-        real = jax.tree.map(lambda r: np.ones(r, np.float32), _param_shapes(module, n_features),
-                            is_leaf=_is_shape)
+        real = jax.tree.map(
+            lambda r: np.ones(r, np.float32), _param_shapes(module, n_features), is_leaf=_is_shape
+        )
         widths = _widths(dict(structure), config.module, config.padded_fields)
         per_structure.append(_embed(real, padded, widths, config.centered, np))
     return jax.tree.map(lambda *a: np.stack(a), *per_structure)
@@ -876,8 +996,11 @@ def build_inputs(plan: GroupPlan):
     n_features = members[0].data.X.shape[1]
     X = np.zeros((n_data, n_rows + 1, n_features), np.float32)
     W = np.zeros((n_data, n_rows + 1), np.float32)
-    Y = (np.zeros((n_data, n_rows + 1), np.int32) if cfg.is_classifier
-         else np.zeros((n_data, n_rows + 1, cfg.n_outputs), np.float32))
+    Y = (
+        np.zeros((n_data, n_rows + 1), np.int32)
+        if cfg.is_classifier
+        else np.zeros((n_data, n_rows + 1, cfg.n_outputs), np.float32)
+    )
     for d, p in enumerate(data_members):
         n = len(p.data.X)
         X[d, :n], Y[d, :n], W[d, :n] = p.data.X, p.data.Y, p.data.W
@@ -887,34 +1010,49 @@ def build_inputs(plan: GroupPlan):
     n_val = max(1, floor.get("n_val", 0), *(len(p.val_rows) for p in members))
     val_rows = np.full((len(members), n_val), sentinel, np.int32)
     for m, p in enumerate(members):
-        train_rows[m, :len(p.train_rows)] = p.train_rows
-        val_rows[m, :len(p.val_rows)] = p.val_rows
+        train_rows[m, : len(p.train_rows)] = p.train_rows
+        val_rows[m, : len(p.val_rows)] = p.val_rows
     structure_index = {s: i for i, s in enumerate(cfg.structures)}
     switch_index = {s: i for i, s in enumerate(cfg.switches)}
     names = cfg.init_fields
     ests = [p.estimator for p in members]
     models = FlaxModels(
         fields={n: np.array([dict(p.fields)[n] for p in members]) for n in cfg.traced_fields},
-        opt={n: np.array([p.opt_values[n] for p in members], np.float32)
-             for n in cfg.traced_opt},
-        structure=np.array([structure_index[tuple((n, _hashable(dict(p.fields)[n]))
-                                                  for n in names)] for p in members], np.int32),
-        switch=np.array([switch_index[tuple(_hashable(dict(p.fields)[n])
-                                            for n in cfg.switch_fields)] for p in members],
-                        np.int32),
-        seed=np.array([p.seed for p in members], np.uint32), data_id=data_ids,
+        opt={n: np.array([p.opt_values[n] for p in members], np.float32) for n in cfg.traced_opt},
+        structure=np.array(
+            [
+                structure_index[tuple((n, _hashable(dict(p.fields)[n])) for n in names)]
+                for p in members
+            ],
+            np.int32,
+        ),
+        switch=np.array(
+            [
+                switch_index[tuple(_hashable(dict(p.fields)[n]) for n in cfg.switch_fields)]
+                for p in members
+            ],
+            np.int32,
+        ),
+        seed=np.array([p.seed for p in members], np.uint32),
+        data_id=data_ids,
         train_rows=train_rows,
-        n_train=np.array([len(p.train_rows) for p in members], np.int32), val_rows=val_rows,
+        n_train=np.array([len(p.train_rows) for p in members], np.int32),
+        val_rows=val_rows,
         max_epochs=np.array([p.max_epochs for p in members], np.int32),
         early_stopping=np.array([bool(e.early_stopping) for e in ests]),
         tol=np.array([e.tol for e in ests], np.float32),
-        n_iter_no_change=np.array([e.n_iter_no_change for e in ests], np.int32))
+        n_iter_no_change=np.array([e.n_iter_no_change for e in ests], np.int32),
+    )
     return FlaxShared(X, Y, W, _masks(cfg, n_features)), None, models
 
 
 def input_shapes(shared, inits, models) -> dict:
-    return {"n_data": shared.X.shape[0], "n_rows": shared.X.shape[1] - 1,
-            "n_val": models.val_rows.shape[1], "n_train": models.train_rows.shape[1]}
+    return {
+        "n_data": shared.X.shape[0],
+        "n_rows": shared.X.shape[1] - 1,
+        "n_val": models.val_rows.shape[1],
+        "n_train": models.train_rows.shape[1],
+    }
 
 
 def fits_in(p: FlaxMember, static_key, config: FlaxConfig, shapes: dict) -> bool:
@@ -927,23 +1065,27 @@ def fits_in(p: FlaxMember, static_key, config: FlaxConfig, shapes: dict) -> bool
     names = config.padded_fields + config.switch_fields + config.traced_fields
     others = {n: v for n, v in fields.items() if n not in names}
     base = {n: getattr(config.module, n) for n in others}
-    return (p.static_key == static_key and structure in config.structures
-            and switch in config.switches
-            and all(_hashable(others[n]) == _hashable(base[n]) for n in others)
-            and p.max_epochs <= config.max_epochs
-            and (config.early_stopping or not p.estimator.early_stopping)
-            and (config.weighted or not p.data.weighted)
-            and -(-len(p.train_rows) // config.batch_size) <= config.n_batches
-            and (config.padding_batches
-                 or -(-len(p.train_rows) // config.batch_size) == config.n_batches)
-            and len(p.data.X) <= shapes["n_rows"] and len(p.val_rows) <= shapes["n_val"]
-            and len(p.train_rows) <= shapes["n_train"])
+    return (
+        p.static_key == static_key
+        and structure in config.structures
+        and switch in config.switches
+        and all(_hashable(others[n]) == _hashable(base[n]) for n in others)
+        and p.max_epochs <= config.max_epochs
+        and (config.early_stopping or not p.estimator.early_stopping)
+        and (config.weighted or not p.data.weighted)
+        and -(-len(p.train_rows) // config.batch_size) <= config.n_batches
+        and (
+            config.padding_batches or -(-len(p.train_rows) // config.batch_size) == config.n_batches
+        )
+        and len(p.data.X) <= shapes["n_rows"]
+        and len(p.val_rows) <= shapes["n_val"]
+        and len(p.train_rows) <= shapes["n_train"]
+    )
 
 
 # -- the program -------------------------------------------------------------------------------
 def _optimizer(config: FlaxConfig, opt_values: dict):
-    if not callable(config.optimizer) or isinstance(config.optimizer,
-                                                    optax.GradientTransformation):
+    if not callable(config.optimizer) or isinstance(config.optimizer, optax.GradientTransformation):
         return config.optimizer
     return optax.inject_hyperparams(config.optimizer)(**dict(config.static_opt), **opt_values)
 
@@ -962,19 +1104,22 @@ def _score(config: FlaxConfig, out, y, w):
     """Accuracy (classifiers) or R^2 (regressors), weighted: the early-stopping score."""
     w_sum = jnp.maximum(jnp.sum(w), 1e-12)
     if config.is_classifier:
-        predicted = (out[:, 0] > 0).astype(jnp.int32) if out.shape[-1] == 1 else jnp.argmax(
-            out, axis=-1)
+        predicted = (
+            (out[:, 0] > 0).astype(jnp.int32) if out.shape[-1] == 1 else jnp.argmax(out, axis=-1)
+        )
         return jnp.sum(w * (predicted == y)) / w_sum
     mean = jnp.sum(w[:, None] * y, axis=0) / w_sum
     numerator = jnp.sum(w[:, None] * (y - out) ** 2, axis=0)
     denominator = jnp.sum(w[:, None] * (y - mean) ** 2, axis=0)
-    per_output = jnp.where(denominator > 0, 1 - numerator / jnp.where(denominator > 0,
-                                                                     denominator, 1), 0.0)
+    per_output = jnp.where(
+        denominator > 0, 1 - numerator / jnp.where(denominator > 0, denominator, 1), 0.0
+    )
     return jnp.mean(per_output)
 
 
-def _advance_one(config: FlaxConfig, shared: FlaxShared, model: FlaxModels, state: FlaxState,
-                 n_epochs) -> FlaxState:
+def _advance_one(
+    config: FlaxConfig, shared: FlaxShared, model: FlaxModels, state: FlaxState, n_epochs
+) -> FlaxState:
     traced = dict(model.fields)
     tx = _optimizer(config, dict(model.opt))
     key = jax.random.key(model.seed, impl=HASH_PRNG)
@@ -985,30 +1130,35 @@ def _advance_one(config: FlaxConfig, shared: FlaxShared, model: FlaxModels, stat
 
         def init():
             params = module.clone(**traced).init(jax.random.fold_in(key, 0), x_probe)["params"]
-            return _embed(params, _padded_shapes(config, shared.X.shape[-1]), widths,
-                          config.centered)
+            return _embed(
+                params, _padded_shapes(config, shared.X.shape[-1]), widths, config.centered
+            )
+
         return init
 
-    branches = [init_branch(s, m) for s, m in zip(config.structures,
-                                                  _structure_modules(config))]
+    branches = [init_branch(s, m) for s, m in zip(config.structures, _structure_modules(config))]
 
     def fresh(_):
         params = lax.switch(model.structure, branches) if len(branches) > 1 else branches[0]()
         return params, tx.init(params), params
 
     params, opt_state, best_params = lax.cond(
-        state.n_iter == 0, fresh, lambda _: (state.params, state.opt_state, state.best_params),
-        None)
-    mask = (None if shared.masks is None
-            else jax.tree.map(lambda a: a[model.structure], shared.masks))
-    appliers = [config.module.clone(**dict(zip(config.switch_fields, values)), **traced)
-                for values in config.switches]
+        state.n_iter == 0, fresh, lambda _: (state.params, state.opt_state, state.best_params), None
+    )
+    mask = (
+        None if shared.masks is None else jax.tree.map(lambda a: a[model.structure], shared.masks)
+    )
+    appliers = [
+        config.module.clone(**dict(zip(config.switch_fields, values)), **traced)
+        for values in config.switches
+    ]
 
     def apply(params, x):
         if len(appliers) == 1:
             return appliers[0].apply({"params": params}, x)
-        return lax.switch(model.switch, [lambda p, x, m=m: m.apply({"params": p}, x)
-                                         for m in appliers], params, x)
+        return lax.switch(
+            model.switch, [lambda p, x, m=m: m.apply({"params": p}, x) for m in appliers], params, x
+        )
 
     def batch_loss(params, x, y, w):
         per_row = _per_row_loss(config, apply(params, x), y)
@@ -1048,15 +1198,18 @@ def _advance_one(config: FlaxConfig, shared: FlaxShared, model: FlaxModels, stat
         # rows does not depend on how far its arrays were padded.
         u = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(epoch_key, i)))(positions)
         order = jnp.argsort(jnp.where(positions < model.n_train, u, 2.0))
-        rows = jnp.where(jnp.arange(n_take) < model.n_train,
-                         model.train_rows[order[:n_take]], sentinel)
+        rows = jnp.where(
+            jnp.arange(n_take) < model.n_train, model.train_rows[order[:n_take]], sentinel
+        )
         xs = shared.X[model.data_id, rows].reshape(config.n_batches, config.batch_size, -1)
         ys = shared.Y[model.data_id, rows]
         ys = ys.reshape(config.n_batches, config.batch_size, *ys.shape[1:])
         ws = shared.W[model.data_id, rows].reshape(config.n_batches, config.batch_size)
         (params, opt_state, total), _ = lax.scan(
-            minibatch, (params, opt_state, jnp.zeros((), jnp.float32)),
-            (jnp.arange(config.n_batches), xs, ys, ws))
+            minibatch,
+            (params, opt_state, jnp.zeros((), jnp.float32)),
+            (jnp.arange(config.n_batches), xs, ys, ws),
+        )
         n_iter = st.n_iter + 1
         loss = total / jnp.maximum(train_weight, 1e-12)
         count, best_score = st.no_improvement_count, st.best_validation_score
@@ -1065,26 +1218,35 @@ def _advance_one(config: FlaxConfig, shared: FlaxShared, model: FlaxModels, stat
         if config.early_stopping:
             es = model.early_stopping
             x_val = shared.X[model.data_id, model.val_rows]
-            score = _score(config, apply(params, x_val), shared.Y[model.data_id, model.val_rows],
-                           shared.W[model.data_id, model.val_rows])
+            score = _score(
+                config,
+                apply(params, x_val),
+                shared.Y[model.data_id, model.val_rows],
+                shared.W[model.data_id, model.val_rows],
+            )
             scores = jnp.where(es, scores.at[n_iter - 1].set(score), scores)
             count = jnp.where(es & (score < best_score + model.tol), count + 1, 0)
             improved = es & (score > best_score)
             best_score = jnp.where(improved, score, best_score)
-            best_params = jax.tree.map(lambda a, b: jnp.where(improved, a, b), params,
-                                       best_params)
+            best_params = jax.tree.map(lambda a, b: jnp.where(improved, a, b), params, best_params)
             stop = es & (count > model.n_iter_no_change)
         st = st._replace(
-            n_iter=n_iter, no_improvement_count=count, best_validation_score=best_score,
-            loss_curve=st.loss_curve.at[n_iter - 1].set(loss), validation_scores=scores,
-            stopped_by_rule=stop, done=stop | (n_iter >= model.max_epochs)
-            | ~jnp.isfinite(loss))
+            n_iter=n_iter,
+            no_improvement_count=count,
+            best_validation_score=best_score,
+            loss_curve=st.loss_curve.at[n_iter - 1].set(loss),
+            validation_scores=scores,
+            stopped_by_rule=stop,
+            done=stop | (n_iter >= model.max_epochs) | ~jnp.isfinite(loss),
+        )
         return st, params, opt_state, best_params
 
     stop_at = state.n_iter + n_epochs
     state, params, opt_state, best_params = lax.while_loop(
-        lambda c: ~c[0].done & (c[0].n_iter < stop_at), epoch,
-        (state, params, opt_state, best_params))
+        lambda c: ~c[0].done & (c[0].n_iter < stop_at),
+        epoch,
+        (state, params, opt_state, best_params),
+    )
     return state._replace(params=params, opt_state=opt_state, best_params=best_params)
 
 
@@ -1093,13 +1255,13 @@ def _train_segment(config, shared, models, states, n_epochs):
         one = jax.tree.map(lambda a: a[0], (models, states))
         return jax.tree.map(lambda a: a[None], _advance_one(config, shared, *one, n_epochs))
     return jax.vmap(partial(_advance_one, config, shared), in_axes=(0, 0, None))(
-        models, states, n_epochs)
+        models, states, n_epochs
+    )
 
 
 _PROGRAMS = {
     False: jax.jit(_train_segment, static_argnames="config"),
-    True: jax.jit(_train_segment, static_argnames="config",
-                  compiler_options=QUICK_COMPILE_OPTIONS),
+    True: jax.jit(_train_segment, static_argnames="config", compiler_options=QUICK_COMPILE_OPTIONS),
 }
 
 
@@ -1121,9 +1283,11 @@ def _state_template(config: FlaxConfig, n_features: int, opt_example: dict):
 
 
 def _traced_state_template(config: FlaxConfig, n_features: int, opt_example: dict):
-    params = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s, jnp.float32),
-                          _padded_shapes(config, n_features),
-                          is_leaf=_is_shape)
+    params = jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct(s, jnp.float32),
+        _padded_shapes(config, n_features),
+        is_leaf=_is_shape,
+    )
     opt = jax.eval_shape(lambda p, o: _optimizer(config, o).init(p), params, opt_example)
     return params, opt
 
@@ -1140,18 +1304,24 @@ def fresh_states(plan: GroupPlan, inits, models: FlaxModels) -> FlaxState:
 
     nan_curve = np.full((n, cfg.max_epochs), np.nan, np.float32)
     return FlaxState(
-        params=jax.tree.map(zeros, params), opt_state=jax.tree.map(zeros, opt),
-        best_params=jax.tree.map(zeros, params), n_iter=np.zeros(n, np.int32),
+        params=jax.tree.map(zeros, params),
+        opt_state=jax.tree.map(zeros, opt),
+        best_params=jax.tree.map(zeros, params),
+        n_iter=np.zeros(n, np.int32),
         no_improvement_count=np.zeros(n, np.int32),
-        best_validation_score=np.full(n, -np.inf, np.float32), loss_curve=nan_curve,
-        validation_scores=nan_curve.copy(), stopped_by_rule=np.zeros(n, bool),
-        done=np.zeros(n, bool))
+        best_validation_score=np.full(n, -np.inf, np.float32),
+        loss_curve=nan_curve,
+        validation_scores=nan_curve.copy(),
+        stopped_by_rule=np.zeros(n, bool),
+        done=np.zeros(n, bool),
+    )
 
 
 # -- results -----------------------------------------------------------------------------------
 def _map_param_like(tree, params_def, fn, other=lambda leaf: leaf):
     """Apply `fn` to every subtree of `tree` structured like the parameters (`params_def`):
     the parameters themselves and optimizer moments; `other` to every other leaf."""
+
     def is_params(x):
         return jax.tree.structure(x) == params_def
 
@@ -1178,8 +1348,11 @@ def unpad_state(state: FlaxState, member: FlaxMember, config: FlaxConfig) -> Fla
     def cut(tree):
         return _extract(tree, real, widths, config.centered)
 
-    return state._replace(params=cut(state.params), best_params=cut(state.best_params),
-                          opt_state=_map_param_like(state.opt_state, params_def, cut))
+    return state._replace(
+        params=cut(state.params),
+        best_params=cut(state.best_params),
+        opt_state=_map_param_like(state.opt_state, params_def, cut),
+    )
 
 
 def pad_state(state: FlaxState, config: FlaxConfig, member: FlaxMember) -> FlaxState:
@@ -1190,8 +1363,10 @@ def pad_state(state: FlaxState, config: FlaxConfig, member: FlaxMember) -> FlaxS
     widths = _widths(dict(member.fields), config.module, config.padded_fields)
 
     def pad(tree):
-        return jax.tree.map(lambda a: a[None], _embed(
-            jax.tree.map(np.asarray, tree), padded, widths, config.centered, np))
+        return jax.tree.map(
+            lambda a: a[None],
+            _embed(jax.tree.map(np.asarray, tree), padded, widths, config.centered, np),
+        )
 
     def curve(values):
         out = np.full((1, config.max_epochs), np.nan, np.float32)
@@ -1203,12 +1378,17 @@ def pad_state(state: FlaxState, config: FlaxConfig, member: FlaxMember) -> FlaxS
         return np.asarray(a)[None]
 
     return FlaxState(
-        params=pad(state.params), best_params=pad(state.best_params),
+        params=pad(state.params),
+        best_params=pad(state.best_params),
         opt_state=_map_param_like(state.opt_state, params_def, pad, lead),
-        n_iter=lead(state.n_iter), no_improvement_count=lead(state.no_improvement_count),
+        n_iter=lead(state.n_iter),
+        no_improvement_count=lead(state.no_improvement_count),
         best_validation_score=lead(state.best_validation_score),
-        loss_curve=curve(state.loss_curve), validation_scores=curve(state.validation_scores),
-        stopped_by_rule=lead(state.stopped_by_rule), done=lead(state.stopped_by_rule).copy())
+        loss_curve=curve(state.loss_curve),
+        validation_scores=curve(state.validation_scores),
+        stopped_by_rule=lead(state.stopped_by_rule),
+        done=lead(state.stopped_by_rule).copy(),
+    )
 
 
 def _stable(value, depth: int = 0):
@@ -1227,9 +1407,12 @@ def _stable(value, depth: int = 0):
     if inspect.isfunction(value):
         cells = tuple(_stable(c.cell_contents, depth + 1) for c in value.__closure__ or ())
         code = value.__code__
-        return (f"{value.__module__}.{value.__qualname__}", code.co_code.hex(),
-                _stable(tuple(c for c in code.co_consts if not inspect.iscode(c)), depth + 1),
-                cells)
+        return (
+            f"{value.__module__}.{value.__qualname__}",
+            code.co_code.hex(),
+            _stable(tuple(c for c in code.co_consts if not inspect.iscode(c)), depth + 1),
+            cells,
+        )
     if isinstance(value, type):
         return f"{value.__module__}.{value.__qualname__}"
     return repr(value)
@@ -1259,15 +1442,25 @@ class FlaxKind:
         for group in by_key.values():
             roles = _field_roles(group)
             for same_static in _split_by(group, roles.static):
-                for bucket in _bucket_widths(same_static, roles.padded,
-                                             group[0].static_key.n_features):
-                    switches = len({tuple(dict(p.fields)[n] for n in roles.switched)
-                                    for p in bucket})
+                for bucket in _bucket_widths(
+                    same_static, roles.padded, group[0].static_key.n_features
+                ):
+                    switches = len(
+                        {tuple(dict(p.fields)[n] for n in roles.switched) for p in bucket}
+                    )
                     if switches > 1 and not _switch_is_cheaper(bucket, switches, n_threads):
                         for part in _split_by(bucket, roles.switched):
-                            plans.append(_make_plan(self, part, roles._replace(
-                                switched=(), static=roles.static + roles.switched), room_rows,
-                                n_threads))
+                            plans.append(
+                                _make_plan(
+                                    self,
+                                    part,
+                                    roles._replace(
+                                        switched=(), static=roles.static + roles.switched
+                                    ),
+                                    room_rows,
+                                    n_threads,
+                                )
+                            )
                     else:
                         plans.append(_make_plan(self, bucket, roles, room_rows, n_threads))
         return plans
@@ -1308,8 +1501,9 @@ class FlaxKind:
         useful, executed = _useful_and_executed_flops(plan, np.asarray(states.n_iter))
         parts = [type(cfg.module).__name__]
         if cfg.padded_fields:
-            parts.append("padded " + ", ".join(f"{n}={getattr(cfg.module, n)}"
-                                               for n in cfg.padded_fields))
+            parts.append(
+                "padded " + ", ".join(f"{n}={getattr(cfg.module, n)}" for n in cfg.padded_fields)
+            )
         if cfg.switch_fields:
             parts.append(f"switch {'/'.join(cfg.switch_fields)} x{len(cfg.switches)}")
         if cfg.traced_fields:
@@ -1317,12 +1511,19 @@ class FlaxKind:
         if getattr(plan, "unpaddable", ()):
             parts.append("not padded (unsafe): " + ", ".join(plan.unpaddable))
         optimizer = getattr(cfg.optimizer, "__name__", type(cfg.optimizer).__name__)
-        return ProgramReport(quick_compile=cfg.quick_compile,
-            solver=optimizer, activation="-", early_stopping=cfg.early_stopping,
-            dtype="float32", hidden_widths=(), n_models=plan.n_models,
+        return ProgramReport(
+            quick_compile=cfg.quick_compile,
+            solver=optimizer,
+            activation="-",
+            early_stopping=cfg.early_stopping,
+            dtype="float32",
+            hidden_widths=(),
+            n_models=plan.n_models,
             padding_overhead=executed / useful - 1 if useful else 0.0,
-            useful_gflop=useful / 1e9, description=f"{optimizer} {'; '.join(parts)}",
-            **measured)
+            useful_gflop=useful / 1e9,
+            description=f"{optimizer} {'; '.join(parts)}",
+            **measured,
+        )
 
     def finish(self, plan, member, states, m):
         est = member.estimator
@@ -1331,8 +1532,9 @@ class FlaxKind:
         widths = _widths(dict(member.fields), plan.config.module, plan.config.padded_fields)
 
         def cut(tree):
-            return _extract(jax.tree.map(lambda a: np.asarray(a)[m], tree), real, widths,
-                            plan.config.centered)
+            return _extract(
+                jax.tree.map(lambda a: np.asarray(a)[m], tree), real, widths, plan.config.centered
+            )
 
         n_iter = int(states.n_iter[m])
         es = bool(est.early_stopping)
@@ -1343,22 +1545,25 @@ class FlaxKind:
         # one per model); padded parameters are zeros, so the outputs are the real module's.
         cfg = plan.config
         fields = dict(member.fields)
-        est._predictor = Predictor(cfg.module, cfg.switch_fields, cfg.switches,
-                                   cfg.traced_fields)
+        est._predictor = Predictor(cfg.module, cfg.switch_fields, cfg.switches, cfg.traced_fields)
         est._predictor_inputs = (
             jax.tree.map(lambda a: np.array(np.asarray(a)[m]), final),
             cfg.switches.index(tuple(_hashable(fields[n]) for n in cfg.switch_fields)),
-            {n: np.asarray(fields[n]) for n in cfg.traced_fields})
+            {n: np.asarray(fields[n]) for n in cfg.traced_fields},
+        )
         est.n_outputs_ = member.static_key.n_outputs
         est.loss_curve_ = [float(v) for v in states.loss_curve[m][:n_iter]]
         est.n_iter_ = n_iter
-        est.validation_scores_ = ([float(v) for v in states.validation_scores[m][:n_iter]]
-                                  if es else None)
+        est.validation_scores_ = (
+            [float(v) for v in states.validation_scores[m][:n_iter]] if es else None
+        )
         est.best_validation_score_ = float(states.best_validation_score[m]) if es else None
         if not np.all(np.isfinite(est.loss_curve_)) or not all(
-                np.isfinite(a).all() for a in jax.tree.leaves(est.params_)):
-            raise ValueError("Training produced a non-finite loss; lower the learning rate or "
-                             "scale the input.")
+            np.isfinite(a).all() for a in jax.tree.leaves(est.params_)
+        ):
+            raise ValueError(
+                "Training produced a non-finite loss; lower the learning rate or scale the input."
+            )
 
 
 class Predictor(NamedTuple):
@@ -1375,12 +1580,15 @@ class Predictor(NamedTuple):
 
 @partial(jax.jit, static_argnums=0)
 def _predict(predictor: Predictor, params, switch, traced, X):
-    appliers = [predictor.module.clone(**dict(zip(predictor.switch_fields, values)), **traced)
-                for values in predictor.switches]
+    appliers = [
+        predictor.module.clone(**dict(zip(predictor.switch_fields, values)), **traced)
+        for values in predictor.switches
+    ]
     if len(appliers) == 1:
         return appliers[0].apply({"params": params}, X)
-    return lax.switch(switch, [lambda p, x, m=m: m.apply({"params": p}, x) for m in appliers],
-                      params, X)
+    return lax.switch(
+        switch, [lambda p, x, m=m: m.apply({"params": p}, x) for m in appliers], params, X
+    )
 
 
 def _useful_and_executed_flops(plan: GroupPlan, n_iter) -> tuple[float, float]:

@@ -52,16 +52,19 @@ class DigitsCNN(nn.Module):
     @nn.compact
     def __call__(self, x):
         x = x.reshape((x.shape[0], 8, 8, 1))
-        kernel = self.param("conv_kernel", nn.initializers.lecun_normal(),
-                            (self.max_kernel, self.max_kernel, 1, self.max_features))
+        kernel = self.param(
+            "conv_kernel",
+            nn.initializers.lecun_normal(),
+            (self.max_kernel, self.max_kernel, 1, self.max_features),
+        )
         bias = self.param("conv_bias", nn.initializers.zeros, (self.max_features,))
         offset = jnp.abs(jnp.arange(self.max_kernel) - self.max_kernel // 2)
         taps = offset <= (self.kernel_size - 1) // 2
         channels = jnp.arange(self.max_features) < self.features
-        mask = (taps[:, None, None, None] & taps[None, :, None, None]
-                & channels[None, None, None, :])
-        x = jax.lax.conv_general_dilated(x, kernel * mask, (1, 1), "SAME",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        mask = taps[:, None, None, None] & taps[None, :, None, None] & channels[None, None, None, :]
+        x = jax.lax.conv_general_dilated(
+            x, kernel * mask, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
         x = nn.relu(x + bias[None, None, None, :]) * channels[None, None, None, :]
         x = nn.avg_pool(x, (2, 2), strides=(2, 2))
         return nn.Dense(self.n_outputs)(x.reshape((x.shape[0], -1)))

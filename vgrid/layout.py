@@ -47,9 +47,14 @@ def _unique(members, key):
 
 def input_shapes(shared, inits, models) -> dict:
     """The sizes `GroupPlan.min_shapes` bounds, as a group's built inputs have them."""
-    return {"n_data": shared.X.shape[0], "n_rows": shared.X.shape[1] - 1,
-            "n_orders": shared.orders.shape[0], "n_table_epochs": shared.orders.shape[1],
-            "n_inits": inits["layer_0"]["kernel"].shape[0], "n_val": models.val_rows.shape[1]}
+    return {
+        "n_data": shared.X.shape[0],
+        "n_rows": shared.X.shape[1] - 1,
+        "n_orders": shared.orders.shape[0],
+        "n_table_epochs": shared.orders.shape[1],
+        "n_inits": inits["layer_0"]["kernel"].shape[0],
+        "n_val": models.val_rows.shape[1],
+    }
 
 
 def build_inputs(plan: GroupPlan):
@@ -68,19 +73,28 @@ def build_inputs(plan: GroupPlan):
     W = np.zeros((n_data, n_rows + 1), dtype)
     for d, p in enumerate(data_members):
         data = p.data
-        X[d, :len(data.X)], Y[d, :len(data.X)], W[d, :len(data.X)] = data.X, data.Y, data.W
+        X[d, : len(data.X)], Y[d, : len(data.X)], W[d, : len(data.X)] = data.X, data.Y, data.W
 
     order_ids, order_members = _unique(members, lambda p: (p.replay_key, p.batch_size))
-    n_table_epochs = max(floor.get("n_table_epochs", 0),
-                         *(len(p.randomness.orders) for p in order_members))
-    orders = np.full((max(floor.get("n_orders", 0), len(order_members)), n_table_epochs,
-                      cfg.n_batches, cfg.batch_size), sentinel, np.int32)
+    n_table_epochs = max(
+        floor.get("n_table_epochs", 0), *(len(p.randomness.orders) for p in order_members)
+    )
+    orders = np.full(
+        (
+            max(floor.get("n_orders", 0), len(order_members)),
+            n_table_epochs,
+            cfg.n_batches,
+            cfg.batch_size,
+        ),
+        sentinel,
+        np.int32,
+    )
     for o, p in enumerate(order_members):
         rows = p.randomness.orders
         n_train = rows.shape[1]
         positions = np.arange(n_train)
-        orders[o][:len(rows), positions // p.batch_size, positions % p.batch_size] = rows
-        orders[o, len(rows):] = orders[o, len(rows) - 1]
+        orders[o][: len(rows), positions // p.batch_size, positions % p.batch_size] = rows
+        orders[o, len(rows) :] = orders[o, len(rows) - 1]
     orders = orders.reshape(len(orders), n_table_epochs, -1)
 
     init_ids, init_members = _unique(members, lambda p: p.replay_key)
@@ -96,8 +110,8 @@ def build_inputs(plan: GroupPlan):
             if layer is None:
                 continue  # a skipped layer: zeros, and it stays zero
             coef, intercept = p.randomness.init[layer]
-            kernel[i, :coef.shape[0], :coef.shape[1]] = coef
-            bias[i, :len(intercept)] = intercept
+            kernel[i, : coef.shape[0], : coef.shape[1]] = coef
+            bias[i, : len(intercept)] = intercept
         inits[f"layer_{position}"] = {"kernel": kernel, "bias": bias}
 
     ests = [p.estimator for p in members]
@@ -115,21 +129,33 @@ def build_inputs(plan: GroupPlan):
         max_iter=np.array([e.max_iter for e in ests], np.int32),
         schedule=np.array([SCHEDULES[e.learning_rate] for e in ests], np.int32),
         early_stopping=np.array([bool(e.early_stopping) for e in ests]),
-        activation=np.array([ACTIVATION_CODES[e.activation] for e in ests], np.int32))
-    masks = tuple(np.array([[1 if i < len(p.hidden) and u < p.hidden[i] else 0
-                             for u in range(w)] for p in members], dtype)
-                  for i, w in enumerate(cfg.hidden_widths))
+        activation=np.array([ACTIVATION_CODES[e.activation] for e in ests], np.int32),
+    )
+    masks = tuple(
+        np.array(
+            [
+                [1 if i < len(p.hidden) and u < p.hidden[i] else 0 for u in range(w)]
+                for p in members
+            ],
+            dtype,
+        )
+        for i, w in enumerate(cfg.hidden_widths)
+    )
     n_val = max(1, floor.get("n_val", 0), *(len(p.randomness.val_rows) for p in members))
     val_rows = np.full((len(members), n_val), sentinel, np.int32)
     for m, p in enumerate(members):
-        val_rows[m, :len(p.randomness.val_rows)] = p.randomness.val_rows
+        val_rows[m, : len(p.randomness.val_rows)] = p.randomness.val_rows
     models = ModelInputs(
-        hyper=hyper, unit_masks=masks,
-        depth=np.array([len(p.hidden) for p in members], np.int32), init_id=init_ids,
-        order_id=order_ids, data_id=data_ids,
+        hyper=hyper,
+        unit_masks=masks,
+        depth=np.array([len(p.hidden) for p in members], np.int32),
+        init_id=init_ids,
+        order_id=order_ids,
+        data_id=data_ids,
         n_train=np.array([len(p.randomness.train_rows) for p in members], dtype),
         batch_size=np.array([p.batch_size for p in members], dtype),
-        val_rows=val_rows)
+        val_rows=val_rows,
+    )
     return SharedInputs(X, Y, W, orders), inits, models
 
 
@@ -147,10 +173,13 @@ def unpad_state(state: ModelState, p) -> ModelState:
 
     def cut(tree):
         layers = positions(len(p.hidden), len(tree))
-        return {f"layer_{i}": {"kernel": tree[f"layer_{q}"]["kernel"][:units[i],
-                                                                      :units[i + 1]].copy(),
-                               "bias": tree[f"layer_{q}"]["bias"][:units[i + 1]].copy()}
-                for i, q in enumerate(layers)}
+        return {
+            f"layer_{i}": {
+                "kernel": tree[f"layer_{q}"]["kernel"][: units[i], : units[i + 1]].copy(),
+                "bias": tree[f"layer_{q}"]["bias"][: units[i + 1]].copy(),
+            }
+            for i, q in enumerate(layers)
+        }
 
     return _map_param_trees(state, cut)
 
@@ -161,16 +190,21 @@ def pad_state(state: ModelState, config: GroupConfig) -> ModelState:
     n_positions = len(config.hidden_widths) + 1
 
     def pad(tree):
-        units = layer_units(config.hidden_widths, tree["layer_0"]["kernel"].shape[0],
-                            config.n_outputs)
+        units = layer_units(
+            config.hidden_widths, tree["layer_0"]["kernel"].shape[0], config.n_outputs
+        )
         dtype = tree["layer_0"]["kernel"].dtype
-        out = {f"layer_{q}": {"kernel": np.zeros((1, units[q], units[q + 1]), dtype),
-                              "bias": np.zeros((1, units[q + 1]), dtype)}
-               for q in range(n_positions)}
+        out = {
+            f"layer_{q}": {
+                "kernel": np.zeros((1, units[q], units[q + 1]), dtype),
+                "bias": np.zeros((1, units[q + 1]), dtype),
+            }
+            for q in range(n_positions)
+        }
         for i, q in enumerate(positions(len(tree) - 1, n_positions)):
             kernel, bias = tree[f"layer_{i}"]["kernel"], tree[f"layer_{i}"]["bias"]
-            out[f"layer_{q}"]["kernel"][0, :kernel.shape[0], :kernel.shape[1]] = kernel
-            out[f"layer_{q}"]["bias"][0, :len(bias)] = bias
+            out[f"layer_{q}"]["kernel"][0, : kernel.shape[0], : kernel.shape[1]] = kernel
+            out[f"layer_{q}"]["bias"][0, : len(bias)] = bias
         return out
 
     def curve(values):
@@ -180,13 +214,25 @@ def pad_state(state: ModelState, config: GroupConfig) -> ModelState:
         return out
 
     state = _map_param_trees(state, pad)
-    scalars = {f: np.asarray(getattr(state, f))[None] for f in (
-        "n_iter", "samples_seen", "no_improvement_count", "best_loss", "best_validation_score",
-        "stopped_by_rule")}
-    opt = state.opt._replace(step=np.asarray(state.opt.step)[None],
-                             learning_rate=np.asarray(state.opt.learning_rate)[None])
-    return state._replace(opt=opt, loss_curve=curve(state.loss_curve),
-                          validation_scores=curve(state.validation_scores),
-                          done=np.asarray(state.stopped_by_rule)[None].copy(), **scalars)
-
-
+    scalars = {
+        f: np.asarray(getattr(state, f))[None]
+        for f in (
+            "n_iter",
+            "samples_seen",
+            "no_improvement_count",
+            "best_loss",
+            "best_validation_score",
+            "stopped_by_rule",
+        )
+    }
+    opt = state.opt._replace(
+        step=np.asarray(state.opt.step)[None],
+        learning_rate=np.asarray(state.opt.learning_rate)[None],
+    )
+    return state._replace(
+        opt=opt,
+        loss_curve=curve(state.loss_curve),
+        validation_scores=curve(state.validation_scores),
+        done=np.asarray(state.stopped_by_rule)[None].copy(),
+        **scalars,
+    )

@@ -23,7 +23,8 @@ import copy
 import functools
 import math
 import warnings
-from typing import Hashable, NamedTuple
+from collections.abc import Hashable
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -47,7 +48,6 @@ from .plan import (
     plan_groups,
 )
 from .replay import FitRandomness, replay_fit_randomness
-from .verbose import print_training_log
 from .training import (
     GroupConfig,
     ModelState,
@@ -55,13 +55,27 @@ from .training import (
     results_from_states,
     segment_program,
 )
+from .verbose import print_training_log
 
 __all__ = ["MLP_KIND", "MLPKind", "MLPMember", "TRACED_PARAMS", "MASKED_PARAMS", "STATIC_PARAMS"]
 
 #: Hyperparameters that only enter arithmetic: traced, one program for any of their values.
-TRACED_PARAMS = ("alpha", "learning_rate_init", "beta_1", "beta_2", "epsilon", "momentum",
-                 "nesterovs_momentum", "power_t", "tol", "n_iter_no_change", "max_iter",
-                 "learning_rate", "activation", "early_stopping")
+TRACED_PARAMS = (
+    "alpha",
+    "learning_rate_init",
+    "beta_1",
+    "beta_2",
+    "epsilon",
+    "momentum",
+    "nesterovs_momentum",
+    "power_t",
+    "tol",
+    "n_iter_no_change",
+    "max_iter",
+    "learning_rate",
+    "activation",
+    "early_stopping",
+)
 #: Hyperparameters that are padded and masked inside one program.
 MASKED_PARAMS = ("hidden_layer_sizes", "batch_size", "validation_fraction")
 #: Hyperparameters that select the program: each distinct value is its own group.
@@ -107,8 +121,11 @@ def _validated_data(est, job, data_key, cache) -> _FitData:
     X = np.ascontiguousarray(X)
     Y = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(X.dtype)
     weighted = job.sample_weight is not None
-    W = (_check_sample_weight(job.sample_weight, X, dtype=X.dtype) if weighted
-         else np.ones(len(X), X.dtype))
+    W = (
+        _check_sample_weight(job.sample_weight, X, dtype=X.dtype)
+        if weighted
+        else np.ones(len(X), X.dtype)
+    )
     cache[key] = data = _FitData(X, Y, W, weighted, fitted_attrs)
     return data
 
@@ -117,8 +134,9 @@ def _resolved_batch_size(est, n_train) -> int:
     if est.batch_size == "auto":
         return min(200, n_train)
     if est.batch_size > n_train:
-        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to "
-                      "be clipped")
+        warnings.warn(  # noqa: B028 - scikit-learn's warning, raised as scikit-learn raises it
+            "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped"
+        )
     return int(np.clip(est.batch_size, 1, n_train))
 
 
@@ -143,8 +161,9 @@ def _validate_params(est):
     keys = {name: (klass, name, type(value), repr(value)) for name, value in params.items()}
     fresh = {name: params[name] for name, key in keys.items() if key not in _VALID_PARAMS}
     if fresh:
-        validate_parameter_constraints(est._parameter_constraints, fresh,
-                                       caller_name=klass.__name__)
+        validate_parameter_constraints(
+            est._parameter_constraints, fresh, caller_name=klass.__name__
+        )
         if len(_VALID_PARAMS) > 100_000:
             _VALID_PARAMS.clear()
         _VALID_PARAMS.update(keys[name] for name in fresh)
@@ -163,7 +182,7 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
     hidden = est.hidden_layer_sizes
     hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
     if np.any(np.array(hidden) <= 0):
-        raise ValueError("hidden_layer_sizes must be > 0, got %s." % hidden)
+        raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
     data_key = job.data_key if job.data_key is not None else ("job", index)
     data = _validated_data(est, job, data_key, cache)
     n_samples, n_features = data.X.shape
@@ -172,28 +191,62 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
     # name the classes 'True'/'False'); the split is the same as on 0.0/1.0.
     stratify = data.Y.astype(bool) if (is_classifier(est) and data.Y.shape[1] == 1) else None
     rs_key = _random_state_key(est.random_state, index)
-    replay_key = (data_key, rs_key,
-                  tuple(units), est.activation == "logistic", est.early_stopping,
-                  est.validation_fraction if est.early_stopping else None, est.shuffle,
-                  est.max_iter if est.shuffle else 1, data.X.dtype.str)
+    replay_key = (
+        data_key,
+        rs_key,
+        tuple(units),
+        est.activation == "logistic",
+        est.early_stopping,
+        est.validation_fraction if est.early_stopping else None,
+        est.shuffle,
+        est.max_iter if est.shuffle else 1,
+        data.X.dtype.str,
+    )
     randomness = replay_cache.get(replay_key)
     if randomness is None:
         randomness = replay_fit_randomness(
-            check_random_state(est.random_state), units, activation=est.activation,
-            n_samples=n_samples, stratify=stratify, early_stopping=est.early_stopping,
-            validation_fraction=est.validation_fraction, shuffle=est.shuffle,
-            n_epochs=est.max_iter, dtype=data.X.dtype)
+            check_random_state(est.random_state),
+            units,
+            activation=est.activation,
+            n_samples=n_samples,
+            stratify=stratify,
+            early_stopping=est.early_stopping,
+            validation_fraction=est.validation_fraction,
+            shuffle=est.shuffle,
+            n_epochs=est.max_iter,
+            dtype=data.X.dtype,
+        )
         replay_cache[replay_key] = randomness
     if est.early_stopping and len(randomness.val_rows) < 2:
-        raise ValueError("The validation set is too small. Increase 'validation_fraction' or "
-                         "the size of your dataset.")
+        raise ValueError(
+            "The validation set is too small. Increase 'validation_fraction' or "
+            "the size of your dataset."
+        )
     batch_size = _resolved_batch_size(est, len(randomness.train_rows))
     out_activation, loss = _output_and_loss(est, data)
-    static_key = MLPStaticKey(data.X.dtype.str, est.solver, len(hidden) == 0, out_activation,
-                              loss, is_classifier(est), n_features, data.Y.shape[1],
-                              _batch_bucket(batch_size))
-    return MLPMember(index, est, data_key, data, tuple(hidden), batch_size, randomness,
-                     replay_key, static_key, job.resume_state)
+    static_key = MLPStaticKey(
+        data.X.dtype.str,
+        est.solver,
+        len(hidden) == 0,
+        out_activation,
+        loss,
+        is_classifier(est),
+        n_features,
+        data.Y.shape[1],
+        _batch_bucket(batch_size),
+    )
+    return MLPMember(
+        index,
+        est,
+        data_key,
+        data,
+        tuple(hidden),
+        batch_size,
+        randomness,
+        replay_key,
+        static_key,
+        job.resume_state,
+    )
 
 
 def _batch_bucket(batch_size: int) -> int:
@@ -219,10 +272,12 @@ def _materialize(p: MLPMember, result, m: int):
     layers = positions(len(p.hidden), len(result.params))
 
     def take(tree):
-        coefs = [np.array(tree[f"layer_{q}"]["kernel"][m][sl[i]], dtype)
-                 for i, q in enumerate(layers)]
-        intercepts = [np.array(tree[f"layer_{q}"]["bias"][m][sl[i][1]], dtype)
-                      for i, q in enumerate(layers)]
+        coefs = [
+            np.array(tree[f"layer_{q}"]["kernel"][m][sl[i]], dtype) for i, q in enumerate(layers)
+        ]
+        intercepts = [
+            np.array(tree[f"layer_{q}"]["bias"][m][sl[i][1]], dtype) for i, q in enumerate(layers)
+        ]
         return coefs, intercepts
 
     n_iter = int(result.n_iter[m])
@@ -252,18 +307,29 @@ def _materialize(p: MLPMember, result, m: int):
         opt = AdamOptimizer(params, est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon)
         opt.ms, opt.vs, opt.t = first[0] + first[1], second[0] + second[1], int(result.opt.step[m])
     else:
-        opt = SGDOptimizer(params, est.learning_rate_init, est.learning_rate, est.momentum,
-                           est.nesterovs_momentum, est.power_t)
+        opt = SGDOptimizer(
+            params,
+            est.learning_rate_init,
+            est.learning_rate,
+            est.momentum,
+            est.nesterovs_momentum,
+            est.power_t,
+        )
         opt.velocities = first[0] + first[1]
         opt.learning_rate = float(result.opt.learning_rate[m])
     est._optimizer = opt
     print_training_log(est)  # verbose=True: scikit-learn's per-epoch lines, replayed
     if n_iter == est.max_iter and not bool(result.stopped_by_rule[m]):
-        warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization"
-                      " hasn't converged yet." % est.max_iter, ConvergenceWarning)
+        warnings.warn(  # noqa: B028 - scikit-learn's warning, raised as scikit-learn raises it
+            f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and the"
+            " optimization hasn't converged yet.",
+            ConvergenceWarning,
+        )
     if not all(np.isfinite(w).all() for w in params):
-        raise ValueError("Solver produced non-finite parameter weights. The input data may"
-                         " contain large values and need to be preprocessed.")
+        raise ValueError(
+            "Solver produced non-finite parameter weights. The input data may"
+            " contain large values and need to be preprocessed."
+        )
 
 
 def _fit_by_sklearn(job) -> None:
@@ -292,8 +358,10 @@ def _model_working_set_bytes(config: GroupConfig, n_features: int, itemsize: int
 def _model_state_bytes(config: GroupConfig, n_features: int, itemsize: int) -> int:
     """Bytes one model holds on the device for a whole segment: its training state (parameters,
     best parameters, two optimizer moments, curves) plus one minibatch step's working set."""
-    return (_model_working_set_bytes(config, n_features, itemsize)
-            + (4 * _n_params(config, n_features) + 2 * config.max_epochs) * itemsize)
+    return (
+        _model_working_set_bytes(config, n_features, itemsize)
+        + (4 * _n_params(config, n_features) + 2 * config.max_epochs) * itemsize
+    )
 
 
 class MLPKind:
@@ -328,8 +396,9 @@ class MLPKind:
 
     def prefers_host(self, own, hosted, job) -> bool:
         """Whether a lone model trains sooner in a compiled host program than in its own."""
-        return (COST_MODEL.vgrid_seconds(hosted, 1, job.epochs_hint, True)
-                < COST_MODEL.vgrid_seconds(own, 1, job.epochs_hint))
+        return COST_MODEL.vgrid_seconds(
+            hosted, 1, job.epochs_hint, True
+        ) < COST_MODEL.vgrid_seconds(own, 1, job.epochs_hint)
 
     build_inputs = staticmethod(build_inputs)
     input_shapes = staticmethod(input_shapes)
@@ -354,28 +423,45 @@ class MLPKind:
         return config
 
     def chunk_identity(self, p):
-        return (sorted(p.estimator.get_params(deep=False).items()), p.data_key, p.replay_key,
-                p.batch_size, None if p.resume is None else int(p.resume.n_iter))
+        return (
+            sorted(p.estimator.get_params(deep=False).items()),
+            p.data_key,
+            p.replay_key,
+            p.batch_size,
+            None if p.resume is None else int(p.resume.n_iter),
+        )
 
     def report(self, plan, shared, states, **measured):
         cfg, members = plan.config, plan.members
         n_features = shared.X.shape[-1]
-        executed = sum(model_flops(cfg.hidden_widths, n_features, cfg.n_outputs,
-                                   len(p.randomness.train_rows), n)
-                       for p, n in zip(members, states.n_iter))
-        useful = sum(model_flops(p.hidden, n_features, cfg.n_outputs,
-                                 len(p.randomness.train_rows), n)
-                     for p, n in zip(members, states.n_iter))
+        executed = sum(
+            model_flops(
+                cfg.hidden_widths, n_features, cfg.n_outputs, len(p.randomness.train_rows), n
+            )
+            for p, n in zip(members, states.n_iter)
+        )
+        useful = sum(
+            model_flops(p.hidden, n_features, cfg.n_outputs, len(p.randomness.train_rows), n)
+            for p, n in zip(members, states.n_iter)
+        )
         return ProgramReport(
-            solver=cfg.solver, activation=cfg.activation, early_stopping=cfg.early_stopping,
-            dtype=plan.dtype, hidden_widths=cfg.hidden_widths, n_models=plan.n_models,
+            solver=cfg.solver,
+            activation=cfg.activation,
+            early_stopping=cfg.early_stopping,
+            dtype=plan.dtype,
+            hidden_widths=cfg.hidden_widths,
+            n_models=plan.n_models,
             padding_overhead=executed / useful - 1 if useful else 0.0,
-            useful_gflop=useful / 1e9, quick_compile=cfg.quick_compile, **measured)
+            useful_gflop=useful / 1e9,
+            quick_compile=cfg.quick_compile,
+            **measured,
+        )
 
     def finish(self, plan, member, states, m):
-        one = jax.tree.map(lambda a: np.asarray(a)[m:m + 1], states)
-        _materialize(member, results_from_states(
-            one, np.array([bool(member.estimator.early_stopping)])), 0)
+        one = jax.tree.map(lambda a: np.asarray(a)[m : m + 1], states)
+        _materialize(
+            member, results_from_states(one, np.array([bool(member.estimator.early_stopping)])), 0
+        )
 
 
 MLP_KIND = MLPKind()

@@ -118,8 +118,7 @@ class _Dense(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        kernel = self.param("kernel", nn.initializers.zeros, (x.shape[-1], self.features),
-                            x.dtype)
+        kernel = self.param("kernel", nn.initializers.zeros, (x.shape[-1], self.features), x.dtype)
         bias = self.param("bias", nn.initializers.zeros, (self.features,), x.dtype)
         return _dense(x, kernel, bias)
 

@@ -70,8 +70,10 @@ def _import_optuna():
     try:
         import optuna
     except ImportError as exc:
-        raise ImportError("vgrid.OptunaSearchCV and vgrid.optimize_study need Optuna, an optional "
-                          "dependency of vgrid: pip install 'vgrid[optuna]'") from exc
+        raise ImportError(
+            "vgrid.OptunaSearchCV and vgrid.optimize_study need Optuna, an optional "
+            "dependency of vgrid: pip install 'vgrid[optuna]'"
+        ) from exc
     return optuna
 
 
@@ -94,11 +96,16 @@ class _BatchPruning:
 
     def hook(self, jobs, scorer):
         """`on_segment` for `jobs`: ((candidate, split, parameters), fitted estimator, fold)."""
+
         def on_segment(job_indices, n_iter, done, snapshot):
             with self.lock:
-                return [self._observe(jobs[j], int(n_iter[k]), bool(done[k]),
-                                      lambda k=k: snapshot(k), scorer)
-                        for k, j in enumerate(job_indices)]
+                return [
+                    self._observe(
+                        jobs[j], int(n_iter[k]), bool(done[k]), lambda k=k: snapshot(k), scorer
+                    )
+                    for k, j in enumerate(job_indices)
+                ]
+
         return on_segment
 
     def _observe(self, job, epoch, done, snapshot, scorer) -> bool:
@@ -221,8 +228,10 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         **BaseSearchCV._parameter_constraints,
         "param_distributions": [dict],
         "n_trials": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "trials_per_batch": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None,
-                                                            closed="left")],
+        "trials_per_batch": [
+            StrOptions({"auto"}),
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
         "sampler": "no_validation",
         "pruner": "no_validation",
         "study": "no_validation",
@@ -231,14 +240,39 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator, param_distributions, *, n_trials=10, trials_per_batch="auto",
-                 sampler=None, pruner=None, study=None, segment_epochs=5, scoring=None,
-                 refit=True, cv=None, timeout=None, random_state=None, verbose=0,
-                 error_score=np.nan, return_train_score=False, n_jobs=None,
-                 pre_dispatch="2*n_jobs"):
-        super().__init__(estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv,
-                         verbose=verbose, pre_dispatch=pre_dispatch, error_score=error_score,
-                         return_train_score=return_train_score)
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_trials=10,
+        trials_per_batch="auto",
+        sampler=None,
+        pruner=None,
+        study=None,
+        segment_epochs=5,
+        scoring=None,
+        refit=True,
+        cv=None,
+        timeout=None,
+        random_state=None,
+        verbose=0,
+        error_score=np.nan,
+        return_train_score=False,
+        n_jobs=None,
+        pre_dispatch="2*n_jobs",
+    ):
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            error_score=error_score,
+            return_train_score=return_train_score,
+        )
         self.param_distributions = param_distributions
         self.n_trials = n_trials
         self.trials_per_batch = trials_per_batch
@@ -258,30 +292,43 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 raise TypeError(
                     f"param_distributions[{name!r}] must be an Optuna distribution, got "
                     f"{dist!r} of type {type(dist).__name__}; e.g. optuna.distributions."
-                    "FloatDistribution(1e-4, 1e-1, log=True) or CategoricalDistribution([...]).")
+                    "FloatDistribution(1e-4, 1e-1, log=True) or CategoricalDistribution([...])."
+                )
         if self.n_trials is None and self.timeout is None:
-            raise ValueError("n_trials and timeout are both None: the search would never end. "
-                             "Set n_trials, timeout or both.")
+            raise ValueError(
+                "n_trials and timeout are both None: the search would never end. "
+                "Set n_trials, timeout or both."
+            )
         if self.study is not None:
             if self.sampler is not None or self.pruner is not None:
-                raise ValueError("A study brings its own sampler and pruner: pass sampler=None "
-                                 "and pruner=None with study=, or set them on the study.")
+                raise ValueError(
+                    "A study brings its own sampler and pruner: pass sampler=None "
+                    "and pruner=None with study=, or set them on the study."
+                )
             if len(self.study.directions) != 1 or (
-                    self.study.direction != optuna.study.StudyDirection.MAXIMIZE):
-                raise ValueError("OptunaSearchCV maximizes one score (scikit-learn's scorers "
-                                 "are greater-is-better); got a study with directions "
-                                 f"{[d.name for d in self.study.directions]}. Create it with "
-                                 "optuna.create_study(direction='maximize').")
+                self.study.direction != optuna.study.StudyDirection.MAXIMIZE
+            ):
+                raise ValueError(
+                    "OptunaSearchCV maximizes one score (scikit-learn's scorers "
+                    "are greater-is-better); got a study with directions "
+                    f"{[d.name for d in self.study.directions]}. Create it with "
+                    "optuna.create_study(direction='maximize')."
+                )
             self.study_ = self.study
         else:
             sampler = self.sampler
             if sampler is None:
-                seed = (None if self.random_state is None else
-                        int(check_random_state(self.random_state).randint(0, 2**31 - 1)))
+                seed = (
+                    None
+                    if self.random_state is None
+                    else int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+                )
                 sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
             self.study_ = optuna.create_study(
-                direction="maximize", sampler=sampler,
-                pruner=self.pruner or optuna.pruners.NopPruner())
+                direction="maximize",
+                sampler=sampler,
+                pruner=self.pruner or optuna.pruners.NopPruner(),
+            )
         self._prunes = not isinstance(self.study_.pruner, optuna.pruners.NopPruner)
         self._metric = self._objective_metric()
         self._pruning, self._pruned_rows, self._first_row = None, set(), 0
@@ -297,8 +344,10 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         if callable(self.scoring):  # a callable returning a dict names its metric in refit
             return self.refit if isinstance(self.refit, str) else "score"
         if not isinstance(self.refit, str):
-            raise ValueError("With several scorers OptunaSearchCV needs the one to maximize: "
-                             f"set refit to one of their names, got refit={self.refit!r}.")
+            raise ValueError(
+                "With several scorers OptunaSearchCV needs the one to maximize: "
+                f"set refit to one of their names, got refit={self.refit!r}."
+            )
         return self.refit
 
     def _batch_size(self) -> int:
@@ -313,22 +362,25 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         optuna = _import_optuna()
         study, batch = self.study_, self._batch_size()
         start, asked, self.n_batches_ = time.monotonic(), 0, 0
-        while ((self.n_trials is None or asked < self.n_trials)
-               and (self.timeout is None or not asked
-                    or time.monotonic() - start < self.timeout)):
+        while (self.n_trials is None or asked < self.n_trials) and (
+            self.timeout is None or not asked or time.monotonic() - start < self.timeout
+        ):
             size = batch if self.n_trials is None else min(batch, self.n_trials - asked)
             trials = [study.ask(dict(self.param_distributions)) for _ in range(size)]
             asked += size
             self.n_batches_ += 1
             self._pruning = None
             if self._prunes:
-                self._pruning = _BatchPruning(trials, self.n_splits_, self.segment_epochs,
-                                              self._metric)
+                self._pruning = _BatchPruning(
+                    trials, self.n_splits_, self.segment_epochs, self._metric
+                )
             # Models are scored on the host while XLA's threads train on every core: BLAS
             # threads would contend with them (a test fold's forward pass measured 4x slower).
             with threadpool_limits(1, user_api="blas") if self._prunes else nullcontext():
-                results = evaluate_candidates([dict(t.params) for t in trials],
-                                              more_results={"number": [t.number for t in trials]})
+                results = evaluate_candidates(
+                    [dict(t.params) for t in trials],
+                    more_results={"number": [t.number for t in trials]},
+                )
             self._first_row += size
             self._tell(study, trials, results, optuna.trial.TrialState)
 
@@ -350,13 +402,17 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
         if self._pruning is None:
             return {}
-        return {"on_segment": self._pruning.hook(jobs, FoldScorer(scorers, base_estimator)),
-                "segment_epochs": self.segment_epochs}
+        return {
+            "on_segment": self._pruning.hook(jobs, FoldScorer(scorers, base_estimator)),
+            "segment_epochs": self.segment_epochs,
+        }
 
-    def _evaluate_vectorized(self, base_estimator, X, y, candidate_params, splits, scorers,
-                             routed_params):
-        out = super()._evaluate_vectorized(base_estimator, X, y, candidate_params, splits,
-                                           scorers, routed_params)
+    def _evaluate_vectorized(
+        self, base_estimator, X, y, candidate_params, splits, scorers, routed_params
+    ):
+        out = super()._evaluate_vectorized(
+            base_estimator, X, y, candidate_params, splits, scorers, routed_params
+        )
         for c in sorted(self._pruning.pruned if self._pruning is not None else ()):
             self._pruned_rows.add(self._first_row + c)
             for s in range(len(splits)):
@@ -374,15 +430,19 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             results = super()._format_results(candidate_params, n_splits, out, more_results)
         status = np.full(len(candidate_params), "complete", dtype=object)
         status[sorted(self._pruned_rows)] = "pruned"
-        failed = [i for i, row in enumerate(results[f"mean_test_{self._metric}"])
-                  if not np.isfinite(row) and status[i] != "pruned"]
+        failed = [
+            i
+            for i, row in enumerate(results[f"mean_test_{self._metric}"])
+            if not np.isfinite(row) and status[i] != "pruned"
+        ]
         status[failed] = "fail"
         results["status"] = status
         for warning in caught:
             if "scores are non-finite" in str(warning.message) and not failed:
                 continue
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno)
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
         return results
 
     def trials_dataframe(self, **kwargs):
@@ -390,9 +450,24 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         return self.study_.trials_dataframe(**kwargs)
 
 
-def optimize_study(study, estimator, X, y=None, *, param_distributions=None, n_trials=10,
-                   trials_per_batch="auto", segment_epochs=5, cv=None, scoring=None,
-                   refit=False, timeout=None, error_score=np.nan, verbose=0, **fit_params):
+def optimize_study(
+    study,
+    estimator,
+    X,
+    y=None,
+    *,
+    param_distributions=None,
+    n_trials=10,
+    trials_per_batch="auto",
+    segment_epochs=5,
+    cv=None,
+    scoring=None,
+    refit=False,
+    timeout=None,
+    error_score=np.nan,
+    verbose=0,
+    **fit_params,
+):
     """Run batches of trials of your own Optuna `study` on `estimator`; see `OptunaSearchCV`.
 
     The study's sampler and pruner are used (its direction must be "maximize"). Without
@@ -419,13 +494,25 @@ def optimize_study(study, estimator, X, y=None, *, param_distributions=None, n_t
     if param_distributions is None:
         finished = [t for t in study.trials if t.state.is_finished() and t.distributions]
         if not finished:
-            raise ValueError("The study has no finished trial to take the search space from: "
-                             "pass param_distributions={name: optuna distribution}.")
+            raise ValueError(
+                "The study has no finished trial to take the search space from: "
+                "pass param_distributions={name: optuna distribution}."
+            )
         param_distributions = {}
         for trial in finished:
             param_distributions.update(trial.distributions)
-    search = OptunaSearchCV(estimator, param_distributions, n_trials=n_trials,
-                            trials_per_batch=trials_per_batch, study=study,
-                            segment_epochs=segment_epochs, cv=cv, scoring=scoring, refit=refit,
-                            timeout=timeout, error_score=error_score, verbose=verbose)
+    search = OptunaSearchCV(
+        estimator,
+        param_distributions,
+        n_trials=n_trials,
+        trials_per_batch=trials_per_batch,
+        study=study,
+        segment_epochs=segment_epochs,
+        cv=cv,
+        scoring=scoring,
+        refit=refit,
+        timeout=timeout,
+        error_score=error_score,
+        verbose=verbose,
+    )
     return search.fit(X, y, **fit_params)

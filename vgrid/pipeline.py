@@ -37,7 +37,7 @@ def split_params(estimator, params: dict) -> tuple[dict, dict]:
         return {}, dict(params)
     prefix = f"{name}__"
     pre = {k: v for k, v in params.items() if not k.startswith(prefix)}
-    model = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+    model = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
     return pre, model
 
 
@@ -66,7 +66,9 @@ def model_fit_params(estimator, fit_params: dict) -> dict:
     prefix = "" if name is None else f"{name}__"
     unknown = set(fit_params) - {f"{prefix}sample_weight"}
     if unknown:
-        raise TypeError(f"vgrid passes only {prefix}sample_weight to "
-                        f"{type(estimator).__name__}.fit; got {sorted(unknown)}. Fit the "
-                        "search with scikit-learn's GridSearchCV for other fit parameters.")
+        raise TypeError(
+            f"vgrid passes only {prefix}sample_weight to "
+            f"{type(estimator).__name__}.fit; got {sorted(unknown)}. Fit the "
+            "search with scikit-learn's GridSearchCV for other fit parameters."
+        )
     return {"sample_weight": fit_params.get(f"{prefix}sample_weight")}

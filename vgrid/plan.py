@@ -25,8 +25,19 @@ import numpy as np
 
 from .training import GroupConfig
 
-__all__ = ["MLPStaticKey", "CostModel", "COST_MODEL", "GroupPlan", "ProgramReport",
-           "contiguous_buckets", "plan_groups", "model_flops", "padded_widths", "fits_in", "layer_units"]
+__all__ = [
+    "MLPStaticKey",
+    "CostModel",
+    "COST_MODEL",
+    "GroupPlan",
+    "ProgramReport",
+    "contiguous_buckets",
+    "plan_groups",
+    "model_flops",
+    "padded_widths",
+    "fits_in",
+    "layer_units",
+]
 
 
 class MLPStaticKey(NamedTuple):
@@ -92,13 +103,15 @@ class CostModel:
         rate = dict(self.cpu_rates).get(dtype, dict(self.cpu_rates)["float32"])
         return rate if backend == "cpu" else rate * self.accelerator_speedup
 
-    def vgrid_seconds(self, plan: GroupPlan, n_threads: int = 1, epochs: int | None = None,
-                      compiled: bool = False) -> float:
+    def vgrid_seconds(
+        self, plan: GroupPlan, n_threads: int = 1, epochs: int | None = None, compiled: bool = False
+    ) -> float:
         """Estimated seconds to train a lone model's plan (compiling its program unless
         `compiled`), for `epochs` epochs (default: its `max_iter`)."""
         rate = self.flops_per_second(plan.dtype, jax.default_backend()) * n_threads
         return (0.0 if compiled else self.compile_seconds) + (
-            _share(plan, epochs) * plan.padded_flops / rate)
+            _share(plan, epochs) * plan.padded_flops / rate
+        )
 
     def compiles_quickly(self, padded_flops: float, dtype: str, n_threads: int) -> bool:
         """Whether a program doing `padded_flops` of training (every model's `max_iter`: an
@@ -111,15 +124,18 @@ class CostModel:
         slowdown = slowdowns.get(dtype, slowdowns["float32"])
         return slowdown * seconds < self.quick_compile_saving
 
-    def numpy_fit_is_cheaper(self, plan: GroupPlan, n_threads: int = 1,
-                             epochs: int | None = None, compiled: bool = False) -> bool:
+    def numpy_fit_is_cheaper(
+        self, plan: GroupPlan, n_threads: int = 1, epochs: int | None = None, compiled: bool = False
+    ) -> bool:
         """Whether scikit-learn's NumPy fit of this lone model costs less than training it
         with vgrid (`vgrid_seconds`), both for `epochs` epochs (default: its `max_iter`)."""
         (member,) = plan.members
         share = _share(plan, epochs)
         n_batches = _n_minibatches(len(member.randomness.train_rows), member.batch_size)
-        numpy_seconds = (share * member.estimator.max_iter * n_batches
-                         * self.numpy_batch_seconds + share * plan.useful_flops / self.numpy_rate)
+        numpy_seconds = (
+            share * member.estimator.max_iter * n_batches * self.numpy_batch_seconds
+            + share * plan.useful_flops / self.numpy_rate
+        )
         return numpy_seconds < self.vgrid_seconds(plan, n_threads, epochs, compiled)
 
 
@@ -155,10 +171,16 @@ class GroupPlan:
         return self.members[0].data.X.dtype.name
 
     def _flops(self, padded: bool) -> float:
-        return sum(model_flops(self.config.hidden_widths if padded else p.hidden,
-                               p.data.X.shape[1], self.config.n_outputs,
-                               len(p.randomness.train_rows), p.estimator.max_iter)
-                   for p in self.members)
+        return sum(
+            model_flops(
+                self.config.hidden_widths if padded else p.hidden,
+                p.data.X.shape[1],
+                self.config.n_outputs,
+                len(p.randomness.train_rows),
+                p.estimator.max_iter,
+            )
+            for p in self.members
+        )
 
     @property
     def useful_flops(self) -> float:
@@ -196,8 +218,9 @@ def _batch_size_on(p, n_rows: int) -> int:
     return int(np.clip(requested, 1, n_rows))
 
 
-def _make_plan(key, members, room_rows: int | None = None, cost: CostModel = COST_MODEL,
-               n_threads: int = 1) -> GroupPlan:
+def _make_plan(
+    key, members, room_rows: int | None = None, cost: CostModel = COST_MODEL, n_threads: int = 1
+) -> GroupPlan:
     dtype, solver, out_activation, loss = key.dtype, key.solver, key.out_activation, key.loss
     clf, n_out = key.is_classifier, key.n_outputs
     activations = {p.estimator.activation for p in members}
@@ -210,24 +233,45 @@ def _make_plan(key, members, room_rows: int | None = None, cost: CostModel = COS
     n_batches = max(batches)
     min_shapes = {}
     room_batches = max(_n_minibatches(room_rows or 0, p.batch_size) for p in members)
-    if (room_rows and room_batches <= MAX_ROOM_FACTOR * n_batches
-            and all(_batch_size_on(p, room_rows) == p.batch_size for p in members)):
+    if (
+        room_rows
+        and room_batches <= MAX_ROOM_FACTOR * n_batches
+        and all(_batch_size_on(p, room_rows) == p.batch_size for p in members)
+    ):
         # Room for the refit's rows and minibatches (its extra minibatches are skipped here).
         n_batches = max(n_batches, room_batches)
         min_shapes["n_rows"] = room_rows
         if es:
-            min_shapes["n_val"] = max(math.ceil(p.estimator.validation_fraction * room_rows)
-                                      for p in members if p.estimator.early_stopping)
+            min_shapes["n_val"] = max(
+                math.ceil(p.estimator.validation_fraction * room_rows)
+                for p in members
+                if p.estimator.early_stopping
+            )
     max_epochs = max(p.estimator.max_iter for p in members)
-    config = GroupConfig(widths, mixed_depths, n_out, activation, out_activation, loss, solver,
-                         es, clf, batch_size, n_batches, max_epochs,
-                         padding_batches=min(batches) < n_batches,
-                         weighted=any(p.data.weighted for p in members))
+    config = GroupConfig(
+        widths,
+        mixed_depths,
+        n_out,
+        activation,
+        out_activation,
+        loss,
+        solver,
+        es,
+        clf,
+        batch_size,
+        n_batches,
+        max_epochs,
+        padding_batches=min(batches) < n_batches,
+        weighted=any(p.data.weighted for p in members),
+    )
     # Longest first, so that worker threads finish together.
     members = sorted(members, key=lambda p: -p.estimator.max_iter * len(p.randomness.train_rows))
     plan = GroupPlan(config, members, min_shapes)
-    plan.config = config._replace(quick_compile=cost.compiles_quickly(
-        plan.padded_flops, np.dtype(dtype).name, min(n_threads, len(members))))
+    plan.config = config._replace(
+        quick_compile=cost.compiles_quickly(
+            plan.padded_flops, np.dtype(dtype).name, min(n_threads, len(members))
+        )
+    )
     return plan
 
 
@@ -245,9 +289,16 @@ def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list
     def seconds(i, j):  # one program for archs[i:j]
         group = [p for h in archs[i:j] for p in by_arch[h]]
         widths = padded_widths(archs[i:j])
-        work = sum(model_flops(widths, p.data.X.shape[1], key.n_outputs,
-                               len(p.randomness.train_rows), p.estimator.max_iter)
-                   for p in group)
+        work = sum(
+            model_flops(
+                widths,
+                p.data.X.shape[1],
+                key.n_outputs,
+                len(p.randomness.train_rows),
+                p.estimator.max_iter,
+            )
+            for p in group
+        )
         return compile_cost + work / rate
 
     return contiguous_buckets(archs, by_arch, seconds)
@@ -265,21 +316,24 @@ def contiguous_buckets(archs: list, members_of: dict, seconds) -> list[list]:
                 best[j], cut[j] = candidate, i
     buckets, j = [], len(archs)
     while j > 0:
-        buckets.append([p for h in archs[cut[j]:j] for p in members_of[h]])
+        buckets.append([p for h in archs[cut[j] : j] for p in members_of[h]])
         j = cut[j]
     return buckets[::-1]
 
 
-def plan_groups(prepared: list, cost: CostModel = COST_MODEL, n_threads: int = 1,
-                room_rows: int | None = None):
+def plan_groups(
+    prepared: list, cost: CostModel = COST_MODEL, n_threads: int = 1, room_rows: int | None = None
+):
     """Group prepared jobs by static settings, then bucket widths by the cost model; with
     `room_rows`, every group has room for a later refit on that many rows."""
     by_key: dict = {}
     for p in prepared:
         by_key.setdefault(p.static_key, []).append(p)
-    return [_make_plan(key, bucket, room_rows, cost, n_threads)
-            for key, members in by_key.items()
-            for bucket in _bucket_by_width(key, members, cost, n_threads)]
+    return [
+        _make_plan(key, bucket, room_rows, cost, n_threads)
+        for key, members in by_key.items()
+        for bucket in _bucket_by_width(key, members, cost, n_threads)
+    ]
 
 
 def fits_in(p, static_key: tuple, config: GroupConfig, shapes: dict) -> bool:
@@ -292,16 +346,20 @@ def fits_in(p, static_key: tuple, config: GroupConfig, shapes: dict) -> bool:
         widths_ok = len(hidden) == len(widths) and all(h <= w for h, w in zip(hidden, widths))
     est, n_train = p.estimator, len(p.randomness.train_rows)
     n_batches = _n_minibatches(n_train, p.batch_size)
-    return (p.static_key == static_key and widths_ok
-            and config.activation in (est.activation, "mixed")
-            and (config.early_stopping or not est.early_stopping)
-            and (config.weighted or not p.data.weighted)
-            and p.batch_size <= config.batch_size and n_batches <= config.n_batches
-            and (config.padding_batches or n_batches == config.n_batches)
-            and est.max_iter <= config.max_epochs
-            and len(p.data.X) <= shapes["n_rows"]
-            and len(p.randomness.val_rows) <= shapes["n_val"]
-            and len(p.randomness.orders) <= shapes["n_table_epochs"])
+    return (
+        p.static_key == static_key
+        and widths_ok
+        and config.activation in (est.activation, "mixed")
+        and (config.early_stopping or not est.early_stopping)
+        and (config.weighted or not p.data.weighted)
+        and p.batch_size <= config.batch_size
+        and n_batches <= config.n_batches
+        and (config.padding_batches or n_batches == config.n_batches)
+        and est.max_iter <= config.max_epochs
+        and len(p.data.X) <= shapes["n_rows"]
+        and len(p.randomness.val_rows) <= shapes["n_val"]
+        and len(p.randomness.orders) <= shapes["n_table_epochs"]
+    )
 
 
 @dataclass
@@ -328,10 +386,11 @@ class ProgramReport:
     description: str = ""
 
     def __str__(self) -> str:
-        what = self.description or (f"{self.solver}/{self.activation} "
-                                    f"hidden {self.hidden_widths}")
-        return (f"{self.n_models} models {what} {self.dtype}: {self.slots} per call x "
-                f"{self.threads} threads, padding +{100 * self.padding_overhead:.0f}%, "
-                f"compile {self.compile_seconds:.2f}s{' (quick)' if self.quick_compile else ''}, "
-                f"train {self.train_seconds:.2f}s, "
-                f"{self.useful_gflop / max(self.train_seconds, 1e-9):.1f} GFLOP/s")
+        what = self.description or (f"{self.solver}/{self.activation} hidden {self.hidden_widths}")
+        return (
+            f"{self.n_models} models {what} {self.dtype}: {self.slots} per call x "
+            f"{self.threads} threads, padding +{100 * self.padding_overhead:.0f}%, "
+            f"compile {self.compile_seconds:.2f}s{' (quick)' if self.quick_compile else ''}, "
+            f"train {self.train_seconds:.2f}s, "
+            f"{self.useful_gflop / max(self.train_seconds, 1e-9):.1f} GFLOP/s"
+        )

@@ -31,11 +31,15 @@ def _axes(ax):
 
 def _metric(search, metric):
     if metric is None:
-        metric = "score" if "mean_test_score" in search.cv_results_ else (
-            search.refit if isinstance(search.refit, str) else None)
+        metric = (
+            "score"
+            if "mean_test_score" in search.cv_results_
+            else (search.refit if isinstance(search.refit, str) else None)
+        )
     if f"mean_test_{metric}" not in search.cv_results_:
-        names = sorted(k[len("mean_test_"):] for k in search.cv_results_
-                       if k.startswith("mean_test_"))
+        names = sorted(
+            k[len("mean_test_") :] for k in search.cv_results_ if k.startswith("mean_test_")
+        )
         raise ValueError(f"metric={metric!r} is not in cv_results_; choose one of {names}.")
     return metric
 
@@ -46,15 +50,18 @@ def heatmap(search, x: str, y: str, *, metric: str | None = None, ax=None):
     metric = _metric(search, metric)
     for name in (x, y):
         if f"param_{name}" not in results:
-            params = sorted(k[len("param_"):] for k in results if k.startswith("param_"))
+            params = sorted(k[len("param_") :] for k in results if k.startswith("param_"))
             raise ValueError(f"{name!r} is not a searched hyperparameter; choose from {params}.")
     xs = sorted({_label(v) for v in results[f"param_{x}"].compressed()}, key=_numeric_key)
     ys = sorted({_label(v) for v in results[f"param_{y}"].compressed()}, key=_numeric_key)
     grid = np.full((len(ys), len(xs)), np.nan)
-    for xv, yv, score, mx, my in zip(results[f"param_{x}"].data, results[f"param_{y}"].data,
-                                     results[f"mean_test_{metric}"],
-                                     np.ma.getmaskarray(results[f"param_{x}"]),
-                                     np.ma.getmaskarray(results[f"param_{y}"])):
+    for xv, yv, score, mx, my in zip(
+        results[f"param_{x}"].data,
+        results[f"param_{y}"].data,
+        results[f"mean_test_{metric}"],
+        np.ma.getmaskarray(results[f"param_{x}"]),
+        np.ma.getmaskarray(results[f"param_{y}"]),
+    ):
         if mx or my:
             continue
         i, j = ys.index(_label(yv)), xs.index(_label(xv))
@@ -68,8 +75,15 @@ def heatmap(search, x: str, y: str, *, metric: str | None = None, ax=None):
     for i in range(len(ys)):
         for j in range(len(xs)):
             if np.isfinite(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", color="white"
-                        if grid[i, j] < np.nanmean(grid) else "black", fontsize=9)
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i, j]:.3f}",
+                    ha="center",
+                    va="center",
+                    color="white" if grid[i, j] < np.nanmean(grid) else "black",
+                    fontsize=9,
+                )
     ax.figure.colorbar(image, ax=ax, label=f"mean test {metric}")
     ax.set_title(f"mean test {metric}")
     return ax
@@ -91,8 +105,9 @@ def _numeric_key(text):
 def learning_curves(search, *, top: int = 5, curve: str = "loss", ax=None):
     """Training loss (or validation score) per epoch of the `top` ranked candidates, mean over
     folds with the range over folds shaded."""
-    curves = search.learning_curves_[{"loss": "loss", "validation_score": "validation_score"}[
-        curve]]
+    curves = search.learning_curves_[
+        {"loss": "loss", "validation_score": "validation_score"}[curve]
+    ]
     ranks = search.cv_results_[f"rank_test_{_metric(search, None)}"]
     ax = _axes(ax)
     for index in np.argsort(ranks, kind="stable")[:top]:
@@ -102,11 +117,17 @@ def learning_curves(search, *, top: int = 5, curve: str = "loss", ax=None):
         epochs = np.arange(1, runs.shape[1] + 1)
         with np.errstate(all="ignore"):
             mean = np.nanmean(runs, axis=0)
-        label = ", ".join(f"{k}={_label(v)}"
-                          for k, v in search.cv_results_["params"][index].items())
-        line, = ax.plot(epochs, mean, label=f"#{ranks[index]} {label}")
-        ax.fill_between(epochs, np.nanmin(runs, axis=0), np.nanmax(runs, axis=0),
-                        color=line.get_color(), alpha=0.15)
+        label = ", ".join(
+            f"{k}={_label(v)}" for k, v in search.cv_results_["params"][index].items()
+        )
+        (line,) = ax.plot(epochs, mean, label=f"#{ranks[index]} {label}")
+        ax.fill_between(
+            epochs,
+            np.nanmin(runs, axis=0),
+            np.nanmax(runs, axis=0),
+            color=line.get_color(),
+            alpha=0.15,
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss" if curve == "loss" else "validation score")
     ax.set_title(f"learning curves of the top {top} candidates")

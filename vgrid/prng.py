@@ -53,8 +53,11 @@ def _mix(key, counter, domain):
 def _seed(seed):
     seed = jnp.asarray(seed)
     low = lax.convert_element_type(seed, jnp.uint32)
-    high = (lax.convert_element_type(seed >> 32, jnp.uint32) if seed.dtype.itemsize == 8
-            else jnp.zeros((), jnp.uint32))
+    high = (
+        lax.convert_element_type(seed >> 32, jnp.uint32)
+        if seed.dtype.itemsize == 8
+        else jnp.zeros((), jnp.uint32)
+    )
     return jnp.stack([_fmix(low ^ _GOLDEN), _fmix(high + _GOLDEN)])
 
 
@@ -73,12 +76,19 @@ def _random_bits(key, bit_width, shape):
     a, b = _mix(key, lax.iota(jnp.uint32, n), _BITS)
     if bit_width == 64:
         bits = (lax.convert_element_type(a, jnp.uint64) << 32) | lax.convert_element_type(
-            b, jnp.uint64)
+            b, jnp.uint64
+        )
         return bits.reshape(shape)
     dtype = {8: jnp.uint8, 16: jnp.uint16, 32: jnp.uint32}[bit_width]
     return lax.convert_element_type(a >> (32 - bit_width), dtype).reshape(shape)
 
 
-HASH_PRNG = define_prng_impl(key_shape=(2,), seed=_seed, split=_split,
-                             random_bits=_random_bits, fold_in=_fold_in, name="vgrid_hash",
-                             tag="vh")
+HASH_PRNG = define_prng_impl(
+    key_shape=(2,),
+    seed=_seed,
+    split=_split,
+    random_bits=_random_bits,
+    fold_in=_fold_in,
+    name="vgrid_hash",
+    tag="vh",
+)

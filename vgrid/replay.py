@@ -31,9 +31,20 @@ class FitRandomness(NamedTuple):
     orders: np.ndarray  # (n_epochs, n_train): rows of the data, in minibatch order, per epoch
 
 
-def replay_fit_randomness(random_state, layer_units, *, activation, n_samples, stratify,
-                          early_stopping, validation_fraction, shuffle, n_epochs, dtype,
-                          draw_init=True) -> FitRandomness:
+def replay_fit_randomness(
+    random_state,
+    layer_units,
+    *,
+    activation,
+    n_samples,
+    stratify,
+    early_stopping,
+    validation_fraction,
+    shuffle,
+    n_epochs,
+    dtype,
+    draw_init=True,
+) -> FitRandomness:
     """Consume `random_state` exactly as scikit-learn's MLP `_fit` does for these settings."""
     rs = random_state
     init = []
@@ -47,7 +58,8 @@ def replay_fit_randomness(random_state, layer_units, *, activation, n_samples, s
     rows = np.arange(n_samples)
     if early_stopping:
         train_rows, val_rows = train_test_split(
-            rows, random_state=rs, test_size=validation_fraction, stratify=stratify)
+            rows, random_state=rs, test_size=validation_fraction, stratify=stratify
+        )
     else:
         train_rows, val_rows = rows, rows[:0]
     n_train = len(train_rows)

@@ -29,8 +29,13 @@ from joblib.parallel import get_active_backend
 from .checkpoint import fingerprint_of
 from .plan import GroupPlan
 
-__all__ = ["PROGRAMS", "ProgramCache", "enable_compilation_cache", "run_groups",
-           "skips_padding_batches"]
+__all__ = [
+    "PROGRAMS",
+    "ProgramCache",
+    "enable_compilation_cache",
+    "run_groups",
+    "skips_padding_batches",
+]
 
 
 def enable_compilation_cache(path: str | None = None) -> str | None:
@@ -62,8 +67,10 @@ def _default_worker_threads() -> int:
     several devices, one worker drives them all through one sharded program."""
     if jax.default_backend() != "cpu" or jax.local_device_count() > 1:
         return 1
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
+    return max(
+        1,
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+    )
 
 
 def _take(tree, index):
@@ -80,8 +87,19 @@ class _SlotScheduler:
     stops, so that a model that stopped early does not keep costing work. Each worker thread
     owns one set of slots; all sets have the same size, so they share one compiled program."""
 
-    def __init__(self, plan, shared, inits, models, n_slots, segment_epochs, on_done=None,
-                 sharding=None, indices=None, on_segment=None):
+    def __init__(
+        self,
+        plan,
+        shared,
+        inits,
+        models,
+        n_slots,
+        segment_epochs,
+        on_done=None,
+        sharding=None,
+        indices=None,
+        on_segment=None,
+    ):
         self.plan, self.shared, self.inits, self.models = plan, shared, inits, models
         self.on_done, self.sharding, self.on_segment = on_done, sharding, on_segment
         self.n_slots, self.segment_epochs = n_slots, segment_epochs
@@ -103,8 +121,7 @@ class _SlotScheduler:
         if parked is not None:
             return one, parked
         if resume is not None:
-            return one, self.plan.kind.pad_state(resume, self.plan.config,
-                                                 self.plan.members[index])
+            return one, self.plan.kind.pad_state(resume, self.plan.config, self.plan.members[index])
         return one, self.plan.kind.fresh_states(self.plan, self.inits, one)
 
     def _stops(self, members, states):
@@ -147,10 +164,14 @@ class _SlotScheduler:
         shared = self.shared
         while any(m is not None for m in owner) and not self.stop.is_set():
             with jax.enable_x64(x64):
-                placed = (models, states) if self.sharding is None else jax.device_put(
-                    (models, states), self.sharding)
-                advanced = self.program(self.plan.config, shared, *placed,
-                                        np.int32(self.segment_epochs))
+                placed = (
+                    (models, states)
+                    if self.sharding is None
+                    else jax.device_put((models, states), self.sharding)
+                )
+                advanced = self.program(
+                    self.plan.config, shared, *placed, np.int32(self.segment_epochs)
+                )
                 states = jax.tree.map(np.array, advanced)
             live = [slot for slot, m in enumerate(owner) if m is not None]
             if self.on_segment is not None and live:
@@ -194,8 +215,11 @@ def skips_padding_batches(n_slots: int | None = None) -> bool:
     """Whether a minibatch of padding only costs (next to) nothing with this many models per
     call (None: the default): in one-model programs (the CPU's, see `CPU_SLOTS`) the step is
     skipped; batched, it is computed and discarded."""
-    return (jax.default_backend() == "cpu" and jax.local_device_count() == 1
-            and (n_slots or CPU_SLOTS) == 1)
+    return (
+        jax.default_backend() == "cpu"
+        and jax.local_device_count() == 1
+        and (n_slots or CPU_SLOTS) == 1
+    )
 
 
 #: Share of an accelerator's free memory that one group's slots may take.
@@ -218,15 +242,17 @@ def _default_slots(per_model_bytes: int, n_models: int, n_threads: int, device=N
     return int(max(1, min(per_thread, budget // per_model_bytes)))
 
 
-def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None,
-                   chunk_size=None, place=True):
+def _prepare_group(
+    plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None, chunk_size=None, place=True
+):
     """The group's arrays and how it runs; its shared arrays are put on the device(s) unless
     `place` is False (enough for its `_signature`)."""
     shared, inits, models = plan.kind.build_inputs(plan)
     n_devices = jax.local_device_count()
     n_threads = min(n_threads or _default_worker_threads(), plan.n_models)
     n_slots = n_slots or n_devices * _default_slots(
-        plan.kind.model_bytes(plan.config, shared), plan.n_models, max(n_threads, n_devices))
+        plan.kind.model_bytes(plan.config, shared), plan.n_models, max(n_threads, n_devices)
+    )
     if chunk_size:
         n_slots = min(n_slots, chunk_size)  # a chunk never needs more models per program
     sharding = replicated = None
@@ -241,22 +267,25 @@ def _prepare_group(plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs
         # With one slot, or slots for every model, nothing is refilled mid-way: train in one
         # call (on an accelerator this also keeps the state on the device the whole time).
         everything_fits = n_slots * n_threads >= plan.n_models
-        segment_epochs = (plan.config.max_epochs if n_slots == 1 or everything_fits
-                          else max(1, plan.config.max_epochs // 10))
+        segment_epochs = (
+            plan.config.max_epochs
+            if n_slots == 1 or everything_fits
+            else max(1, plan.config.max_epochs // 10)
+        )
     x64 = plan.dtype == "float64"
     if place:
         with jax.enable_x64(x64):
             shared = jax.device_put(shared, replicated)
-    return _GroupRun(plan, shared, inits, models, n_threads, n_slots, segment_epochs, x64,
-                     sharding)
+    return _GroupRun(plan, shared, inits, models, n_threads, n_slots, segment_epochs, x64, sharding)
 
 
 def _signature(run: _GroupRun):
     """What identifies the group's compiled program, and the slot inputs it is compiled for."""
     slots = _take(run.models, np.zeros(run.n_slots, int))
     states = run.plan.kind.fresh_states(run.plan, run.inits, slots)
-    shapes = str(jax.tree.map(lambda a: (np.shape(a), np.asarray(a).dtype.str),
-                              (run.shared, slots, states)))
+    shapes = str(
+        jax.tree.map(lambda a: (np.shape(a), np.asarray(a).dtype.str), (run.shared, slots, states))
+    )
     return (run.plan.kind.name, run.plan.config, run.x64, shapes), slots, states
 
 
@@ -287,16 +316,26 @@ class ProgramCache:
             if signature in self._compiled:
                 return False
         with jax.enable_x64(run.x64):
-            placed = (slots, states) if run.sharding is None else jax.device_put(
-                (slots, states), run.sharding)
+            placed = (
+                (slots, states)
+                if run.sharding is None
+                else jax.device_put((slots, states), run.sharding)
+            )
             run.plan.kind.program(run.plan.config).lower(
-                run.plan.config, run.shared, *placed, np.int32(run.segment_epochs)).compile()
+                run.plan.config, run.shared, *placed, np.int32(run.segment_epochs)
+            ).compile()
         kind = run.plan.kind
         with self._lock:
             self._compiled.add(signature)
             if hasattr(kind, "fits_in"):
-                self._hosts.append((kind, run.plan.members[0].static_key, run.plan.config,
-                                    kind.input_shapes(run.shared, run.inits, run.models)))
+                self._hosts.append(
+                    (
+                        kind,
+                        run.plan.members[0].static_key,
+                        run.plan.config,
+                        kind.input_shapes(run.shared, run.inits, run.models),
+                    )
+                )
         return True
 
     def hosted_plan(self, plan: GroupPlan) -> GroupPlan | None:
@@ -326,9 +365,14 @@ def _chunk_key(run: _GroupRun, chunk) -> str:
     XLA may round differently for another layout, and results are never mixed) and, per model,
     its parameters, data, random stream and starting state."""
     plan = run.plan
-    return fingerprint_of(plan.kind.name, plan.kind.config_identity(plan.config), run.n_slots,
-                          jax.local_device_count(), run.x64,
-                          [plan.kind.chunk_identity(plan.members[i]) for i in chunk])
+    return fingerprint_of(
+        plan.kind.name,
+        plan.kind.config_identity(plan.config),
+        run.n_slots,
+        jax.local_device_count(),
+        run.x64,
+        [plan.kind.chunk_identity(plan.members[i]) for i in chunk],
+    )
 
 
 def _joblib_workers() -> int | None:
@@ -364,8 +408,9 @@ def _run_workers(scheduler: _SlotScheduler, n_threads: int, x64: bool) -> None:
         pool.shutdown(wait=True)
 
 
-def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=None,
-                   workers=None, on_segment=None):
+def _execute_group(
+    run: _GroupRun, on_done=None, chunk_size=None, checkpoint=None, workers=None, on_segment=None
+):
     """Train a group's models, `chunk_size` at a time (all at once by default); with a
     `Checkpoint`, a chunk found there is loaded instead of trained, and each trained chunk is
     saved as soon as it is finished. Inside a user's joblib backend context the chunks are
@@ -380,8 +425,9 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
         chunk = list(range(start, min(start + size, n)))
         key = _chunk_key(run, chunk) if checkpoint is not None else None
         if checkpoint is not None:
-            template = run.plan.kind.fresh_states(run.plan, run.inits,
-                                                  _take(run.models, np.array(chunk)))
+            template = run.plan.kind.fresh_states(
+                run.plan, run.inits, _take(run.models, np.array(chunk))
+            )
             loaded = checkpoint.load(key, template)
             if loaded is not None:
                 for j, i in enumerate(chunk):
@@ -398,11 +444,19 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
             checkpoint.save(key, chunk_states)
 
     if n_workers:
-        tasks = (delayed(_train_chunk)(GroupPlan(run.plan.config,
-                                                 [run.plan.members[i] for i in chunk],
-                                                 run.plan.min_shapes, run.plan.kind),
-                                       run.n_slots, run.segment_epochs)
-                 for chunk, _ in pending)
+        tasks = (
+            delayed(_train_chunk)(
+                GroupPlan(
+                    run.plan.config,
+                    [run.plan.members[i] for i in chunk],
+                    run.plan.min_shapes,
+                    run.plan.kind,
+                ),
+                run.n_slots,
+                run.segment_epochs,
+            )
+            for chunk, _ in pending
+        )
         for (chunk, key), (chunk_states, worker) in zip(pending, Parallel()(tasks)):
             finish(chunk, key, chunk_states)
             if workers is not None:
@@ -410,18 +464,36 @@ def _execute_group(run: _GroupRun, on_done=None, chunk_size=None, checkpoint=Non
             for _ in chunk:
                 if on_done is not None:
                     on_done()
-    for chunk, key in ([] if n_workers else pending):
-        scheduler = _SlotScheduler(run.plan, run.shared, run.inits, run.models, run.n_slots,
-                                   run.segment_epochs, on_done, run.sharding, chunk,
-                                   on_segment)
+    for chunk, key in [] if n_workers else pending:
+        scheduler = _SlotScheduler(
+            run.plan,
+            run.shared,
+            run.inits,
+            run.models,
+            run.n_slots,
+            run.segment_epochs,
+            on_done,
+            run.sharding,
+            chunk,
+            on_segment,
+        )
         _run_workers(scheduler, run.n_threads, run.x64)
-        finish(chunk, key, jax.tree.map(lambda *rows: np.stack(rows),
-                                        *[scheduler.results[i] for i in chunk]))
+        finish(
+            chunk,
+            key,
+            jax.tree.map(lambda *rows: np.stack(rows), *[scheduler.results[i] for i in chunk]),
+        )
     return jax.tree.map(lambda *rows: np.stack(rows), *results)
 
 
-def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoint=None,
-               on_segment=None, **options) -> list:
+def run_groups(
+    plans: list[GroupPlan],
+    progress=None,
+    chunk_size=None,
+    checkpoint=None,
+    on_segment=None,
+    **options,
+) -> list:
     """Train every group; returns (final states, ProgramReport) per group, the states as numpy
     arrays with a leading model axis (the kind's `finish` reads them).
 
@@ -454,8 +526,14 @@ def run_groups(plans: list[GroupPlan], progress=None, chunk_size=None, checkpoin
         workers = []
         states = _execute_group(run, progress, chunk_size, checkpoint, workers, on_segment)
         report = run.plan.kind.report(
-            run.plan, run.shared, states, slots=run.n_slots, threads=run.n_threads,
-            compile_seconds=compile_time, train_seconds=time.perf_counter() - start,
-            workers=tuple(sorted(set(workers))))
+            run.plan,
+            run.shared,
+            states,
+            slots=run.n_slots,
+            threads=run.n_threads,
+            compile_seconds=compile_time,
+            train_seconds=time.perf_counter() - start,
+            workers=tuple(sorted(set(workers))),
+        )
         finished.append((states, report))
     return finished

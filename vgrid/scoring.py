@@ -36,8 +36,10 @@ from sklearn.utils.validation import validate_data
 __all__ = ["FoldScorer"]
 
 # (estimator class, its score, the metric that score computes)
-_DEFAULTS = ((MLPClassifier, ClassifierMixin.score, accuracy_score),
-             (MLPRegressor, RegressorMixin.score, r2_score))
+_DEFAULTS = (
+    (MLPClassifier, ClassifierMixin.score, accuracy_score),
+    (MLPRegressor, RegressorMixin.score, r2_score),
+)
 
 
 def _default_metric(scorer, estimator):
@@ -45,14 +47,23 @@ def _default_metric(scorer, estimator):
     scikit-learn predictions; None otherwise."""
     cls = type(estimator)
     for base, score_method, metric in _DEFAULTS:
-        if not (isinstance(estimator, base) and cls.score is score_method
-                and cls.predict is base.predict and cls._predict is base._predict
-                and cls._forward_pass_fast is BaseMultilayerPerceptron._forward_pass_fast):
+        if not (
+            isinstance(estimator, base)
+            and cls.score is score_method
+            and cls.predict is base.predict
+            and cls._predict is base._predict
+            and cls._forward_pass_fast is BaseMultilayerPerceptron._forward_pass_fast
+        ):
             continue
         if isinstance(scorer, _PassthroughScorer):
             return metric
-        if (type(scorer) is _Scorer and scorer._score_func is metric and not scorer._kwargs
-                and scorer._sign == 1 and scorer._response_method == "predict"):
+        if (
+            type(scorer) is _Scorer
+            and scorer._score_func is metric
+            and not scorer._kwargs
+            and scorer._sign == 1
+            and scorer._response_method == "predict"
+        ):
             return metric
     return None
 
@@ -86,8 +97,10 @@ class FoldScorer:
             ok = y_true.ndim == 1
             if ok and self.metric is accuracy_score:
                 try:
-                    ok = (y_true.dtype.kind in "biufUS"
-                          and type_of_target(y_true) in ("binary", "multiclass"))
+                    ok = y_true.dtype.kind in "biufUS" and type_of_target(y_true) in (
+                        "binary",
+                        "multiclass",
+                    )
                 except ValueError:  # NaN or inf among the labels: the metric raises
                     ok = False
             self._validated[key] = (y, y_true if ok else None)

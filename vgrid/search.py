@@ -71,11 +71,20 @@ from .engine import FitJob, FitOutcome, fit_estimators
 from .mlp_kind import _param_names
 from .scoring import FoldScorer
 
-__all__ = ["GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV", "RandomizedSearchCV",
-           "is_vectorizable"]
+__all__ = [
+    "GridSearchCV",
+    "HalvingGridSearchCV",
+    "HalvingRandomSearchCV",
+    "RandomizedSearchCV",
+    "is_vectorizable",
+]
 
-_VECTORIZED_TYPES = (estimators.MLPClassifier, estimators.MLPRegressor,
-                     neural_network.MLPClassifier, neural_network.MLPRegressor)
+_VECTORIZED_TYPES = (
+    estimators.MLPClassifier,
+    estimators.MLPRegressor,
+    neural_network.MLPClassifier,
+    neural_network.MLPRegressor,
+)
 
 
 #: Models fitted, scored and dropped at a time by a search: bounds its host memory on huge grids.
@@ -87,8 +96,11 @@ def _with_params(base_model, params: dict, template):
     deep copy of `template` (a clone of `base_model`) with `params` set. Unknown or nested
     parameter names, and estimators with their own `set_params`, take scikit-learn's own route
     (and its error messages)."""
-    if (type(template).set_params is not BaseEstimator.set_params
-            or any("__" in k for k in params) or not set(params) <= _param_names(type(template))):
+    if (
+        type(template).set_params is not BaseEstimator.set_params
+        or any("__" in k for k in params)
+        or not set(params) <= _param_names(type(template))
+    ):
         return clone(base_model).set_params(**clone(params, safe=False))
     callbacks = getattr(template, "_skl_callbacks", None)
     # Callbacks are shared by reference between clones, as scikit-learn's clone does.
@@ -103,8 +115,7 @@ def is_vectorizable(estimator, param_grid=None) -> bool:
     `FlaxClassifier`/`FlaxRegressor`, or a Pipeline ending in one (as long as the grid does not
     swap that last step)."""
     name, model = pipeline.final_step(estimator)
-    if not (type(model) in _VECTORIZED_TYPES
-            or isinstance(model, flax_estimators.FlaxEstimator)):
+    if not (type(model) in _VECTORIZED_TYPES or isinstance(model, flax_estimators.FlaxEstimator)):
         return False
     grids = param_grid if isinstance(param_grid, list) else [param_grid or {}]
     return name is None or all(name not in grid for grid in grids if hasattr(grid, "keys"))
@@ -125,7 +136,9 @@ def _note_not_vectorized(estimator) -> None:
         _NOT_VECTORIZED_NOTED.add(name)
         logging.getLogger("vgrid").warning(
             "vgrid does not vectorize %s: its grid is evaluated by scikit-learn's search, one "
-            "fit at a time.", name)
+            "fit at a time.",
+            name,
+        )
 
 
 def _fit_line(parameters, progress, verbose, test_scores, train_scores, total_time):
@@ -158,12 +171,13 @@ def _fit_line(parameters, progress, verbose, test_scores, train_scores, total_ti
 
 def _curves_of(fitted, n_candidates, n_splits):
     """Per candidate: (loss curves, validation-score curves), one row per split."""
+
     def curve(est, name):
         values = getattr(pipeline.final_step(est)[1], name, None) if est is not None else None
         return np.asarray(values if values is not None else [], float)
 
     per_job = [(curve(est, "loss_curve_"), curve(est, "validation_scores_")) for est in fitted]
-    return [per_job[c * n_splits:(c + 1) * n_splits] for c in range(n_candidates)]
+    return [per_job[c * n_splits : (c + 1) * n_splits] for c in range(n_candidates)]
 
 
 def _stack_curves(curves):
@@ -174,7 +188,7 @@ def _stack_curves(curves):
         array = np.full((len(curves), len(curves[0]) if curves else 0, n_epochs), np.nan)
         for i, cand in enumerate(curves):
             for j, pair in enumerate(cand):
-                array[i, j, :len(pair[k])] = pair[k]
+                array[i, j, : len(pair[k])] = pair[k]
         out[name] = array
     return out
 
@@ -219,8 +233,14 @@ class _VectorizedSearchMixin:
         knobs = {"verbose", "n_jobs", "pre_dispatch", "checkpoint", "chunk_size"}
         settings = {k: v for k, v in self.get_params(deep=False).items() if k not in knobs}
         # By content (values, not repr); a part with no stable description raises here.
-        fingerprint = fingerprint_of(search=type(self), chunk_size=self._chunk_size(), X=X, y=y,
-                                     fit_params=params, **settings)
+        fingerprint = fingerprint_of(
+            search=type(self),
+            chunk_size=self._chunk_size(),
+            X=X,
+            y=y,
+            fit_params=params,
+            **settings,
+        )
         return Checkpoint(os.fspath(folder), fingerprint)
 
     def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
@@ -232,8 +252,11 @@ class _VectorizedSearchMixin:
     def _continues_survivors(self) -> bool:
         """Halving on the epochs resource (an MLP's `max_iter`, a Flax estimator's
         `max_epochs`) continues each survivor instead of retraining it."""
-        return (self.continue_survivors and isinstance(self, BaseSuccessiveHalving)
-                and self.resource in ("max_iter", "max_epochs"))
+        return (
+            self.continue_survivors
+            and isinstance(self, BaseSuccessiveHalving)
+            and self.resource in ("max_iter", "max_epochs")
+        )
 
     def _n_threads(self):
         """CPU worker threads: `n_jobs` when the user set it (-1 or None: one per core)."""
@@ -245,8 +268,9 @@ class _VectorizedSearchMixin:
     def _survivor_key(self, parameters, split):
         return repr(sorted((k, v) for k, v in parameters.items() if k != self.resource)), split
 
-    def _evaluate_vectorized(self, base_estimator, X, y, candidate_params, splits, scorers,
-                             routed_params):
+    def _evaluate_vectorized(
+        self, base_estimator, X, y, candidate_params, splits, scorers, routed_params
+    ):
         fit_params = routed_params.estimator.fit
         model_params = pipeline.model_fit_params(base_estimator, fit_params)
         _, base_model = pipeline.final_step(base_estimator)
@@ -256,28 +280,54 @@ class _VectorizedSearchMixin:
             X_train, y_train = _safe_split(base_estimator, X, y, train)
             X_test, y_test = _safe_split(base_estimator, X, y, test, train)
             weights = model_params["sample_weight"]
-            folds.append(dict(
-                train=(X_train, y_train), test=(X_test, y_test),
-                split=fingerprint_of(np.asarray(train), np.asarray(test)),
-                sample_weight=None if weights is None else _check_method_params(
-                    X, {"w": weights}, train)["w"],
-                score_train=_check_method_params(X, score_params, train),
-                score_test=_check_method_params(X, score_params, test)))
+            folds.append(
+                dict(
+                    train=(X_train, y_train),
+                    test=(X_test, y_test),
+                    split=fingerprint_of(np.asarray(train), np.asarray(test)),
+                    sample_weight=None
+                    if weights is None
+                    else _check_method_params(X, {"w": weights}, train)["w"],
+                    score_train=_check_method_params(X, score_params, train),
+                    score_test=_check_method_params(X, score_params, test),
+                )
+            )
         # Blocks of candidates: fit, score, drop the fitted models; then the next block.
         preprocessed, survivors, out = {}, {}, []
         block = max(1, BLOCK_MODELS // len(folds))
         refit_rows = _num_samples(X) if self.refit else None
         for first in range(0, len(candidate_params), block):
-            out.extend(self._evaluate_block(
-                base_estimator, base_model, candidate_params, first,
-                min(first + block, len(candidate_params)), folds, scorers, preprocessed,
-                survivors, refit_rows))
+            out.extend(
+                self._evaluate_block(
+                    base_estimator,
+                    base_model,
+                    candidate_params,
+                    first,
+                    min(first + block, len(candidate_params)),
+                    folds,
+                    scorers,
+                    preprocessed,
+                    survivors,
+                    refit_rows,
+                )
+            )
         if self._continues_survivors():
             self._survivors = survivors
         return out
 
-    def _evaluate_block(self, base_estimator, base_model, candidate_params, first, last, folds,
-                        scorers, preprocessed, survivors, refit_rows=None):
+    def _evaluate_block(
+        self,
+        base_estimator,
+        base_model,
+        candidate_params,
+        first,
+        last,
+        folds,
+        scorers,
+        preprocessed,
+        survivors,
+        refit_rows=None,
+    ):
         """Fit and score candidates[first:last] on every fold; only scores leave this method
         (the fitted models are dropped), so a huge grid's host memory stays bounded by a block.
         `preprocessed` caches the preprocessing per (parameters, fold) across blocks. Programs
@@ -294,12 +344,15 @@ class _VectorizedSearchMixin:
                     start = time.time()
                     try:
                         preprocessed[data_key] = pipeline.fit_preprocessing(
-                            base_estimator, pre, *fold["train"])
-                    except Exception:  # noqa: BLE001 - a fit failure, as in scikit-learn
+                            base_estimator, pre, *fold["train"]
+                        )
+                    except Exception:
                         if self.error_score == "raise":
                             raise
-                        preprocessed[data_key] = (None, FitOutcome(
-                            fit_time=time.time() - start, error=format_exc()))
+                        preprocessed[data_key] = (
+                            None,
+                            FitOutcome(fit_time=time.time() - start, error=format_exc()),
+                        )
                 steps, X_train = preprocessed[data_key]
                 if isinstance(X_train, FitOutcome):
                     failures[len(pairs) - 1] = X_train
@@ -307,33 +360,59 @@ class _VectorizedSearchMixin:
                     continue
                 model = _with_params(base_model, own, template)
                 key = self._survivor_key(parameters, s) if continuing else None
-                jobs.append(FitJob(model, X_train, fold["train"][1], fold["sample_weight"],
-                                   data_key=data_key,
-                                   resume_state=self._survivors.get(key) if continuing else None,
-                                   keep_state=continuing))
+                jobs.append(
+                    FitJob(
+                        model,
+                        X_train,
+                        fold["train"][1],
+                        fold["sample_weight"],
+                        data_key=data_key,
+                        resume_state=self._survivors.get(key) if continuing else None,
+                        keep_state=continuing,
+                    )
+                )
                 fitted.append(pipeline.assemble(base_estimator, parameters, steps, model))
         reports = []
         # Room in every program for the refit on all rows, which then compiles nothing.
-        job_outcomes = iter(fit_estimators(
-            jobs, raise_errors=self.error_score == "raise", reports=reports,
-            progress=self.verbose > 0, chunk_size=self._chunk_size(),
-            checkpoint=self._checkpoint, refit_rows=refit_rows, n_threads=self._n_threads(),
-            **self._segment_schedule([(pairs[i], fitted[i], folds[pairs[i][1]])
-                                      for i in range(len(pairs)) if i not in failures],
-                                     scorers, base_estimator)))
-        outcomes = [failures[i] if i in failures else next(job_outcomes)
-                    for i in range(len(pairs))]
+        job_outcomes = iter(
+            fit_estimators(
+                jobs,
+                raise_errors=self.error_score == "raise",
+                reports=reports,
+                progress=self.verbose > 0,
+                chunk_size=self._chunk_size(),
+                checkpoint=self._checkpoint,
+                refit_rows=refit_rows,
+                n_threads=self._n_threads(),
+                **self._segment_schedule(
+                    [
+                        (pairs[i], fitted[i], folds[pairs[i][1]])
+                        for i in range(len(pairs))
+                        if i not in failures
+                    ],
+                    scorers,
+                    base_estimator,
+                ),
+            )
+        )
+        outcomes = [failures[i] if i in failures else next(job_outcomes) for i in range(len(pairs))]
         self.vectorization_.extend(reports)
         self._curves.extend(_curves_of(fitted, last - first, len(folds)))
         if continuing:
-            survivors.update({self._survivor_key(parameters, s): outcome.state
-                              for (c, s, parameters), outcome in zip(pairs, outcomes)
-                              if outcome.state is not None})
+            survivors.update(
+                {
+                    self._survivor_key(parameters, s): outcome.state
+                    for (c, s, parameters), outcome in zip(pairs, outcomes)
+                    if outcome.state is not None
+                }
+            )
             self.resumed_epochs_ += sum(o.resumed_epochs for o in outcomes)
         if self.verbose > 0:
             n_vectorized = sum(r.n_models for r in reports)
-            print(f"vgrid: {n_vectorized} of {len(pairs)} fits vectorized in {len(reports)} "
-                  f"program{'s' if len(reports) != 1 else ''}")
+            print(
+                f"vgrid: {n_vectorized} of {len(pairs)} fits vectorized in {len(reports)} "
+                f"program{'s' if len(reports) != 1 else ''}"
+            )
             for report in reports:
                 print(f"  {report}")
 
@@ -350,20 +429,30 @@ class _VectorizedSearchMixin:
                 else:
                     test_scores = self.error_score
                 if self.return_train_score:
-                    train_scores = (test_scores.copy() if isinstance(test_scores, dict)
-                                    else test_scores)
+                    train_scores = (
+                        test_scores.copy() if isinstance(test_scores, dict) else test_scores
+                    )
                 score_time = 0.0
             else:
-                test_scores = scorer.score(estimator, *fold["test"], fold["score_test"],
-                                           self.error_score)
+                test_scores = scorer.score(
+                    estimator, *fold["test"], fold["score_test"], self.error_score
+                )
                 score_time = time.time() - start
                 if self.return_train_score:
-                    train_scores = scorer.score(estimator, *fold["train"], fold["score_train"],
-                                                self.error_score)
+                    train_scores = scorer.score(
+                        estimator, *fold["train"], fold["score_train"], self.error_score
+                    )
             if self.verbose > 1:
-                print(_fit_line(parameters, ((s, len(folds)), (c, len(candidate_params))),
-                                self.verbose, test_scores, train_scores,
-                                outcome.fit_time + score_time))
+                print(
+                    _fit_line(
+                        parameters,
+                        ((s, len(folds)), (c, len(candidate_params))),
+                        self.verbose,
+                        test_scores,
+                        train_scores,
+                        outcome.fit_time + score_time,
+                    )
+                )
             result["test_scores"] = test_scores
             if self.return_train_score:
                 result["train_scores"] = train_scores
@@ -380,8 +469,8 @@ class _VectorizedSearchMixin:
         params = _check_method_params(X, params=params)
         routed_params = self._get_routed_params_for_fit(params)
         root_ctx = self._init_callback_context(
-            max_subtasks=1 + (self.refit is not False)).call_on_fit_task_begin(
-            estimator=self, X=X, y=y)
+            max_subtasks=1 + (self.refit is not False)
+        ).call_on_fit_task_begin(estimator=self, X=X, y=y)
         self._checked_cv_orig = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         self._check_input_parameters(X=X, y=y, split_params=routed_params.splitter.split)
         self.n_splits_ = self._checked_cv_orig.get_n_splits(X, y, **routed_params.splitter.split)
@@ -401,16 +490,22 @@ class _VectorizedSearchMixin:
             candidate_params = list(candidate_params)
             splits = list(cv.split(X, y, **routed_params.splitter.split))
             if len(splits) != self.n_splits_:
-                raise ValueError("cv.split and cv.get_n_splits return inconsistent results. "
-                                 f"Expected {self.n_splits_} splits, got {len(splits)}")
+                raise ValueError(
+                    "cv.split and cv.get_n_splits return inconsistent results. "
+                    f"Expected {self.n_splits_} splits, got {len(splits)}"
+                )
             if self.verbose > 0:
-                print(f"Fitting {self.n_splits_} folds for each of {len(candidate_params)} "
-                      f"candidates, totalling {len(candidate_params) * self.n_splits_} fits")
-            out = self._evaluate_vectorized(base_estimator, X, y, candidate_params, splits,
-                                            scorers, routed_params)
+                print(
+                    f"Fitting {self.n_splits_} folds for each of {len(candidate_params)} "
+                    f"candidates, totalling {len(candidate_params) * self.n_splits_} fits"
+                )
+            out = self._evaluate_vectorized(
+                base_estimator, X, y, candidate_params, splits, scorers, routed_params
+            )
             if len(out) < 1:
-                raise ValueError("No fits were performed. Was the CV iterator empty? "
-                                 "Were there no candidates?")
+                raise ValueError(
+                    "No fits were performed. Was the CV iterator empty? Were there no candidates?"
+                )
             _warn_or_raise_about_fit_failures(out, self.error_score)
             if callable(self.scoring):
                 _insert_error_scores(out, self.error_score)
@@ -419,8 +514,9 @@ class _VectorizedSearchMixin:
             if more_results is not None:
                 for key, value in more_results.items():
                     all_more_results[key].extend(value)
-            results = self._format_results(all_candidate_params, self.n_splits_, all_out,
-                                           all_more_results)
+            results = self._format_results(
+                all_candidate_params, self.n_splits_, all_out, all_more_results
+            )
             return results
 
         self._run_search(evaluate_candidates, callback_ctx=root_ctx)
@@ -441,21 +537,28 @@ class _VectorizedSearchMixin:
             pre, own = pipeline.split_params(base_estimator, self.best_params_)
             steps, X_model = pipeline.fit_preprocessing(base_estimator, pre, X, y)
             model = clone(pipeline.final_step(base_estimator)[1]).set_params(
-                **clone(own, safe=False))
-            sample_weight = pipeline.model_fit_params(
-                base_estimator, routed_params.estimator.fit)["sample_weight"]
+                **clone(own, safe=False)
+            )
+            sample_weight = pipeline.model_fit_params(base_estimator, routed_params.estimator.fit)[
+                "sample_weight"
+            ]
             # The best candidate's cross-validation fits tell how long its refit will run.
             epochs = [len(loss) for loss, _ in self._curves[self.best_index_]]
             hint = int(np.ceil(np.mean(epochs))) if epochs and min(epochs) > 0 else None
             (outcome,) = fit_estimators(
                 [FitJob(model, X_model, y, sample_weight, epochs_hint=hint)],
-                allow_numpy_fit=True, n_threads=self._n_threads())
+                allow_numpy_fit=True,
+                n_threads=self._n_threads(),
+            )
             self.refit_engine_ = outcome.engine
             if self.verbose > 0 and self.refit_engine_ == "scikit-learn":
-                print("vgrid: refit by scikit-learn's own fit (one model: cheaper than "
-                      "compiling a program for it)")
-            self.best_estimator_ = pipeline.assemble(base_estimator, self.best_params_, steps,
-                                                     model)
+                print(
+                    "vgrid: refit by scikit-learn's own fit (one model: cheaper than "
+                    "compiling a program for it)"
+                )
+            self.best_estimator_ = pipeline.assemble(
+                base_estimator, self.best_params_, steps, model
+            )
             self.refit_time_ = time.time() - start
             if hasattr(self.best_estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_
@@ -464,8 +567,10 @@ class _VectorizedSearchMixin:
         self.cv_results_ = results
         self.learning_curves_ = _stack_curves(self._curves)
         if self._checkpoint is not None:
-            self.checkpoint_chunks_ = {"loaded": self._checkpoint.loaded,
-                                       "saved": self._checkpoint.saved}
+            self.checkpoint_chunks_ = {
+                "loaded": self._checkpoint.loaded,
+                "saved": self._checkpoint.saved,
+            }
         del self._curves, self._survivors, self._checkpoint
         if not self._continues_survivors():
             del self.resumed_epochs_
@@ -491,12 +596,34 @@ class GridSearchCV(_VectorizedSearchMixin, model_selection.GridSearchCV):
         4
     """
 
-    def __init__(self, estimator, param_grid, *, scoring=None, n_jobs=None, refit=True,
-                 cv=None, verbose=0, pre_dispatch="2*n_jobs", error_score=np.nan,
-                 return_train_score=False, chunk_size="auto", checkpoint=None):
-        super().__init__(estimator, param_grid, scoring=scoring, n_jobs=n_jobs, refit=refit,
-                         cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
-                         error_score=error_score, return_train_score=return_train_score)
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        error_score=np.nan,
+        return_train_score=False,
+        chunk_size="auto",
+        checkpoint=None,
+    ):
+        super().__init__(
+            estimator,
+            param_grid,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            error_score=error_score,
+            return_train_score=return_train_score,
+        )
         self.chunk_size = chunk_size
         self.checkpoint = checkpoint
 
@@ -520,14 +647,38 @@ class RandomizedSearchCV(_VectorizedSearchMixin, model_selection.RandomizedSearc
         4
     """
 
-    def __init__(self, estimator, param_distributions, *, n_iter=10, scoring=None, n_jobs=None,
-                 refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs", random_state=None,
-                 error_score=np.nan, return_train_score=False, chunk_size="auto",
-                 checkpoint=None):
-        super().__init__(estimator, param_distributions, n_iter=n_iter, scoring=scoring,
-                         n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
-                         pre_dispatch=pre_dispatch, random_state=random_state,
-                         error_score=error_score, return_train_score=return_train_score)
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_iter=10,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        random_state=None,
+        error_score=np.nan,
+        return_train_score=False,
+        chunk_size="auto",
+        checkpoint=None,
+    ):
+        super().__init__(
+            estimator,
+            param_distributions,
+            n_iter=n_iter,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+        )
         self.chunk_size = chunk_size
         self.checkpoint = checkpoint
 
@@ -553,17 +704,44 @@ class HalvingGridSearchCV(_VectorizedSearchMixin, model_selection.HalvingGridSea
         [9, 27]
     """
 
-    def __init__(self, estimator, param_grid, *, factor=3, resource="n_samples",
-                 max_resources="auto", min_resources="exhaust", aggressive_elimination=False,
-                 cv=5, scoring=None, refit=True, error_score=np.nan, return_train_score=True,
-                 random_state=None, n_jobs=None, verbose=0, chunk_size="auto",
-                 checkpoint=None):
-        super().__init__(estimator, param_grid, factor=factor, resource=resource,
-                         max_resources=max_resources, min_resources=min_resources,
-                         aggressive_elimination=aggressive_elimination, cv=cv, scoring=scoring,
-                         refit=refit, error_score=error_score,
-                         return_train_score=return_train_score, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose)
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        factor=3,
+        resource="n_samples",
+        max_resources="auto",
+        min_resources="exhaust",
+        aggressive_elimination=False,
+        cv=5,
+        scoring=None,
+        refit=True,
+        error_score=np.nan,
+        return_train_score=True,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+        chunk_size="auto",
+        checkpoint=None,
+    ):
+        super().__init__(
+            estimator,
+            param_grid,
+            factor=factor,
+            resource=resource,
+            max_resources=max_resources,
+            min_resources=min_resources,
+            aggressive_elimination=aggressive_elimination,
+            cv=cv,
+            scoring=scoring,
+            refit=refit,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            verbose=verbose,
+        )
         self.chunk_size = chunk_size
         self.checkpoint = checkpoint
 
@@ -582,17 +760,45 @@ class HalvingRandomSearchCV(_VectorizedSearchMixin, model_selection.HalvingRando
         [6, 2]
     """
 
-    def __init__(self, estimator, param_distributions, *, n_candidates="exhaust", factor=3,
-                 resource="n_samples", max_resources="auto", min_resources="smallest",
-                 aggressive_elimination=False, cv=5, scoring=None, refit=True,
-                 error_score=np.nan, return_train_score=True, random_state=None, n_jobs=None,
-                 verbose=0, chunk_size="auto", checkpoint=None):
-        super().__init__(estimator, param_distributions, n_candidates=n_candidates,
-                         factor=factor, resource=resource, max_resources=max_resources,
-                         min_resources=min_resources,
-                         aggressive_elimination=aggressive_elimination, cv=cv, scoring=scoring,
-                         refit=refit, error_score=error_score,
-                         return_train_score=return_train_score, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose)
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_candidates="exhaust",
+        factor=3,
+        resource="n_samples",
+        max_resources="auto",
+        min_resources="smallest",
+        aggressive_elimination=False,
+        cv=5,
+        scoring=None,
+        refit=True,
+        error_score=np.nan,
+        return_train_score=True,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+        chunk_size="auto",
+        checkpoint=None,
+    ):
+        super().__init__(
+            estimator,
+            param_distributions,
+            n_candidates=n_candidates,
+            factor=factor,
+            resource=resource,
+            max_resources=max_resources,
+            min_resources=min_resources,
+            aggressive_elimination=aggressive_elimination,
+            cv=cv,
+            scoring=scoring,
+            refit=refit,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            verbose=verbose,
+        )
         self.chunk_size = chunk_size
         self.checkpoint = checkpoint

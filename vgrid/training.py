@@ -30,9 +30,20 @@ from jax.scipy.special import xlogy
 
 from .network import MaskedMLP, output_activation
 
-__all__ = ["GroupConfig", "HyperParams", "ModelInputs", "ModelState", "SharedInputs",
-           "TrainResult", "initial_states", "train_segment", "segment_program",
-           "results_from_states", "SCHEDULES", "QUICK_COMPILE_OPTIONS"]
+__all__ = [
+    "GroupConfig",
+    "HyperParams",
+    "ModelInputs",
+    "ModelState",
+    "SharedInputs",
+    "TrainResult",
+    "initial_states",
+    "train_segment",
+    "segment_program",
+    "results_from_states",
+    "SCHEDULES",
+    "QUICK_COMPILE_OPTIONS",
+]
 
 SCHEDULES = {"constant": 0, "invscaling": 1, "adaptive": 2}
 
@@ -179,8 +190,9 @@ def _select(pred, new, old):
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
 
 
-def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
-                 state: ModelState, n_epochs) -> ModelState:
+def _advance_one(
+    config: GroupConfig, shared: SharedInputs, model: ModelInputs, state: ModelState, n_epochs
+) -> ModelState:
     net = MaskedMLP(config.hidden_widths, config.n_outputs, config.activation)
     out_act = output_activation(config.out_activation)
     hp = model.hyper
@@ -189,8 +201,11 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
     n_table_epochs = shared.orders.shape[1]
 
     def rows_data(rows):
-        return (shared.X[model.data_id, rows], shared.Y[model.data_id, rows],
-                shared.W[model.data_id, rows])
+        return (
+            shared.X[model.data_id, rows],
+            shared.Y[model.data_id, rows],
+            shared.W[model.data_id, rows],
+        )
 
     def surrogate(params, x, y, w, w_sum):
         # Its gradient is scikit-learn's backprop: delta_out = w * (out - y), grads / w_sum.
@@ -209,11 +224,13 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
             step = opt.step + 1
             t = step.astype(dtype)
             first = jax.tree.map(lambda m, g: hp.beta_1 * m + (1 - hp.beta_1) * g, opt.first, grads)
-            second = jax.tree.map(lambda v, g: hp.beta_2 * v + (1 - hp.beta_2) * g**2,
-                                  opt.second, grads)
+            second = jax.tree.map(
+                lambda v, g: hp.beta_2 * v + (1 - hp.beta_2) * g**2, opt.second, grads
+            )
             lr_t = hp.learning_rate_init * jnp.sqrt(1 - hp.beta_2**t) / (1 - hp.beta_1**t)
-            new_params = jax.tree.map(lambda p, m, v: p + (-lr_t * m) / (jnp.sqrt(v) + hp.epsilon),
-                                      params, first, second)
+            new_params = jax.tree.map(
+                lambda p, m, v: p + (-lr_t * m) / (jnp.sqrt(v) + hp.epsilon), params, first, second
+            )
             return new_params, OptState(first, second, step, opt.learning_rate), batch_loss
         lr = opt.learning_rate
         velocity = jax.tree.map(lambda v, g: hp.momentum * v - lr * g, opt.first, grads)
@@ -245,11 +262,16 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
         order = shared.orders[model.order_id, state.n_iter % n_table_epochs]
         # The epoch's rows in minibatch order, gathered at once; the scan then reads them
         # minibatch by minibatch (one large gather is cheaper than one per minibatch).
-        batches = (jnp.arange(config.n_batches, dtype=dtype), *jax.tree.map(
-            lambda a: a.reshape(config.n_batches, config.batch_size, *a.shape[1:]),
-            rows_data(order)))
+        batches = (
+            jnp.arange(config.n_batches, dtype=dtype),
+            *jax.tree.map(
+                lambda a: a.reshape(config.n_batches, config.batch_size, *a.shape[1:]),
+                rows_data(order),
+            ),
+        )
         (params, opt, loss_sum), _ = lax.scan(
-            minibatch, (state.params, state.opt, jnp.zeros((), dtype)), batches)
+            minibatch, (state.params, state.opt, jnp.zeros((), dtype)), batches
+        )
         n_iter = state.n_iter + 1
         loss = loss_sum / model.n_train
         samples_seen = state.samples_seen + model.n_train
@@ -274,9 +296,11 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
         best_loss = jnp.where(~es & (loss < best_loss), loss, best_loss)
         triggered = count > hp.n_iter_no_change
         if config.solver == "sgd":
-            lr = jnp.where(hp.schedule == SCHEDULES["invscaling"],
-                           hp.learning_rate_init / (samples_seen + 1) ** hp.power_t,
-                           opt.learning_rate)
+            lr = jnp.where(
+                hp.schedule == SCHEDULES["invscaling"],
+                hp.learning_rate_init / (samples_seen + 1) ** hp.power_t,
+                opt.learning_rate,
+            )
             reduce = triggered & (hp.schedule == SCHEDULES["adaptive"]) & (lr > 1e-6)
             opt = opt._replace(learning_rate=jnp.where(reduce, lr / 5.0, lr))
             count = jnp.where(reduce, 0, count)
@@ -284,10 +308,19 @@ def _advance_one(config: GroupConfig, shared: SharedInputs, model: ModelInputs,
         else:
             stop = triggered
         return ModelState(
-            params=params, best_params=best_params, opt=opt, n_iter=n_iter,
-            samples_seen=samples_seen, no_improvement_count=count, best_loss=best_loss,
-            best_validation_score=best_val, loss_curve=state.loss_curve.at[n_iter - 1].set(loss),
-            validation_scores=val_scores, stopped_by_rule=stop, done=stop | (n_iter >= hp.max_iter))
+            params=params,
+            best_params=best_params,
+            opt=opt,
+            n_iter=n_iter,
+            samples_seen=samples_seen,
+            no_improvement_count=count,
+            best_loss=best_loss,
+            best_validation_score=best_val,
+            loss_curve=state.loss_curve.at[n_iter - 1].set(loss),
+            validation_scores=val_scores,
+            stopped_by_rule=stop,
+            done=stop | (n_iter >= hp.max_iter),
+        )
 
     stop_at = state.n_iter + n_epochs
     return lax.while_loop(lambda st: ~st.done & (st.n_iter < stop_at), epoch, state)
@@ -300,38 +333,56 @@ def initial_states(shared_inits: dict, models: ModelInputs, max_epochs: int, dty
     zeros = jax.tree.map(np.zeros_like, params0)
     nan_curve = np.full((n, max_epochs), np.nan, dtype)
     return ModelState(
-        params=params0, best_params=jax.tree.map(np.copy, params0),
-        opt=OptState(zeros, jax.tree.map(np.copy, zeros), np.zeros(n, np.int32),
-                     models.hyper.learning_rate_init.astype(dtype)),
-        n_iter=np.zeros(n, np.int32), samples_seen=np.zeros(n, dtype),
-        no_improvement_count=np.zeros(n, np.int32), best_loss=np.full(n, np.inf, dtype),
-        best_validation_score=np.full(n, -np.inf, dtype), loss_curve=nan_curve,
-        validation_scores=nan_curve.copy(), stopped_by_rule=np.zeros(n, bool),
-        done=np.zeros(n, bool))
+        params=params0,
+        best_params=jax.tree.map(np.copy, params0),
+        opt=OptState(
+            zeros,
+            jax.tree.map(np.copy, zeros),
+            np.zeros(n, np.int32),
+            models.hyper.learning_rate_init.astype(dtype),
+        ),
+        n_iter=np.zeros(n, np.int32),
+        samples_seen=np.zeros(n, dtype),
+        no_improvement_count=np.zeros(n, np.int32),
+        best_loss=np.full(n, np.inf, dtype),
+        best_validation_score=np.full(n, -np.inf, dtype),
+        loss_curve=nan_curve,
+        validation_scores=nan_curve.copy(),
+        stopped_by_rule=np.zeros(n, bool),
+        done=np.zeros(n, bool),
+    )
 
 
 def results_from_states(states: ModelState, early_stopping) -> TrainResult:
     """The fitted result of finished states (early stopping keeps the best parameters)."""
+
     def pick(best, last):
         return np.where(early_stopping.reshape((-1,) + (1,) * (best.ndim - 1)), best, last)
 
     return TrainResult(
         params=jax.tree.map(pick, states.best_params, states.params),
-        opt=states.opt, loss_curve=states.loss_curve, validation_scores=states.validation_scores,
-        n_iter=states.n_iter, stopped_by_rule=states.stopped_by_rule, best_loss=states.best_loss,
+        opt=states.opt,
+        loss_curve=states.loss_curve,
+        validation_scores=states.validation_scores,
+        n_iter=states.n_iter,
+        stopped_by_rule=states.stopped_by_rule,
+        best_loss=states.best_loss,
         best_validation_score=states.best_validation_score,
-        no_improvement_count=states.no_improvement_count)
+        no_improvement_count=states.no_improvement_count,
+    )
 
 
-def _train_segment(config: GroupConfig, shared: SharedInputs, models: ModelInputs,
-                   states: ModelState, n_epochs) -> ModelState:
+def _train_segment(
+    config: GroupConfig, shared: SharedInputs, models: ModelInputs, states: ModelState, n_epochs
+) -> ModelState:
     if states.n_iter.shape[0] == 1:
         # One model: no vmap, so the epoch loop needs no per-leaf selects to freeze stopped
         # models and the matrix products are plain ones (a smaller, faster-compiling program).
         one = jax.tree.map(lambda a: a[0], (models, states))
         return jax.tree.map(lambda a: a[None], _advance_one(config, shared, *one, n_epochs))
     return jax.vmap(partial(_advance_one, config, shared), in_axes=(0, 0, None))(
-        models, states, n_epochs)
+        models, states, n_epochs
+    )
 
 
 #: XLA options of a program compiled for a quick compile (`GroupConfig.quick_compile`): the
@@ -342,8 +393,7 @@ QUICK_COMPILE_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 _PROGRAMS = {
     False: jax.jit(_train_segment, static_argnames="config"),
-    True: jax.jit(_train_segment, static_argnames="config",
-                  compiler_options=QUICK_COMPILE_OPTIONS),
+    True: jax.jit(_train_segment, static_argnames="config", compiler_options=QUICK_COMPILE_OPTIONS),
 }
 
 
@@ -353,8 +403,9 @@ def segment_program(config: GroupConfig):
     return _PROGRAMS[config.quick_compile]
 
 
-def train_segment(config: GroupConfig, shared: SharedInputs, models: ModelInputs,
-                  states: ModelState, n_epochs) -> ModelState:
+def train_segment(
+    config: GroupConfig, shared: SharedInputs, models: ModelInputs, states: ModelState, n_epochs
+) -> ModelState:
     """Advance every model by up to `n_epochs` epochs (fewer if it stops); one XLA program,
     jitted with `config` static (`segment_program`)."""
     return segment_program(config)(config, shared, models, states, n_epochs)

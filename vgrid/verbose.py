@@ -34,10 +34,10 @@ def training_log(est) -> list[str]:
     adaptive = est.solver == "sgd" and est.learning_rate == "adaptive"
     for epoch in range(est.n_iter_):
         loss = est.loss_curve_[epoch]
-        lines.append("Iteration %d, loss = %.8f" % (epoch + 1, loss))
+        lines.append(f"Iteration {epoch + 1}, loss = {loss:.8f}")
         if est.early_stopping:
             score = est.validation_scores_[epoch]
-            lines.append("Validation score: %f" % score)
+            lines.append(f"Validation score: {score:f}")
             count = count + 1 if score < best_score + est.tol else 0
             best_score = max(best_score, score)
             what = "Validation score"
@@ -46,8 +46,10 @@ def training_log(est) -> list[str]:
             best_loss = min(best_loss, loss)
             what = "Training loss"
         if count > est.n_iter_no_change:
-            message = "%s did not improve more than tol=%f for %d consecutive epochs." % (
-                what, est.tol, est.n_iter_no_change)
+            message = (
+                f"{what} did not improve more than tol={est.tol:f} for"
+                f" {est.n_iter_no_change} consecutive epochs."
+            )
             if not adaptive:
                 lines.append(message + " Stopping.")
                 break
@@ -55,7 +57,7 @@ def training_log(est) -> list[str]:
                 lines.append(message + " Learning rate too small. Stopping.")
                 break
             learning_rate /= 5.0
-            lines.append(message + " Setting learning rate to %f" % learning_rate)
+            lines.append(message + f" Setting learning rate to {learning_rate:f}")
             count = 0
     return lines
 

@@ -17,5 +17,15 @@ from .measure import measure_problem
 from .runner import BenchError, add_arguments, run
 from .workloads import DEFAULT_WORKLOADS, WORKLOADS, WORKLOADS_VERSION, build, build_scaling
 
-__all__ = ["DEFAULT_WORKLOADS", "WORKLOADS", "WORKLOADS_VERSION", "BenchError", "add_arguments",
-           "build", "build_scaling", "measure_problem", "run", "search_flop"]
+__all__ = [
+    "DEFAULT_WORKLOADS",
+    "WORKLOADS",
+    "WORKLOADS_VERSION",
+    "BenchError",
+    "add_arguments",
+    "build",
+    "build_scaling",
+    "measure_problem",
+    "run",
+    "search_flop",
+]

@@ -32,13 +32,18 @@ def _lowered_flop(fn, *args) -> float:
     return float(analysis["flops"])
 
 
-_ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "logistic": jax.nn.sigmoid,
-                "identity": lambda x: x}
+_ACTIVATIONS = {
+    "relu": jax.nn.relu,
+    "tanh": jnp.tanh,
+    "logistic": jax.nn.sigmoid,
+    "identity": lambda x: x,
+}
 
 
 @functools.cache
-def mlp_step_flop(n_features: int, hidden: tuple, n_outputs: int, rows: int, dtype: str,
-                  activation: str = "relu") -> float:
+def mlp_step_flop(
+    n_features: int, hidden: tuple, n_outputs: int, rows: int, dtype: str, activation: str = "relu"
+) -> float:
     """FLOPs of one Adam step of scikit-learn's MLPClassifier on `rows` rows: forward, log-loss
     with its L2 term, gradients, Adam's moments and update (scikit-learn's formulas)."""
     sizes = [n_features, *hidden, n_outputs]
@@ -64,8 +69,10 @@ def mlp_step_flop(n_features: int, hidden: tuple, n_outputs: int, rows: int, dty
         return params, m, v
 
     with jax.enable_x64(dtype == "float64"):
-        params = [(jnp.zeros((a, b), dtype), jnp.zeros((b,), dtype))
-                  for a, b in zip(sizes[:-1], sizes[1:])]
+        params = [
+            (jnp.zeros((a, b), dtype), jnp.zeros((b,), dtype))
+            for a, b in zip(sizes[:-1], sizes[1:])
+        ]
         x = jnp.zeros((rows, n_features), dtype)
         y = jnp.zeros((rows,) if n_outputs == 1 else (rows, n_outputs), dtype)
         scalar = jnp.zeros((), dtype)
@@ -83,15 +90,23 @@ def _unpadded_fields(module_cls, fields: dict) -> dict:
     return fields
 
 
-def flax_step_flop(module_cls, fields: tuple, optimizer, opt_args: tuple, n_features: int,
-                   n_outputs: int, rows: int) -> float:
+def flax_step_flop(
+    module_cls,
+    fields: tuple,
+    optimizer,
+    opt_args: tuple,
+    n_features: int,
+    n_outputs: int,
+    rows: int,
+) -> float:
     """FLOPs of one step of a FlaxClassifier's model on `rows` rows: forward, softmax
     cross-entropy, gradients and the optax update. Numeric optimizer arguments are traced, as
     the estimator traces them, so their values do not change the count."""
     numeric = tuple(sorted(k for k, v in opt_args if _is_number(v)))
     static = tuple((k, v) for k, v in opt_args if not _is_number(v))
-    return _flax_step_flop(module_cls, fields, optimizer, static, numeric, n_features,
-                           n_outputs, rows)
+    return _flax_step_flop(
+        module_cls, fields, optimizer, static, numeric, n_features, n_outputs, rows
+    )
 
 
 def _is_number(value) -> bool:
@@ -99,8 +114,9 @@ def _is_number(value) -> bool:
 
 
 @functools.cache
-def _flax_step_flop(module_cls, fields, optimizer, static_opt, numeric_opt, n_features,
-                    n_outputs, rows):
+def _flax_step_flop(
+    module_cls, fields, optimizer, static_opt, numeric_opt, n_features, n_outputs, rows
+):
     import optax
 
     module = module_cls(n_outputs=n_outputs, **_unpadded_fields(module_cls, dict(fields)))
@@ -130,33 +146,51 @@ def _epoch_flop(step_flop, n_rows: int, batch: int) -> float:
     return full * step_flop(batch) + (step_flop(rest) if rest else 0.0)
 
 
-def _model_epoch_flop(estimator, params: dict, n_features: int, n_outputs: int, n_rows: int,
-                      dtype: str):
+def _model_epoch_flop(
+    estimator, params: dict, n_features: int, n_outputs: int, n_rows: int, dtype: str
+):
     """Work of one epoch of `estimator` with `params` on `n_rows` training rows of `dtype`."""
     from sklearn.base import clone
 
     est = clone(estimator).set_params(**params)
     if hasattr(est, "hidden_layer_sizes"):  # scikit-learn's (or vgrid's) MLP
         if est.solver != "adam" or est.early_stopping:
-            raise ValueError("the FLOP count covers solver='adam' without early_stopping, got "
-                             f"solver={est.solver!r}, early_stopping={est.early_stopping!r}")
+            raise ValueError(
+                "the FLOP count covers solver='adam' without early_stopping, got "
+                f"solver={est.solver!r}, early_stopping={est.early_stopping!r}"
+            )
         hidden = est.hidden_layer_sizes
         hidden = (int(hidden),) if np.isscalar(hidden) else tuple(int(h) for h in hidden)
         batch = min(200, n_rows) if est.batch_size == "auto" else int(est.batch_size)
-        return _epoch_flop(lambda r: mlp_step_flop(n_features, hidden, n_outputs, r, dtype,
-                                                   est.activation), n_rows, batch)
+        return _epoch_flop(
+            lambda r: mlp_step_flop(n_features, hidden, n_outputs, r, dtype, est.activation),
+            n_rows,
+            batch,
+        )
     from vgrid.flax_models import MLP
 
     module_cls = est.module or MLP
-    fields = tuple(sorted((k[len("module__"):], _hashable(v)) for k, v in
-                          est.get_params().items() if k.startswith("module__")))
-    opt_args = {k[len("optimizer__"):]: v for k, v in est.get_params().items()
-                if k.startswith("optimizer__")}
+    fields = tuple(
+        sorted(
+            (k[len("module__") :], _hashable(v))
+            for k, v in est.get_params().items()
+            if k.startswith("module__")
+        )
+    )
+    opt_args = {
+        k[len("optimizer__") :]: v
+        for k, v in est.get_params().items()
+        if k.startswith("optimizer__")
+    }
     opt_args.setdefault("learning_rate", 1e-3)
     opt_args = tuple(sorted((k, _hashable(v)) for k, v in opt_args.items()))
-    return _epoch_flop(lambda r: flax_step_flop(module_cls, fields, est.optimizer, opt_args,
-                                                n_features, n_outputs, r),
-                       n_rows, int(est.batch_size))
+    return _epoch_flop(
+        lambda r: flax_step_flop(
+            module_cls, fields, est.optimizer, opt_args, n_features, n_outputs, r
+        ),
+        n_rows,
+        int(est.batch_size),
+    )
 
 
 def _hashable(value):
@@ -174,8 +208,10 @@ def search_flop(search, X, y, cv, dtype: str) -> float:
 
     estimator = search.estimator
     if not is_classifier(estimator):
-        raise ValueError(f"the FLOP count covers classifiers (log-loss, softmax cross-entropy); "
-                         f"got {type(estimator).__name__}")
+        raise ValueError(
+            f"the FLOP count covers classifiers (log-loss, softmax cross-entropy); "
+            f"got {type(estimator).__name__}"
+        )
     n_classes = len(np.unique(y))
     is_mlp = hasattr(estimator, "hidden_layer_sizes")
     n_outputs = 1 if (is_mlp and n_classes == 2) else n_classes
@@ -184,14 +220,19 @@ def search_flop(search, X, y, cv, dtype: str) -> float:
     total = 0.0
     for c, params in enumerate(search.cv_results_["params"]):
         for s, n_rows in enumerate(splits):
-            epochs = (int(np.sum(~np.isnan(curves["loss"][c, s]))) if curves is not None
-                      else _epoch_limit(estimator, params))
-            total += epochs * _model_epoch_flop(estimator, params, X.shape[1], n_outputs, n_rows,
-                                                 dtype)
+            epochs = (
+                int(np.sum(~np.isnan(curves["loss"][c, s])))
+                if curves is not None
+                else _epoch_limit(estimator, params)
+            )
+            total += epochs * _model_epoch_flop(
+                estimator, params, X.shape[1], n_outputs, n_rows, dtype
+            )
     best = getattr(search, "best_estimator_", None)
     if best is not None:
-        total += best.n_iter_ * _model_epoch_flop(estimator, search.best_params_, X.shape[1],
-                                                  n_outputs, X.shape[0], dtype)
+        total += best.n_iter_ * _model_epoch_flop(
+            estimator, search.best_params_, X.shape[1], n_outputs, X.shape[0], dtype
+        )
     return total
 
 
@@ -200,4 +241,3 @@ def _epoch_limit(estimator, params):
 
     est = clone(estimator).set_params(**params)
     return int(getattr(est, "max_iter", None) or est.max_epochs)
-

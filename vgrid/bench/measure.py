@@ -23,17 +23,28 @@ import warnings
 
 import numpy as np
 
-__all__ = ["CompileClock", "device_memory", "machine", "matmul_peak", "measure_problem",
-           "measure_sklearn", "peak_rss_mib", "run_measurement", "timed"]
+__all__ = [
+    "CompileClock",
+    "device_memory",
+    "machine",
+    "matmul_peak",
+    "measure_problem",
+    "measure_sklearn",
+    "peak_rss_mib",
+    "run_measurement",
+    "timed",
+]
 
 
 class CompileClock:
     """Seconds JAX spends tracing, lowering and compiling, from its monitoring events (compiles
     running concurrently in threads each count in full)."""
 
-    EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
-              "/jax/core/compile/jaxpr_to_mlir_module_duration",
-              "/jax/core/compile/backend_compile_duration")
+    EVENTS = (
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    )
 
     def __init__(self):
         import jax
@@ -77,10 +88,15 @@ def device_memory() -> dict:
         peaks.append(stats.get("peak_bytes_in_use"))
         limits.append(stats.get("bytes_limit"))
     known = [p for p in peaks if p is not None]
-    return {"peak_mib": max(known) / 2**20 if known else None,
-            "per_device_peak_mib": [None if p is None else p / 2**20 for p in peaks],
-            "limit_mib": (min(b for b in limits if b is not None) / 2**20
-                          if any(b is not None for b in limits) else None)}
+    return {
+        "peak_mib": max(known) / 2**20 if known else None,
+        "per_device_peak_mib": [None if p is None else p / 2**20 for p in peaks],
+        "limit_mib": (
+            min(b for b in limits if b is not None) / 2**20
+            if any(b is not None for b in limits)
+            else None
+        ),
+    }
 
 
 def _cpu_model() -> str:
@@ -104,14 +120,23 @@ def machine() -> dict:
 
     devices = jax.local_devices()
     memory = device_memory()
-    return {"platform": devices[0].platform, "device_kind": devices[0].device_kind,
-            "platform_version": str(getattr(devices[0].client, "platform_version", "")),
-            "device_count": len(devices), "device_memory_mib": memory["limit_mib"],
-            "jax": jax.__version__, "jaxlib": jaxlib.__version__, "vgrid": vgrid.__version__,
-            "sklearn": sklearn.__version__, "python": platform.python_version(),
-            "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "os": platform.platform(),
-            "host_memory_mib": _host_memory_mib(),
-            "default_matmul_precision": jax.config.jax_default_matmul_precision}
+    return {
+        "platform": devices[0].platform,
+        "device_kind": devices[0].device_kind,
+        "platform_version": str(getattr(devices[0].client, "platform_version", "")),
+        "device_count": len(devices),
+        "device_memory_mib": memory["limit_mib"],
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "vgrid": vgrid.__version__,
+        "sklearn": sklearn.__version__,
+        "python": platform.python_version(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "os": platform.platform(),
+        "host_memory_mib": _host_memory_mib(),
+        "default_matmul_precision": jax.config.jax_default_matmul_precision,
+    }
 
 
 def _host_memory_mib():
@@ -132,8 +157,9 @@ def matmul_peak(dtype: str, repeats: int = 5) -> dict:
     on_cpu = device.platform == "cpu"
     n = 2048 if on_cpu else 8192
     with jax.enable_x64(dtype == "float64"):
-        a = jax.device_put(jnp.asarray(np.random.default_rng(0).standard_normal((n, n)),
-                                       dtype), device)
+        a = jax.device_put(
+            jnp.asarray(np.random.default_rng(0).standard_normal((n, n)), dtype), device
+        )
         matmul = jax.jit(lambda a: a @ a)
         matmul(a).block_until_ready()
         rates = {"xla": _best_rate(lambda: matmul(a).block_until_ready(), 2 * n**3, repeats)}
@@ -142,8 +168,14 @@ def matmul_peak(dtype: str, repeats: int = 5) -> dict:
             rates["numpy"] = _best_rate(lambda: host @ host, 2 * n**3, repeats)
     per_device = max(rates.values())
     devices = 1 if on_cpu else jax.local_device_count()
-    return {"dtype": dtype, "n": n, "per_device_gflops": per_device, "by_library": rates,
-            "devices": devices, "gflops": per_device * devices}
+    return {
+        "dtype": dtype,
+        "n": n,
+        "per_device_gflops": per_device,
+        "by_library": rates,
+        "devices": devices,
+        "gflops": per_device * devices,
+    }
 
 
 def _best_rate(run, flop, repeats):
@@ -155,17 +187,20 @@ def _best_rate(run, flop, repeats):
     return flop / best / 1e9
 
 
-def measure_problem(problem, *, peak_gflops: dict, compare_sklearn: bool = False,
-                    refit: bool = False) -> dict:
+def measure_problem(
+    problem, *, peak_gflops: dict, compare_sklearn: bool = False, refit: bool = False
+) -> dict:
     """Fit `problem`'s grid twice in this process: cold (the first fit, everything compiled,
     the compilation cache empty if the caller made it so) and warm (the same fit again).
     Returns the row `vgrid bench` reports for it. `peak_gflops`: the matmul peak per dtype."""
-    return run_measurement(problem, peak_gflops=peak_gflops, compare_sklearn=compare_sklearn,
-                           refit=refit)[0]
+    return run_measurement(
+        problem, peak_gflops=peak_gflops, compare_sklearn=compare_sklearn, refit=refit
+    )[0]
 
 
-def run_measurement(problem, *, peak_gflops: dict, compare_sklearn: bool = False,
-                    refit: bool = False):
+def run_measurement(
+    problem, *, peak_gflops: dict, compare_sklearn: bool = False, refit: bool = False
+):
     """`measure_problem`'s row and the fitted (cold) search."""
     import jax
     from sklearn.exceptions import ConvergenceWarning
@@ -194,21 +229,31 @@ def run_measurement(problem, *, peak_gflops: dict, compare_sklearn: bool = False
     reports = list(getattr(search, "vectorization_", []))
     slots = [getattr(r, "slots", None) for r in reports]
     row = {
-        "workload": p.name, "size": p.size, "dtype": p.dtype, "devices": n_devices,
-        "n_fits": p.n_fits, "n_candidates": p.n_candidates, "n_splits": p.cv.get_n_splits(),
-        "n_samples": int(p.X.shape[0]), "n_features": int(p.X.shape[1]), "refit": refit,
+        "workload": p.name,
+        "size": p.size,
+        "dtype": p.dtype,
+        "devices": n_devices,
+        "n_fits": p.n_fits,
+        "n_candidates": p.n_candidates,
+        "n_splits": p.cv.get_n_splits(),
+        "n_samples": int(p.X.shape[0]),
+        "n_features": int(p.X.shape[1]),
+        "refit": refit,
         "useful_gflop": flop / 1e9,
         "cold": _rates(p.n_fits, cold_s, cold_compile, flop, peak),
         "warm": _rates(p.n_fits, warm_s, warm_compile, flop, peak),
         "compile_seconds": cold_compile,
         "peak_gflops": peak,
-        "device_peak_mib": memory["peak_mib"], "device_limit_mib": memory["limit_mib"],
-        "host_peak_rss_mib": peak_rss_mib(), "host_rss_before_fit_mib": rss_before,
+        "device_peak_mib": memory["peak_mib"],
+        "device_limit_mib": memory["limit_mib"],
+        "host_peak_rss_mib": peak_rss_mib(),
+        "host_rss_before_fit_mib": rss_before,
         "models_per_device": math.ceil(p.n_fits / n_devices),
         "models_per_call": max((s for s in slots if s is not None), default=None),
         "programs": [str(r) for r in reports],
-        "best_score": float(search.best_score_) if refit else
-        float(np.max(search.cv_results_["mean_test_score"])),
+        "best_score": float(search.best_score_)
+        if refit
+        else float(np.max(search.cv_results_["mean_test_score"])),
     }
     if compare_sklearn:
         row["sklearn"] = measure_sklearn(p, vgrid_warm_seconds=warm_s)
@@ -216,9 +261,13 @@ def run_measurement(problem, *, peak_gflops: dict, compare_sklearn: bool = False
 
 
 def _rates(n_fits, seconds, compile_seconds, flop, peak_gflops):
-    return {"seconds": seconds, "compile_seconds": compile_seconds,
-            "fits_per_second": n_fits / seconds, "useful_gflops": flop / 1e9 / seconds,
-            "share_of_peak": flop / 1e9 / seconds / peak_gflops}
+    return {
+        "seconds": seconds,
+        "compile_seconds": compile_seconds,
+        "fits_per_second": n_fits / seconds,
+        "useful_gflops": flop / 1e9 / seconds,
+        "share_of_peak": flop / 1e9 / seconds / peak_gflops,
+    }
 
 
 def measure_sklearn(problem, vgrid_warm_seconds) -> dict:
@@ -229,11 +278,16 @@ def measure_sklearn(problem, vgrid_warm_seconds) -> dict:
 
     p = problem
     n_candidates = max(1, min(p.n_candidates, p.sklearn_max_fits // p.cv.get_n_splits()))
-    sample = [{k: [v] for k, v in params.items()}
-              for params in list(ParameterGrid(p.grid))[:n_candidates]]
+    sample = [
+        {k: [v] for k, v in params.items()} for params in list(ParameterGrid(p.grid))[:n_candidates]
+    ]
     search = SkGridSearchCV(p.estimator, sample, cv=p.cv, n_jobs=-1, refit=False)
     _, seconds = timed(lambda: search.fit(p.X, p.y))
     n_fits = n_candidates * p.cv.get_n_splits()
     vgrid_rate = p.n_fits / vgrid_warm_seconds
-    return {"n_fits": n_fits, "seconds": seconds, "fits_per_second": n_fits / seconds,
-            "vgrid_warm_speedup": vgrid_rate / (n_fits / seconds)}
+    return {
+        "n_fits": n_fits,
+        "seconds": seconds,
+        "fits_per_second": n_fits / seconds,
+        "vgrid_warm_speedup": vgrid_rate / (n_fits / seconds),
+    }

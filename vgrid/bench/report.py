@@ -13,8 +13,19 @@ from importlib import resources
 
 from .workloads import SCALING, WORKLOADS_VERSION
 
-__all__ = ["SCHEMA_VERSION", "document", "load_schema", "plot", "progress", "require_matplotlib",
-           "markdown", "scaling_summary", "share", "table", "validate"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "document",
+    "load_schema",
+    "plot",
+    "progress",
+    "require_matplotlib",
+    "markdown",
+    "scaling_summary",
+    "share",
+    "table",
+    "validate",
+]
 
 SCHEMA_VERSION = 1
 
@@ -34,9 +45,18 @@ def validate(doc: dict) -> None:
 
 
 def document(*, machine, peak, size, dtype, results, scaling, options, created) -> dict:
-    return {"schema_version": SCHEMA_VERSION, "workloads_version": WORKLOADS_VERSION,
-            "created": created, "options": options, "size": size, "dtype": dtype,
-            "machine": machine, "peak": peak, "results": results, "scaling": scaling}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "workloads_version": WORKLOADS_VERSION,
+        "created": created,
+        "options": options,
+        "size": size,
+        "dtype": dtype,
+        "machine": machine,
+        "peak": peak,
+        "results": results,
+        "scaling": scaling,
+    }
 
 
 def scaling_summary(rows, devices, stopped_by, cap) -> dict:
@@ -44,10 +64,14 @@ def scaling_summary(rows, devices, stopped_by, cap) -> dict:
     up (max over min: 1.0 is flat)."""
     good = [r for r in rows if "error" not in r]
     big = [r["warm"]["fits_per_second"] for r in good if r["models"] >= 1000]
-    return {"devices": devices, "points": len(good), "stopped_by": stopped_by, "cap": cap,
-            "max_models": max((r["models"] for r in good), default=None),
-            "warm_fits_per_second_spread_from_1000": (max(big) / min(big) if len(big) >= 2
-                                                      else None)}
+    return {
+        "devices": devices,
+        "points": len(good),
+        "stopped_by": stopped_by,
+        "cap": cap,
+        "max_models": max((r["models"] for r in good), default=None),
+        "warm_fits_per_second_spread_from_1000": (max(big) / min(big) if len(big) >= 2 else None),
+    }
 
 
 def progress(total: int, desc: str):
@@ -70,13 +94,27 @@ def _mib(value) -> str:
 def table(doc: dict) -> str:
     """The results as a fixed-width text table, with the machine and the peaks above it."""
     m = doc["machine"]
-    lines = [f"vgrid bench ({doc['size']}, workloads v{doc['workloads_version']}): "
-             f"{m['device_count']} x {m['device_kind']} ({m['platform']}), {m['cpu']}, "
-             f"{m['cpu_count']} CPUs, jax {m['jax']}",
-             "matmul peak per device: " + ", ".join(
-                 f"{d} {p['per_device_gflops']:,.0f} GFLOP/s" for d, p in doc["peak"].items())]
-    header = ("workload", "dev", "fits", "cold fits/s", "warm fits/s", "compile s",
-              "GFLOP/s warm", "of peak", "dev MiB", "RSS MiB", "models/dev", "sklearn fits/s")
+    lines = [
+        f"vgrid bench ({doc['size']}, workloads v{doc['workloads_version']}): "
+        f"{m['device_count']} x {m['device_kind']} ({m['platform']}), {m['cpu']}, "
+        f"{m['cpu_count']} CPUs, jax {m['jax']}",
+        "matmul peak per device: "
+        + ", ".join(f"{d} {p['per_device_gflops']:,.0f} GFLOP/s" for d, p in doc["peak"].items()),
+    ]
+    header = (
+        "workload",
+        "dev",
+        "fits",
+        "cold fits/s",
+        "warm fits/s",
+        "compile s",
+        "GFLOP/s warm",
+        "of peak",
+        "dev MiB",
+        "RSS MiB",
+        "models/dev",
+        "sklearn fits/s",
+    )
     rows = []
     for r in doc["results"]:
         name = f"{r['workload']} {r['models']}" if r["workload"] == SCALING else r["workload"]
@@ -84,37 +122,57 @@ def table(doc: dict) -> str:
             rows.append((name, str(r.get("devices", "")), "", f"error: {r['error']}"[:60]))
             continue
         sk = r.get("sklearn")
-        rows.append((name, str(r["devices"]), f"{r['n_fits']:,}",
-                     f"{r['cold']['fits_per_second']:,.1f}", f"{r['warm']['fits_per_second']:,.1f}",
-                     f"{r['compile_seconds']:.2f}", f"{r['warm']['useful_gflops']:,.1f}",
-                     share(r["warm"]["share_of_peak"]), _mib(r["device_peak_mib"]),
-                     _mib(r["host_peak_rss_mib"]), f"{r['models_per_device']:,}",
-                     f"{sk['fits_per_second']:,.1f}" if sk else "-"))
-    widths = [max(len(str(row[i])) for row in [header, *rows] if i < len(row))
-              for i in range(len(header))]
+        rows.append(
+            (
+                name,
+                str(r["devices"]),
+                f"{r['n_fits']:,}",
+                f"{r['cold']['fits_per_second']:,.1f}",
+                f"{r['warm']['fits_per_second']:,.1f}",
+                f"{r['compile_seconds']:.2f}",
+                f"{r['warm']['useful_gflops']:,.1f}",
+                share(r["warm"]["share_of_peak"]),
+                _mib(r["device_peak_mib"]),
+                _mib(r["host_peak_rss_mib"]),
+                f"{r['models_per_device']:,}",
+                f"{sk['fits_per_second']:,.1f}" if sk else "-",
+            )
+        )
+    widths = [
+        max(len(str(row[i])) for row in [header, *rows] if i < len(row)) for i in range(len(header))
+    ]
     for row in [header, *rows]:
-        lines.append("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))))
+        lines.append(
+            "  ".join(
+                str(c).rjust(w) if i else str(c).ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths))
+            )
+        )
     for s in doc["scaling"]:
         spread = s["warm_fits_per_second_spread_from_1000"]
-        lines.append(f"scaling on {s['devices']} device(s): {s['points']} points up to "
-                     f"{s['max_models']} models, stopped by {s['stopped_by']}"
-                     + (f"; warm fits/s from 1,000 models up within {spread:.2f}x" if spread
-                        else ""))
+        lines.append(
+            f"scaling on {s['devices']} device(s): {s['points']} points up to "
+            f"{s['max_models']} models, stopped by {s['stopped_by']}"
+            + (f"; warm fits/s from 1,000 models up within {spread:.2f}x" if spread else "")
+        )
     return "\n".join(lines)
 
 
 def markdown(doc: dict) -> str:
     """The results as a markdown table (for `benchmarks/README.md`)."""
     m = doc["machine"]
-    lines = [f"{m['device_count']} x {m['device_kind']} ({m['platform']}), {m['cpu']}, "
-             f"{m['cpu_count']} CPUs; jax {m['jax']}; {doc['created']}; size {doc['size']}, "
-             f"workloads v{doc['workloads_version']}. Matmul peak per device: "
-             + ", ".join(f"{d} {p['per_device_gflops']:,.0f} GFLOP/s"
-                         for d, p in doc["peak"].items()) + ".", "",
-             "| workload | devices | fits | fits/s cold (compile) | fits/s warm | useful GFLOP/s "
-             "warm (share of peak) | device peak | host RSS | models/device | scikit-learn "
-             "fits/s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{m['device_count']} x {m['device_kind']} ({m['platform']}), {m['cpu']}, "
+        f"{m['cpu_count']} CPUs; jax {m['jax']}; {doc['created']}; size {doc['size']}, "
+        f"workloads v{doc['workloads_version']}. Matmul peak per device: "
+        + ", ".join(f"{d} {p['per_device_gflops']:,.0f} GFLOP/s" for d, p in doc["peak"].items())
+        + ".",
+        "",
+        "| workload | devices | fits | fits/s cold (compile) | fits/s warm | useful GFLOP/s "
+        "warm (share of peak) | device peak | host RSS | models/device | scikit-learn "
+        "fits/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in doc["results"]:
         name = f"{r['workload']} {r['models']}" if r["workload"] == SCALING else r["workload"]
         if "error" in r:
@@ -128,7 +186,8 @@ def markdown(doc: dict) -> str:
             f"({r['compile_seconds']:.1f} s) | {r['warm']['fits_per_second']:,.1f} "
             f"| {r['warm']['useful_gflops']:,.1f} ({share(r['warm']['share_of_peak'])}) "
             f"| {device} | {r['host_peak_rss_mib']:,.0f} MiB | {r['models_per_device']:,} "
-            f"| {sk_cell} |")
+            f"| {sk_cell} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -151,8 +210,11 @@ def plot(doc: dict, path: str) -> bool:
     import matplotlib.pyplot as plt
 
     grids = [r for r in doc["results"] if r["workload"] != SCALING and "error" not in r]
-    panels = [draw for draw, present in ((_plot_workloads, grids), (_plot_scaling, doc["scaling"]))
-              if present]
+    panels = [
+        draw
+        for draw, present in ((_plot_workloads, grids), (_plot_scaling, doc["scaling"]))
+        if present
+    ]
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
@@ -174,9 +236,13 @@ def _plot_workloads(doc, ax):
     ax.bar(x - 0.2, [r["cold"]["fits_per_second"] for r in grids], 0.4, label="cold")
     bars = ax.bar(x + 0.2, [r["warm"]["fits_per_second"] for r in grids], 0.4, label="warm")
     for bar, r in zip(bars, grids):
-        ax.annotate(share(r["warm"]["share_of_peak"]),
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            share(r["warm"]["share_of_peak"]),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_yscale("log")
     ax.set_xticks(x, [f"{r['workload']}\n{r['devices']} dev" for r in grids], fontsize=8)
     ax.set_ylabel("fits per second (labels: warm share of matmul peak)")
@@ -186,18 +252,35 @@ def _plot_workloads(doc, ax):
 
 def _plot_scaling(doc, ax):
     for s in doc["scaling"]:
-        points = sorted((r for r in doc["results"] if r["workload"] == SCALING
-                         and "error" not in r and r["devices"] == s["devices"]),
-                        key=lambda r: r["models"])
+        points = sorted(
+            (
+                r
+                for r in doc["results"]
+                if r["workload"] == SCALING and "error" not in r and r["devices"] == s["devices"]
+            ),
+            key=lambda r: r["models"],
+        )
         models = [r["models"] for r in points]
-        ax.loglog(models, [r["warm"]["fits_per_second"] for r in points], "o-",
-                  label=f"warm, {s['devices']} dev")
-        ax.loglog(models, [r["cold"]["fits_per_second"] for r in points], "s--",
-                  label=f"cold, {s['devices']} dev")
+        ax.loglog(
+            models,
+            [r["warm"]["fits_per_second"] for r in points],
+            "o-",
+            label=f"warm, {s['devices']} dev",
+        )
+        ax.loglog(
+            models,
+            [r["cold"]["fits_per_second"] for r in points],
+            "s--",
+            label=f"cold, {s['devices']} dev",
+        )
         sk = [r for r in points if r.get("sklearn")]
         if sk:
-            ax.loglog([r["models"] for r in sk], [r["sklearn"]["fits_per_second"] for r in sk],
-                      "^:", label=f"scikit-learn, {s['devices']} dev")
+            ax.loglog(
+                [r["models"] for r in sk],
+                [r["sklearn"]["fits_per_second"] for r in sk],
+                "^:",
+                label=f"scikit-learn, {s['devices']} dev",
+            )
     ax.set_xlabel("models in the grid")
     ax.set_ylabel("fits per second")
     ax.set_title("Scaling")

@@ -27,8 +27,12 @@ from . import report, workloads
 __all__ = ["BenchError", "add_arguments", "run", "scaling_sizes"]
 
 # The scaling curve: 1, 4, 16, ... models, at most this many (see `scaling_sizes`).
-SCALING_CAP = {("cpu", "quick"): 256, ("cpu", "full"): 4096,
-               ("accelerator", "quick"): 16384, ("accelerator", "full"): 262144}
+SCALING_CAP = {
+    ("cpu", "quick"): 256,
+    ("cpu", "full"): 4096,
+    ("accelerator", "quick"): 16384,
+    ("accelerator", "full"): 262144,
+}
 # Models grow by this factor from one point to the next (quick: fewer processes to start).
 SCALING_FACTOR = {"quick": 16, "full": 4}
 # A point whose cold run takes longer than this ends the curve (the next is 4x or 16x the work).
@@ -41,27 +45,48 @@ class BenchError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `vgrid bench`."""
-    parser.add_argument("--workloads", nargs="+", metavar="NAME",
-                        help="workloads to run, by name (space or comma separated); default: "
-                        f"{', '.join(workloads.DEFAULT_WORKLOADS)}. Known: "
-                        f"{', '.join(workloads.WORKLOADS)}")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"],
-                        help="the MLP grids' dtype (float64: scikit-learn's exact mode); "
-                        "Flax grids train in float32")
-    parser.add_argument("--devices", nargs="+", type=int, metavar="N",
-                        help="run on N local devices (1 to all); several values give a "
-                        "device-scaling curve; default: all")
-    parser.add_argument("--quick", action="store_true",
-                        help="the workloads' quick sizes, meant for a laptop CPU")
+    parser.add_argument(
+        "--workloads",
+        nargs="+",
+        metavar="NAME",
+        help="workloads to run, by name (space or comma separated); default: "
+        f"{', '.join(workloads.DEFAULT_WORKLOADS)}. Known: "
+        f"{', '.join(workloads.WORKLOADS)}",
+    )
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "float64"],
+        help="the MLP grids' dtype (float64: scikit-learn's exact mode); "
+        "Flax grids train in float32",
+    )
+    parser.add_argument(
+        "--devices",
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="run on N local devices (1 to all); several values give a "
+        "device-scaling curve; default: all",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="the workloads' quick sizes, meant for a laptop CPU"
+    )
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    parser.add_argument("--plot", metavar="PATH", help="draw fits/s and the scaling curve "
-                        "(needs matplotlib)")
-    parser.add_argument("--compare", choices=["sklearn"],
-                        help="also time scikit-learn's GridSearchCV(n_jobs=-1) on part of "
-                        "each grid")
-    parser.add_argument("--max-models", type=int, metavar="N",
-                        help="end the scaling curve at N models (default: what fits the "
-                        "device memory, at most 256 quick / 4096 full on a CPU)")
+    parser.add_argument(
+        "--plot", metavar="PATH", help="draw fits/s and the scaling curve (needs matplotlib)"
+    )
+    parser.add_argument(
+        "--compare",
+        choices=["sklearn"],
+        help="also time scikit-learn's GridSearchCV(n_jobs=-1) on part of each grid",
+    )
+    parser.add_argument(
+        "--max-models",
+        type=int,
+        metavar="N",
+        help="end the scaling curve at N models (default: what fits the "
+        "device memory, at most 256 quick / 4096 full on a CPU)",
+    )
 
 
 def run(args) -> int:
@@ -83,8 +108,9 @@ def _workload_names(requested) -> list[str]:
     names = [n for item in requested for n in item.split(",") if n]
     unknown = [n for n in names if n not in workloads.WORKLOADS]
     if unknown:
-        raise BenchError(f"unknown workload {unknown[0]!r}; choose from "
-                         f"{', '.join(workloads.WORKLOADS)}")
+        raise BenchError(
+            f"unknown workload {unknown[0]!r}; choose from {', '.join(workloads.WORKLOADS)}"
+        )
     return list(dict.fromkeys(names))
 
 
@@ -116,8 +142,10 @@ def _run(args) -> int:
     dtypes = sorted({"float32", args.dtype} | ({"float64"} if "core_a" in names else set()))
     progress = report.progress(total=1, desc="probe")
     try:
-        probe = _in_fresh_process({"kind": "probe", "dtypes": dtypes,
-                                   "max_devices": max(args.devices or [1])}, env=dict(os.environ))
+        probe = _in_fresh_process(
+            {"kind": "probe", "dtypes": dtypes, "max_devices": max(args.devices or [1])},
+            env=dict(os.environ),
+        )
         progress.update(1)
         machine, peak = probe["machine"], probe["peak"]
         device_counts = _device_counts(args.devices, machine)
@@ -125,11 +153,22 @@ def _run(args) -> int:
     finally:
         progress.close()
     document = report.document(
-        machine=machine, peak=peak, size=size, dtype=args.dtype, results=results,
-        scaling=scaling, created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        options={"workloads": names, "dtype": args.dtype, "devices": device_counts,
-                 "quick": bool(args.quick), "compare": args.compare,
-                 "max_models": args.max_models})
+        machine=machine,
+        peak=peak,
+        size=size,
+        dtype=args.dtype,
+        results=results,
+        scaling=scaling,
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        options={
+            "workloads": names,
+            "dtype": args.dtype,
+            "devices": device_counts,
+            "quick": bool(args.quick),
+            "compare": args.compare,
+            "max_models": args.max_models,
+        },
+    )
     print(report.table(document))
     if args.json:
         report.validate(document)
@@ -154,14 +193,22 @@ def _measure_all(args, names, size, device_counts, machine, peak, progress):
     progress.total += len(grids) * len(device_counts)
     for n_devices in device_counts:
         env = _device_env(n_devices, machine)
-        peaks = {d: g * (1 if machine["platform"] == "cpu" else n_devices)
-                 for d, g in peak_gflops.items()}
+        peaks = {
+            d: g * (1 if machine["platform"] == "cpu" else n_devices)
+            for d, g in peak_gflops.items()
+        }
         for name in grids:
             progress.set_description(f"{name} ({size}, {n_devices} dev)")
             dtype = {"core_a": "float64", "core_b": "float32"}.get(name, args.dtype)
-            task = {"kind": "workload", "workload": name, "size": size, "dtype": dtype,
-                    "devices": n_devices, "peak_gflops": peaks,
-                    "compare_sklearn": args.compare == "sklearn"}
+            task = {
+                "kind": "workload",
+                "workload": name,
+                "size": size,
+                "dtype": dtype,
+                "devices": n_devices,
+                "peak_gflops": peaks,
+                "compare_sklearn": args.compare == "sklearn",
+            }
             results.append(_row_or_error(task, env))
             progress.update(1)
         if workloads.SCALING in names:
@@ -176,8 +223,10 @@ def _device_counts(requested, machine) -> list[int]:
     counts = requested or [available]
     for n in counts:
         if not 1 <= n <= available:
-            raise BenchError(f"--devices {n}: this machine has {available} "
-                             f"{machine['platform']} device(s); choose 1 to {available}")
+            raise BenchError(
+                f"--devices {n}: this machine has {available} "
+                f"{machine['platform']} device(s); choose 1 to {available}"
+            )
     return list(dict.fromkeys(counts))
 
 
@@ -188,19 +237,23 @@ def _device_env(n_devices: int, machine: dict) -> dict:
         return env
     platform = machine["platform"]
     if platform == "cpu":
-        flags = re.sub(r"--xla_force_host_platform_device_count=\S+", "",
-                       env.get("XLA_FLAGS", ""))
+        flags = re.sub(r"--xla_force_host_platform_device_count=\S+", "", env.get("XLA_FLAGS", ""))
         env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n_devices}".strip()
         return env
     if platform in ("gpu", "cuda", "rocm"):
-        variable = ("HIP_VISIBLE_DEVICES" if "rocm" in machine.get("platform_version", "")
-                    or platform == "rocm" else "CUDA_VISIBLE_DEVICES")
+        variable = (
+            "HIP_VISIBLE_DEVICES"
+            if "rocm" in machine.get("platform_version", "") or platform == "rocm"
+            else "CUDA_VISIBLE_DEVICES"
+        )
         visible = [v for v in env.get(variable, "").split(",") if v.strip()]
         visible = visible or [str(i) for i in range(machine["device_count"])]
         env[variable] = ",".join(visible[:n_devices])
         return env
-    raise BenchError(f"--devices {n_devices}: fewer than all {machine['device_count']} devices "
-                     f"is supported on CPUs and GPUs, not on {platform}")
+    raise BenchError(
+        f"--devices {n_devices}: fewer than all {machine['device_count']} devices "
+        f"is supported on CPUs and GPUs, not on {platform}"
+    )
 
 
 def _in_fresh_process(task: dict, env: dict) -> dict:
@@ -211,8 +264,12 @@ def _in_fresh_process(task: dict, env: dict) -> dict:
         json.dump(task, f)
     env = dict(env, VGRID_COMPILATION_CACHE=os.path.join(folder, "cache"))
     try:
-        done = subprocess.run([sys.executable, "-m", "vgrid.bench.worker", task_path, out_path],
-                              env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "vgrid.bench.worker", task_path, out_path],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
             raise RuntimeError(lines[-1] if lines else f"exit status {done.returncode}")
@@ -248,9 +305,16 @@ def _scaling_curve(args, size, n_devices, machine, env, peaks, progress):
     rows, stopped_by = [], "cap"
     for i, n_models in enumerate(sizes):
         progress.set_description(f"scaling {n_models} models ({n_devices} dev)")
-        task = {"kind": "scaling", "workload": workloads.SCALING, "size": size,
-                "models": n_models, "dtype": args.dtype, "devices": n_devices,
-                "peak_gflops": peaks, "compare_sklearn": args.compare == "sklearn"}
+        task = {
+            "kind": "scaling",
+            "workload": workloads.SCALING,
+            "size": size,
+            "models": n_models,
+            "dtype": args.dtype,
+            "devices": n_devices,
+            "peak_gflops": peaks,
+            "compare_sklearn": args.compare == "sklearn",
+        }
         row = _row_or_error(task, env)
         rows.append(row)
         progress.update(1)
@@ -276,7 +340,8 @@ def _fits_memory(rows, next_models) -> bool:
         return True
     first, last = known[0], known[-1]
     devices = last["devices"]
-    per_model = ((last["device_peak_mib"] - first["device_peak_mib"])
-                 / max((last["models"] - first["models"]) / devices, 1e-9))
+    per_model = (last["device_peak_mib"] - first["device_peak_mib"]) / max(
+        (last["models"] - first["models"]) / devices, 1e-9
+    )
     projected = first["device_peak_mib"] + per_model * (next_models - first["models"]) / devices
     return projected <= last["device_limit_mib"]

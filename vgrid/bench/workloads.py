@@ -21,8 +21,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_WORKLOADS", "SCALING", "SIZES", "WORKLOADS", "WORKLOADS_VERSION", "Problem",
-           "build", "build_scaling", "classification_data"]
+__all__ = [
+    "DEFAULT_WORKLOADS",
+    "SCALING",
+    "SIZES",
+    "WORKLOADS",
+    "WORKLOADS_VERSION",
+    "Problem",
+    "build",
+    "build_scaling",
+    "classification_data",
+]
 
 WORKLOADS_VERSION = 1
 SIZES = ("full", "quick")
@@ -31,19 +40,19 @@ SCALING = "scaling"
 # name -> one line; the default set first, then the suite's grids against scikit-learn.
 WORKLOADS = {
     "mlp_seed": "seed-sized MLP: 1000 x 20, 2 classes, widths 25-150, 200 epochs "
-                "(full: 10,000 fits; quick: 27)",
+    "(full: 10,000 fits; quick: 27)",
     "mlp_wide": "wide MLP: 10000 x 64, 3 classes, 1 and 2 layers (full: 1024 units, 20 epochs; "
-                "quick: 256 units, 5 epochs), 160 fits",
+    "quick: 256 units, 5 epochs), 160 fits",
     "flax_cnn": "convolutional Flax grid: DigitsCNN on digits, filters x kernel x learning rate "
-                "(full: 108 fits, 20 epochs; quick: 12 fits, 3 epochs)",
+    "(full: 108 fits, 20 epochs; quick: 12 fits, 3 epochs)",
     "flax_1k": "1,024-model Flax MLP grid: learning rates x 2 beta_1, 4 folds (full: 4000 x "
-               "32, widths 32 and 64, 10 epochs; quick: 400 x 16, width 16, 2 epochs)",
+    "32, widths 32 and 64, 10 epochs; quick: 400 x 16, width 16, 2 epochs)",
     SCALING: "scaling curve: the seed-sized (100,) MLP, 20 epochs, one split, a grid over "
-             "alpha of 1, 4, 16, ... models up to what fits the device memory",
+    "alpha of 1, 4, 16, ... models up to what fits the device memory",
     "core_a": "the suite's core grid (a): 1000 x 20 float64 (exact mode), 3 widths x 3 learning "
-              "rates, 3 folds, max_iter=200 with tol stopping (27 fits; one size)",
+    "rates, 3 folds, max_iter=200 with tol stopping (27 fits; one size)",
     "core_b": "the suite's core grid (b): 4000 x 32 float32, 3 classes, 4 architectures x 2 "
-              "learning rates x 2 alpha, 5 folds, max_iter=100 (80 fits; one size)",
+    "learning rates x 2 alpha, 5 folds, max_iter=100 (80 fits; one size)",
 }
 DEFAULT_WORKLOADS = ("mlp_seed", "mlp_wide", "flax_cnn", "flax_1k", SCALING)
 
@@ -76,8 +85,13 @@ def classification_data(n_samples, n_features, n_classes, n_informative, dtype):
     from sklearn.datasets import make_classification
     from sklearn.preprocessing import StandardScaler
 
-    X, y = make_classification(n_samples=n_samples, n_features=n_features,
-                               n_informative=n_informative, n_classes=n_classes, random_state=0)
+    X, y = make_classification(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=n_informative,
+        n_classes=n_classes,
+        random_state=0,
+    )
     return StandardScaler().fit_transform(X).astype(dtype), y
 
 
@@ -109,23 +123,30 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
     if name == "mlp_seed":
         X, y = classification_data(1000, 20, 2, 10, dtype)
         if quick:
-            grid = {"hidden_layer_sizes": [(50,), (100,), (150,)],
-                    "learning_rate_init": [1e-3, 3e-3, 1e-2]}
+            grid = {
+                "hidden_layer_sizes": [(50,), (100,), (150,)],
+                "learning_rate_init": [1e-3, 3e-3, 1e-2],
+            }
             cv = StratifiedKFold(3)
         else:
-            grid = {"hidden_layer_sizes": [(25,), (50,), (100,), (150,)],
-                    "learning_rate_init": list(np.logspace(-4, -1, 25)),
-                    "alpha": list(np.logspace(-6, 0, 25))}
+            grid = {
+                "hidden_layer_sizes": [(25,), (50,), (100,), (150,)],
+                "learning_rate_init": list(np.logspace(-4, -1, 25)),
+                "alpha": list(np.logspace(-6, 0, 25)),
+            }
             cv = StratifiedKFold(4)
         return Problem(name, size, X, y, _fixed_epochs_mlp(200), grid, cv, dtype, 100)
     if name == "mlp_wide":
         X, y = classification_data(10000, 64, 3, 32, dtype)
         width, epochs = (256, 5) if quick else (1024, 20)
-        grid = {"hidden_layer_sizes": [(width,), (width, width)],
-                "learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3],
-                "alpha": [1e-5, 1e-4, 1e-3, 1e-2]}
-        return Problem(name, size, X, y, _fixed_epochs_mlp(epochs), grid, StratifiedKFold(5),
-                       dtype, 20)
+        grid = {
+            "hidden_layer_sizes": [(width,), (width, width)],
+            "learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3],
+            "alpha": [1e-5, 1e-4, 1e-3, 1e-2],
+        }
+        return Problem(
+            name, size, X, y, _fixed_epochs_mlp(epochs), grid, StratifiedKFold(5), dtype, 20
+        )
     if name == "flax_cnn":
         from sklearn.datasets import load_digits
 
@@ -134,12 +155,18 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
         X, y = load_digits(return_X_y=True)
         X = (X / 16.0).astype(np.float32)
         if quick:
-            grid = {"module__features": [4, 8], "module__kernel_size": [3],
-                    "optimizer__learning_rate": [1e-3, 1e-2]}
+            grid = {
+                "module__features": [4, 8],
+                "module__kernel_size": [3],
+                "optimizer__learning_rate": [1e-3, 1e-2],
+            }
             est = _flax(DigitsCNN, max_epochs=3, batch_size=64)
         else:
-            grid = {"module__features": [4, 8, 16], "module__kernel_size": [1, 3, 5],
-                    "optimizer__learning_rate": [3e-4, 1e-3, 3e-3, 1e-2]}
+            grid = {
+                "module__features": [4, 8, 16],
+                "module__kernel_size": [1, 3, 5],
+                "optimizer__learning_rate": [3e-4, 1e-3, 3e-3, 1e-2],
+            }
             est = _flax(DigitsCNN, max_epochs=20, batch_size=64)
         # scikit-learn's workers compile the program once each: enough fits to amortize it
         return Problem(name, size, X, y, est, grid, StratifiedKFold(3), "float32", 12)
@@ -152,27 +179,52 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
         else:
             X, y = classification_data(4000, 32, 3, 16, np.float32)
             widths, rates, epochs, batch = [(32,), (64,)], 64, 10, 128
-        grid = {"module__hidden": widths,
-                "optimizer__learning_rate": list(np.logspace(-4, -1, rates)),
-                "optimizer__b1": [0.8, 0.9]}
+        grid = {
+            "module__hidden": widths,
+            "optimizer__learning_rate": list(np.logspace(-4, -1, rates)),
+            "optimizer__b1": [0.8, 0.9],
+        }
         est = _flax(MLP, max_epochs=epochs, batch_size=batch)
         return Problem(name, size, X, y, est, grid, StratifiedKFold(4), "float32", 64)
     if name == "core_a":
         from sklearn.neural_network import MLPClassifier
 
         X, y = classification_data(1000, 20, 2, 10, np.float64)
-        grid = {"hidden_layer_sizes": [(50,), (100,), (150,)],
-                "learning_rate_init": [1e-3, 3e-3, 1e-2]}
-        return Problem(name, size, X, y, MLPClassifier(max_iter=200, random_state=0), grid,
-                       StratifiedKFold(3), "float64", 27)
+        grid = {
+            "hidden_layer_sizes": [(50,), (100,), (150,)],
+            "learning_rate_init": [1e-3, 3e-3, 1e-2],
+        }
+        return Problem(
+            name,
+            size,
+            X,
+            y,
+            MLPClassifier(max_iter=200, random_state=0),
+            grid,
+            StratifiedKFold(3),
+            "float64",
+            27,
+        )
     if name == "core_b":
         from sklearn.neural_network import MLPClassifier
 
         X, y = classification_data(4000, 32, 3, 16, np.float32)
-        grid = {"hidden_layer_sizes": [(64,), (128,), (64, 64), (128, 64)],
-                "learning_rate_init": [1e-3, 1e-2], "alpha": [1e-4, 1e-2]}
-        return Problem(name, size, X, y, MLPClassifier(max_iter=100, random_state=0), grid,
-                       StratifiedKFold(5), "float32", 80)
+        grid = {
+            "hidden_layer_sizes": [(64,), (128,), (64, 64), (128, 64)],
+            "learning_rate_init": [1e-3, 1e-2],
+            "alpha": [1e-4, 1e-2],
+        }
+        return Problem(
+            name,
+            size,
+            X,
+            y,
+            MLPClassifier(max_iter=100, random_state=0),
+            grid,
+            StratifiedKFold(5),
+            "float32",
+            80,
+        )
     raise KeyError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
 
 
@@ -183,6 +235,14 @@ def build_scaling(n_models: int, dtype: str = "float32") -> Problem:
 
     X, y = classification_data(1000, 20, 2, 10, dtype)
     grid = {"alpha": list(np.logspace(-6, 0, n_models))}
-    return Problem(SCALING, str(n_models), X, y,
-                   _fixed_epochs_mlp(20, hidden_layer_sizes=(100,)), grid,
-                   ShuffleSplit(n_splits=1, test_size=0.25, random_state=0), dtype, 256)
+    return Problem(
+        SCALING,
+        str(n_models),
+        X,
+        y,
+        _fixed_epochs_mlp(20, hidden_layer_sizes=(100,)),
+        grid,
+        ShuffleSplit(n_splits=1, test_size=0.25, random_state=0),
+        dtype,
+        256,
+    )
