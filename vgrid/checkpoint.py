@@ -48,6 +48,7 @@ import tempfile
 import types
 import warnings
 import zipfile
+from typing import Any
 
 import jax
 import numpy as np
@@ -87,7 +88,7 @@ class _Hasher:
             return
         array = np.ascontiguousarray(array)
         self.tag("array", f"{array.dtype.str}{array.shape}")
-        self.digest.update(memoryview(array.reshape(-1)).cast("B"))
+        self.digest.update(array.reshape(-1).view(np.uint8).data)
 
     def feed(self, value, path: str = "value", depth: int = 0) -> None:
         if depth > MAX_DEPTH:
@@ -450,11 +451,10 @@ class Checkpoint:
 
     def save(self, key: str, states) -> None:
         leaves = jax.tree.leaves(states)
-        arrays = {f"leaf_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+        payload: dict[str, Any] = {"fingerprint": np.array(self.fingerprint), "key": np.array(key)}
+        payload.update((f"leaf_{i}", np.asarray(leaf)) for i, leaf in enumerate(leaves))
         _write_atomically(
             self._path(key),
-            lambda f: np.savez(
-                f, fingerprint=np.array(self.fingerprint), key=np.array(key), **arrays
-            ),
+            lambda f: np.savez(f, **payload),
         )
         self.saved += 1

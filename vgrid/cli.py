@@ -11,6 +11,7 @@ vgrid bench       measure this machine: fits/s and share of peak on fixed worklo
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -26,13 +27,13 @@ def _demo(args) -> int:
     loaders = {"breast_cancer": load_breast_cancer, "digits": load_digits, "wine": load_wine}
     X, y = loaders[args.dataset](return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    grid = {
+    grid: dict[str, list] = {
         "hidden_layer_sizes": [(16,), (32,)],
         "learning_rate_init": [1e-3, 1e-2],
         "alpha": [1e-4, 1e-2],
     }
     search = GridSearchCV(MLPClassifier(max_iter=args.max_iter, random_state=0), grid, cv=5)
-    n_candidates = int(np.prod([len(v) for v in grid.values()]))
+    n_candidates = math.prod(len(v) for v in grid.values())
     print(
         f"vgrid demo: {args.dataset} {X.shape[0]} x {X.shape[1]} (float64, exact mode), "
         f"{n_candidates} candidates x 5 folds, max_iter={args.max_iter}"

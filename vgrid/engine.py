@@ -35,7 +35,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from .kinds import kind_of
+from .kinds import ModelKind, kind_of
 from .scheduling import PROGRAMS, _default_worker_threads, run_groups, skips_padding_batches
 
 __all__ = ["FitJob", "FitOutcome", "fit_estimators"]
@@ -134,7 +134,10 @@ def _job_segment_hook(on_segment):
             return member.estimator
 
         return on_segment(
-            [p.index for p in chosen], np.asarray(states.n_iter), np.asarray(states.done), snapshot
+            [p.job_index for p in chosen],
+            np.asarray(states.n_iter),
+            np.asarray(states.done),
+            snapshot,
         )
 
     return hook
@@ -175,7 +178,8 @@ def fit_estimators(
     names there (pruning): a stopped model's estimator is what it was at that epoch.
     """
     outcomes = [FitOutcome() for _ in jobs]
-    caches, members = {}, {}
+    caches: dict[str, dict] = {}
+    members: dict[ModelKind, list] = {}
     for i, job in enumerate(jobs):
         kind = kind_of(job.estimator)
         if kind is None:
@@ -197,7 +201,7 @@ def fit_estimators(
     for kind, kind_members in members.items():
         for plan in kind.plan(kind_members, n_threads=n_threads, room_rows=room_rows):
             if plan.n_models == 1:
-                index = plan.members[0].index
+                index = plan.members[0].job_index
                 plan = _route_lone_model(
                     plan, jobs[index], outcomes[index], allow_numpy_fit, raise_errors
                 )
@@ -219,7 +223,7 @@ def fit_estimators(
             reports.append(report)
         share = (report.compile_seconds + report.train_seconds) / plan.n_models
         for m, member in enumerate(plan.members):
-            outcome, job = outcomes[member.index], jobs[member.index]
+            outcome, job = outcomes[member.job_index], jobs[member.job_index]
             outcome.fit_time += share
             if member.resume is not None:
                 outcome.resumed_epochs = int(member.resume.n_iter)

@@ -27,6 +27,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sklearn import neural_network
 
 from .engine import FitJob, fit_estimators
@@ -35,7 +37,15 @@ from .mlp_kind import _is_vectorizable
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 
-class _VectorizedFitMixin:
+if TYPE_CHECKING:  # what the mixin's `super()._fit` reaches
+    from sklearn.neural_network._multilayer_perceptron import (
+        BaseMultilayerPerceptron as _MLPBase,
+    )
+else:
+    _MLPBase = object
+
+
+class _VectorizedFitMixin(_MLPBase):
     def _fit(self, X, y, sample_weight=None, incremental=False):
         if incremental or not _is_vectorizable(self):
             return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)

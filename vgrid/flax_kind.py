@@ -67,7 +67,7 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d, validat
 from .layout import _unique
 from .plan import COST_MODEL, GroupPlan, ProgramReport, contiguous_buckets
 from .prng import HASH_PRNG
-from .training import QUICK_COMPILE_OPTIONS
+from .training import QUICK_COMPILE_OPTIONS, ModelArray, advance_every_model
 
 __all__ = [
     "FLAX_KIND",
@@ -93,9 +93,11 @@ def module_fields(module) -> dict:
     instance, its values; fields without a default map to `dataclasses.MISSING`. For an NNX
     module class: its constructor's arguments (but `rngs`)."""
     if isinstance(module, type) and _is_nnx(module):
+        # `module.__init__`, looked up along the MRO (mypy takes `module` for an instance)
+        init = next(vars(k)["__init__"] for k in module.__mro__ if "__init__" in vars(k))
         return {
             name: (p.default if p.default is not inspect.Parameter.empty else dataclasses.MISSING)
-            for name, p in inspect.signature(module.__init__).parameters.items()
+            for name, p in inspect.signature(init).parameters.items()
             if name not in ("self", "rngs") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         }
     out = {}
@@ -201,7 +203,7 @@ class GroupKey(NamedTuple):
 
 
 class FlaxMember(NamedTuple):
-    index: int
+    job_index: int  # the job's position in `fit_estimators`' list
     estimator: Any
     data_key: Hashable
     data: FlaxData
@@ -308,6 +310,7 @@ def _prepare(index, job, cache) -> FlaxMember:
                 "`n_outputs` field (vgrid sets it) or change the last layer."
             )
         loss = est.loss if est.loss is not None else "mse"
+    assert width is not None  # checked against the target above
     factory, instance = resolve_optimizer(est.optimizer)
     opt_args = est._prefixed("optimizer__")
     if factory is not None and "learning_rate" not in opt_args and _takes(factory, "learning_rate"):
@@ -398,6 +401,8 @@ class FlaxConfig(NamedTuple):
     #: Compiled with XLA:CPU's loop emitters (`training.QUICK_COMPILE_OPTIONS`): about half
     #: the compile time, slower kernels; chosen by `plan.CostModel.compiles_quickly`.
     quick_compile: bool = False
+    #: Width fields that could not be padded safely (one program per width; reported).
+    unpaddable: tuple = ()
 
 
 _TRACEABLE: dict = {}  # (module class, field, ...) -> bool
@@ -522,7 +527,7 @@ def _extract_array(a, placements):
 
 def _widths(fields: dict, padded_module, names) -> list:
     """(real, padded) width pairs of a model's padded fields."""
-    pairs = []
+    pairs: list[tuple] = []
     for n in names:
         real, padded = fields[n], getattr(padded_module, n)
         if isinstance(real, tuple):
@@ -556,9 +561,8 @@ def _paddable(real_shapes, padded_shapes) -> bool:
     def ok(a, b):
         return len(a) == len(b) and all(x <= y for x, y in zip(a, b))
 
-    if jax.tree.structure(real_shapes, is_leaf=_is_shape) != jax.tree.structure(
-        padded_shapes, is_leaf=_is_shape
-    ):
+    real_tree: Any = jax.tree.structure(real_shapes, is_leaf=_is_shape)
+    if real_tree != jax.tree.structure(padded_shapes, is_leaf=_is_shape):
         return False
     return all(jax.tree.leaves(jax.tree.map(ok, real_shapes, padded_shapes, is_leaf=_is_shape)))
 
@@ -584,7 +588,7 @@ def _pad_is_safe(
         # Random parameters (biases too): whether padding is exact depends on what the module
         # computes, not on how it initializes.
         real = jax.tree.map(
-            lambda shape: rng.normal(size=shape).astype(np.float32),
+            lambda shape: np.asarray(rng.normal(size=shape), np.float32),
             _param_shapes(small, n_features),
             is_leaf=_is_shape,
         )
@@ -920,16 +924,14 @@ def _make_plan(
     config = config._replace(
         quick_compile=COST_MODEL.compiles_quickly(work, "float32", min(n_threads, len(members)))
     )
-    plan = GroupPlan(config, members, min_shapes, kind)
-    plan.unpaddable = roles.unpaddable
-    return plan
+    return GroupPlan(config._replace(unpaddable=roles.unpaddable), members, min_shapes, kind)
 
 
 # -- layout ------------------------------------------------------------------------------------
 class FlaxShared(NamedTuple):
-    X: jax.Array  # (n_data, n_rows + 1, n_features); the last row is an all-zero sentinel
-    Y: jax.Array  # (n_data, n_rows + 1) labels, or (n_data, n_rows + 1, n_outputs) targets
-    W: jax.Array  # (n_data, n_rows + 1) sample weights, 0 on padding
+    X: ModelArray  # (n_data, n_rows + 1, n_features); the last row is an all-zero sentinel
+    Y: ModelArray  # (n_data, n_rows + 1) labels, or (n_data, n_rows + 1, n_outputs) targets
+    W: ModelArray  # (n_data, n_rows + 1) sample weights, 0 on padding
     masks: Any  # per structure: 1 on a model's real parameters, 0 on padding (None: unpadded)
 
 
@@ -938,17 +940,17 @@ class FlaxModels(NamedTuple):
 
     fields: dict  # traced module fields
     opt: dict  # traced optimizer arguments
-    structure: jax.Array  # int32: init branch (row of config.structures)
-    switch: jax.Array  # int32: apply branch (row of config.switches)
-    seed: jax.Array  # uint32
-    data_id: jax.Array  # int32
-    train_rows: jax.Array  # (n_train_max,) int32, padded with the sentinel
-    n_train: jax.Array  # int32
-    val_rows: jax.Array  # (n_val_max,) int32, padded with the sentinel
-    max_epochs: jax.Array  # int32
-    early_stopping: jax.Array  # bool
-    tol: jax.Array  # float32
-    n_iter_no_change: jax.Array  # int32
+    structure: ModelArray  # int32: init branch (row of config.structures)
+    switch: ModelArray  # int32: apply branch (row of config.switches)
+    seed: ModelArray  # uint32
+    data_id: ModelArray  # int32
+    train_rows: ModelArray  # (n_train_max,) int32, padded with the sentinel
+    n_train: ModelArray  # int32
+    val_rows: ModelArray  # (n_val_max,) int32, padded with the sentinel
+    max_epochs: ModelArray  # int32
+    early_stopping: ModelArray  # bool
+    tol: ModelArray  # float32
+    n_iter_no_change: ModelArray  # int32
 
 
 class FlaxState(NamedTuple):
@@ -957,13 +959,13 @@ class FlaxState(NamedTuple):
     params: Any
     opt_state: Any
     best_params: Any
-    n_iter: jax.Array
-    no_improvement_count: jax.Array
-    best_validation_score: jax.Array
-    loss_curve: jax.Array  # (max_epochs,), NaN past n_iter
-    validation_scores: jax.Array  # (max_epochs,), NaN without early stopping
-    stopped_by_rule: jax.Array
-    done: jax.Array
+    n_iter: ModelArray
+    no_improvement_count: ModelArray
+    best_validation_score: ModelArray
+    loss_curve: ModelArray  # (max_epochs,), NaN past n_iter
+    validation_scores: ModelArray  # (max_epochs,), NaN without early stopping
+    stopped_by_rule: ModelArray
+    done: ModelArray
 
 
 def _structure_modules(config: FlaxConfig):
@@ -1213,8 +1215,8 @@ def _advance_one(
         n_iter = st.n_iter + 1
         loss = total / jnp.maximum(train_weight, 1e-12)
         count, best_score = st.no_improvement_count, st.best_validation_score
-        scores = st.validation_scores
-        stop = jnp.zeros((), bool)
+        scores = jnp.asarray(st.validation_scores)
+        stop: ModelArray = jnp.zeros((), bool)
         if config.early_stopping:
             es = model.early_stopping
             x_val = shared.X[model.data_id, model.val_rows]
@@ -1234,7 +1236,7 @@ def _advance_one(
             n_iter=n_iter,
             no_improvement_count=count,
             best_validation_score=best_score,
-            loss_curve=st.loss_curve.at[n_iter - 1].set(loss),
+            loss_curve=jnp.asarray(st.loss_curve).at[n_iter - 1].set(loss),
             validation_scores=scores,
             stopped_by_rule=stop,
             done=stop | (n_iter >= model.max_epochs) | ~jnp.isfinite(loss),
@@ -1251,12 +1253,7 @@ def _advance_one(
 
 
 def _train_segment(config, shared, models, states, n_epochs):
-    if states.n_iter.shape[0] == 1:  # one model: no vmap (plain products, no selects)
-        one = jax.tree.map(lambda a: a[0], (models, states))
-        return jax.tree.map(lambda a: a[None], _advance_one(config, shared, *one, n_epochs))
-    return jax.vmap(partial(_advance_one, config, shared), in_axes=(0, 0, None))(
-        models, states, n_epochs
-    )
+    return advance_every_model(_advance_one, config, shared, models, states, n_epochs)
 
 
 _PROGRAMS = {
@@ -1508,8 +1505,8 @@ class FlaxKind:
             parts.append(f"switch {'/'.join(cfg.switch_fields)} x{len(cfg.switches)}")
         if cfg.traced_fields:
             parts.append("traced " + ", ".join(cfg.traced_fields))
-        if getattr(plan, "unpaddable", ()):
-            parts.append("not padded (unsafe): " + ", ".join(plan.unpaddable))
+        if cfg.unpaddable:
+            parts.append("not padded (unsafe): " + ", ".join(cfg.unpaddable))
         optimizer = getattr(cfg.optimizer, "__name__", type(cfg.optimizer).__name__)
         return ProgramReport(
             quick_compile=cfg.quick_compile,

@@ -10,6 +10,8 @@ shapes and a group's, which is what lets a halving round continue a model in ano
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .network import ACTIVATION_CODES
@@ -35,7 +37,9 @@ def positions(depth: int, n_positions: int) -> list[int]:
 def _unique(members, key):
     """Each member's row in a table of distinct `key(member)` values, and the first member
     with each value (whose arrays fill that row)."""
-    ids, rows, first = [], {}, []
+    ids: list[int] = []
+    rows: dict = {}
+    first: list = []
     for p in members:
         k = key(p)
         if k not in rows:
@@ -214,7 +218,7 @@ def pad_state(state: ModelState, config: GroupConfig) -> ModelState:
         return out
 
     state = _map_param_trees(state, pad)
-    scalars = {
+    scalars: dict[str, Any] = {
         f: np.asarray(getattr(state, f))[None]
         for f in (
             "n_iter",

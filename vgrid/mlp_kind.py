@@ -91,7 +91,7 @@ class _FitData(NamedTuple):
 
 
 class MLPMember(NamedTuple):
-    index: int
+    job_index: int  # the job's position in `fit_estimators`' list
     estimator: BaseMultilayerPerceptron
     data_key: Hashable  # the job's, or ("job", index) when it gave none
     data: _FitData
@@ -145,7 +145,7 @@ def _random_state_key(random_state, job_index):
         return ("seed", int(random_state))
     if isinstance(random_state, np.random.RandomState):
         name, keys, pos, has_gauss, cached = random_state.get_state()
-        return ("state", keys.tobytes(), pos, has_gauss, cached)
+        return ("state", np.asarray(keys).tobytes(), pos, has_gauss, cached)
     return ("global", job_index)  # None: numpy's global RandomState, consumed in job order
 
 
@@ -157,7 +157,7 @@ def _validate_params(est):
     """`est._validate_params()`, checking only the parameter values not yet seen valid: a grid's
     models share most of their values (the check is per parameter, so the result is the same)."""
     klass = type(est)
-    params = {name: getattr(est, name) for name in _param_names(klass)}
+    params = {name: getattr(est, name) for name in _param_names(klass)}  # type: ignore[arg-type]
     keys = {name: (klass, name, type(value), repr(value)) for name, value in params.items()}
     fresh = {name: params[name] for name, key in keys.items() if key not in _VALID_PARAMS}
     if fresh:

@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -51,7 +53,12 @@ def _identity(x):
     return x
 
 
-_HIDDEN = {"identity": _identity, "logistic": _logistic, "tanh": _tanh, "relu": jax.nn.relu}
+_HIDDEN: dict[str, Callable] = {
+    "identity": _identity,
+    "logistic": _logistic,
+    "tanh": _tanh,
+    "relu": jax.nn.relu,
+}
 #: Codes of the hidden activations, for a program whose models use different ones.
 ACTIVATION_CODES = {name: code for code, name in enumerate(_HIDDEN)}
 

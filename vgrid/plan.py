@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -76,28 +76,22 @@ class CostModel:
     """Estimated seconds to compile one more program, and training FLOP/s per worker thread.
 
     Fixed numbers, so that the same grid is always split the same way (a plan that changed
-    from run to run would change shapes and recompile). The CPU defaults were measured on the
-    2-core benchmark machine (benchmarks/suite.py core grids, `verbose=1` reports): one more
-    program costs about 0.15 s of tracing and lowering plus 0.5 s of XLA compilation, which
-    keeps about 1.7 cores busy (compiling programs concurrently saves nothing); training
-    reached 130-160 GFLOP/s per thread in float32 and about 55 in float64 (padded work). On an
+    from run to run would change shapes and recompile). The CPU defaults were measured on a
+    2-core machine (benchmarks/README.md, "The measurements behind vgrid's constants"). On an
     accelerator, work is far cheaper than a compilation, so padding nearly always wins.
     """
 
     compile_seconds: float = 0.65
-    cpu_rates: tuple = (("float32", 150e9), ("float64", 55e9))
+    cpu_rates: tuple[tuple[str, float], ...] = (("float32", 150e9), ("float64", 55e9))
     accelerator_speedup: float = 100.0
     #: scikit-learn's own NumPy fit of one model: a fixed cost per minibatch (Python and small
-    #: array calls) plus its FLOPs at NumPy's rate; measured on the same machine (about 280 us
-    #: per minibatch for a (100,) network, 25-35 GFLOP/s for larger ones).
+    #: array calls) plus its FLOPs at NumPy's rate.
     numpy_batch_seconds: float = 150e-6
     numpy_rate: float = 25e9
     #: A program compiled for a quick compile (`training.QUICK_COMPILE_OPTIONS`, CPU only):
-    #: the seconds of XLA it saves, and by what share it slows training, per dtype. Measured on
-    #: the same machine: core grid (a)'s program 0.55 -> 0.28 s of XLA with training 10-20%
-    #: slower (float64); grid (b)'s programs 35-50% slower (float32, more elementwise work).
+    #: the seconds of XLA it saves, and by what share it slows training, per dtype.
     quick_compile_saving: float = 0.27
-    quick_compile_slowdowns: tuple = (("float32", 0.45), ("float64", 0.2))
+    quick_compile_slowdowns: tuple[tuple[str, float], ...] = (("float32", 0.45), ("float64", 0.2))
 
     def flops_per_second(self, dtype: str, backend: str = "cpu") -> float:
         rate = dict(self.cpu_rates).get(dtype, dict(self.cpu_rates)["float32"])
@@ -152,14 +146,17 @@ COST_MODEL = CostModel()
 class GroupPlan:
     """One compiled program's worth of jobs: their static settings and padded shapes."""
 
-    config: GroupConfig  # or the config of another kind of model (hashable, static)
+    #: The kind's static settings (hashable): `training.GroupConfig` for the MLPs,
+    #: `flax_kind.FlaxConfig` for Flax modules.
+    config: Any
     members: list  # what the kind's `prepare` made: mlp_kind.MLPMember, flax_kind.FlaxMember
     #: Lower bounds on the group's array shapes (`layout.build_inputs`): "n_rows", "n_val",
     #: "n_data", "n_orders", "n_table_epochs", "n_inits". Room for a refit, or a host
     #: program's exact shapes.
     min_shapes: dict = field(default_factory=dict)
     #: The `kinds.ModelKind` that builds, trains and writes back this group (set by its `plan`).
-    kind: object = None
+    #: (`kinds.ModelKind`, typed Any: its optional methods are looked up with getattr).
+    kind: Any = None
 
     @property
     def n_models(self) -> int:

@@ -48,11 +48,11 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
     """
     global _CACHE_CHECKED
     if _CACHE_CHECKED:
-        return jax.config.jax_compilation_cache_dir
+        return jax.config.values["jax_compilation_cache_dir"]
     _CACHE_CHECKED = True
     setting = os.environ.get("VGRID_COMPILATION_CACHE", "")
-    if setting == "0" or jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir
+    if setting == "0" or jax.config.values["jax_compilation_cache_dir"]:
+        return jax.config.values["jax_compilation_cache_dir"]
     path = path or setting or os.path.join(os.path.expanduser("~"), ".cache", "vgrid", "jax")
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
@@ -202,12 +202,8 @@ class _GroupRun(NamedTuple):
 
 
 #: CPU slots: one model per program call. A one-model program is compiled without vmap (plain
-#: matrix products, no per-leaf selects to freeze stopped models), which made it the fastest
-#: count on every grid measured on the 2-core benchmark machine (training seconds, warm):
-#: core grid (a) 0.55 s against 0.62 s with 2 per call; 576 (100,) models on 750 rows 0.79 s
-#: against 1.01 s with 7 (the former cache-sized count), 1.42 s with 2, 0.80 s with 16; 4096
-#: of them 5.86 s against 6.60 s with 7; the large grid's (256, 256) program 4.93 s against
-#: 5.16 s with 2.
+#: matrix products, no per-leaf selects to freeze stopped models): the fastest count on every
+#: grid measured (benchmarks/README.md, "The measurements behind vgrid's constants").
 CPU_SLOTS = 1
 
 
@@ -523,7 +519,7 @@ def run_groups(
     finished = []
     for run, compile_time in zip(runs, compile_seconds):
         start = time.perf_counter()
-        workers = []
+        workers: list = []
         states = _execute_group(run, progress, chunk_size, checkpoint, workers, on_segment)
         report = run.plan.kind.report(
             run.plan,

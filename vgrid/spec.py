@@ -547,9 +547,8 @@ def parse_spec(raw) -> Spec:
         f"[search] kind = {kind!r} takes [search.{space_key}], not [search.{other_key}].",
     )
     space = search.get(space_key)
-    _expect(
-        isinstance(space, dict) and space, f"[search.{space_key}] is missing, empty or not a table."
-    )
+    if not (isinstance(space, dict) and space):
+        raise SpecError(f"[search.{space_key}] is missing, empty or not a table.")
     if random_kind:
         space = {k: _distribution(name, k, v) for k, v in space.items()}
     else:

@@ -45,6 +45,10 @@ __all__ = [
     "QUICK_COMPILE_OPTIONS",
 ]
 
+#: A field with a leading model axis: a NumPy array while the host lays a group out, a
+#: `jax.Array` inside the compiled program.
+ModelArray = jax.Array | np.ndarray
+
 SCHEDULES = {"constant": 0, "invscaling": 1, "adaptive": 2}
 
 
@@ -76,20 +80,20 @@ class GroupConfig(NamedTuple):
 class HyperParams(NamedTuple):
     """Traced hyperparameters, one value per model (leading model axis)."""
 
-    alpha: jax.Array
-    learning_rate_init: jax.Array
-    beta_1: jax.Array
-    beta_2: jax.Array
-    epsilon: jax.Array
-    momentum: jax.Array
-    nesterovs_momentum: jax.Array  # bool
-    power_t: jax.Array
-    tol: jax.Array
-    n_iter_no_change: jax.Array  # float, may be inf
-    max_iter: jax.Array  # int32
-    schedule: jax.Array  # int32, see SCHEDULES
-    early_stopping: jax.Array  # bool
-    activation: jax.Array  # int32, see network.ACTIVATION_CODES
+    alpha: ModelArray
+    learning_rate_init: ModelArray
+    beta_1: ModelArray
+    beta_2: ModelArray
+    epsilon: ModelArray
+    momentum: ModelArray
+    nesterovs_momentum: ModelArray  # bool
+    power_t: ModelArray
+    tol: ModelArray
+    n_iter_no_change: ModelArray  # float, may be inf
+    max_iter: ModelArray  # int32
+    schedule: ModelArray  # int32, see SCHEDULES
+    early_stopping: ModelArray  # bool
+    activation: ModelArray  # int32, see network.ACTIVATION_CODES
 
 
 class ModelInputs(NamedTuple):
@@ -97,41 +101,41 @@ class ModelInputs(NamedTuple):
 
     hyper: HyperParams
     unit_masks: tuple  # one (width,) mask per hidden layer
-    depth: jax.Array  # int32: hidden layers this model really has (the rest are skipped)
-    init_id: jax.Array  # row of the group's table of initial weights (host side)
-    order_id: jax.Array  # row of SharedInputs.orders
-    data_id: jax.Array  # row of SharedInputs.X / Y / W
-    n_train: jax.Array  # rows in the training part (float)
-    batch_size: jax.Array  # the model's own minibatch size (float; the program's may be larger)
-    val_rows: jax.Array  # (n_val_max,) rows of the validation part, padded with the sentinel
+    depth: ModelArray  # int32: hidden layers this model really has (the rest are skipped)
+    init_id: ModelArray  # row of the group's table of initial weights (host side)
+    order_id: ModelArray  # row of SharedInputs.orders
+    data_id: ModelArray  # row of SharedInputs.X / Y / W
+    n_train: ModelArray  # rows in the training part (float)
+    batch_size: ModelArray  # the model's own minibatch size (float; the program's may be larger)
+    val_rows: ModelArray  # (n_val_max,) rows of the validation part, padded with the sentinel
 
 
 class SharedInputs(NamedTuple):
     """Inputs shared by the models of a group. Row `X.shape[1] - 1` is an all-zero sentinel."""
 
-    X: jax.Array  # (n_data, n_rows + 1, n_features)
-    Y: jax.Array  # (n_data, n_rows + 1, n_outputs)
-    W: jax.Array  # (n_data, n_rows + 1) sample weights, 0 on padding
-    orders: jax.Array  # (n_orders, n_epochs_in_table, n_batches * batch_size) int32
+    X: ModelArray  # (n_data, n_rows + 1, n_features)
+    Y: ModelArray  # (n_data, n_rows + 1, n_outputs)
+    W: ModelArray  # (n_data, n_rows + 1) sample weights, 0 on padding
+    orders: ModelArray  # (n_orders, n_epochs_in_table, n_batches * batch_size) int32
 
 
 class OptState(NamedTuple):
     first: dict  # Adam's m, or SGD's velocity
     second: dict  # Adam's v (zeros for SGD)
-    step: jax.Array  # Adam's t (minibatches seen)
-    learning_rate: jax.Array  # SGD's current learning rate
+    step: ModelArray  # Adam's t (minibatches seen)
+    learning_rate: ModelArray  # SGD's current learning rate
 
 
 class TrainResult(NamedTuple):
     params: dict  # final parameters (the best ones with early stopping)
     opt: OptState
-    loss_curve: jax.Array  # (max_epochs,), NaN past n_iter
-    validation_scores: jax.Array  # (max_epochs,), NaN past n_iter or without early stopping
-    n_iter: jax.Array
-    stopped_by_rule: jax.Array  # stopped by tol / n_iter_no_change (no ConvergenceWarning)
-    best_loss: jax.Array
-    best_validation_score: jax.Array
-    no_improvement_count: jax.Array
+    loss_curve: ModelArray  # (max_epochs,), NaN past n_iter
+    validation_scores: ModelArray  # (max_epochs,), NaN past n_iter or without early stopping
+    n_iter: ModelArray
+    stopped_by_rule: ModelArray  # stopped by tol / n_iter_no_change (no ConvergenceWarning)
+    best_loss: ModelArray
+    best_validation_score: ModelArray
+    no_improvement_count: ModelArray
 
 
 class ModelState(NamedTuple):
@@ -140,15 +144,15 @@ class ModelState(NamedTuple):
     params: dict
     best_params: dict
     opt: OptState
-    n_iter: jax.Array
-    samples_seen: jax.Array
-    no_improvement_count: jax.Array
-    best_loss: jax.Array
-    best_validation_score: jax.Array
-    loss_curve: jax.Array
-    validation_scores: jax.Array
-    stopped_by_rule: jax.Array
-    done: jax.Array
+    n_iter: ModelArray
+    samples_seen: ModelArray
+    no_improvement_count: ModelArray
+    best_loss: ModelArray
+    best_validation_score: ModelArray
+    loss_curve: ModelArray
+    validation_scores: ModelArray
+    stopped_by_rule: ModelArray
+    done: ModelArray
 
 
 def _reported_loss(loss, y, out, w, w_sum):
@@ -278,14 +282,14 @@ def _advance_one(
         count = state.no_improvement_count
         best_params, best_loss = state.best_params, state.best_loss
         best_val = state.best_validation_score
-        val_scores = state.validation_scores
+        val_scores = jnp.asarray(state.validation_scores)
         if config.early_stopping:
             x, y, w = rows_data(model.val_rows)
-            es = hp.early_stopping
+            es: ModelArray | bool = hp.early_stopping
             logits = net.apply({"params": params}, x, model.unit_masks, hp.activation, depth)
             score = _validation_score(config, y, out_act(logits), w)
             val_scores = jnp.where(es, val_scores.at[n_iter - 1].set(score), val_scores)
-            count_es = jnp.where(score < best_val + hp.tol, count + 1, 0)
+            count_es: ModelArray = jnp.where(score < best_val + hp.tol, count + 1, 0)
             improved = es & (score > best_val)
             best_val = jnp.where(improved, score, best_val)
             best_params = _select(improved, params, best_params)
@@ -316,7 +320,7 @@ def _advance_one(
             no_improvement_count=count,
             best_loss=best_loss,
             best_validation_score=best_val,
-            loss_curve=state.loss_curve.at[n_iter - 1].set(loss),
+            loss_curve=jnp.asarray(state.loss_curve).at[n_iter - 1].set(loss),
             validation_scores=val_scores,
             stopped_by_rule=stop,
             done=stop | (n_iter >= hp.max_iter),
@@ -372,23 +376,28 @@ def results_from_states(states: ModelState, early_stopping) -> TrainResult:
     )
 
 
-def _train_segment(
-    config: GroupConfig, shared: SharedInputs, models: ModelInputs, states: ModelState, n_epochs
-) -> ModelState:
+def advance_every_model(advance_one, config, shared, models, states, n_epochs):
+    """`advance_one(config, shared, model, state, n_epochs)` for every model of a group:
+    vmapped over the model axis, or, for one model, called without vmap, so that its epoch
+    loop needs no per-leaf selects to freeze stopped models and its matrix products are plain
+    ones (a smaller, faster-compiling program)."""
     if states.n_iter.shape[0] == 1:
-        # One model: no vmap, so the epoch loop needs no per-leaf selects to freeze stopped
-        # models and the matrix products are plain ones (a smaller, faster-compiling program).
-        one = jax.tree.map(lambda a: a[0], (models, states))
-        return jax.tree.map(lambda a: a[None], _advance_one(config, shared, *one, n_epochs))
-    return jax.vmap(partial(_advance_one, config, shared), in_axes=(0, 0, None))(
+        model, state = jax.tree.map(lambda a: a[0], (models, states))
+        return jax.tree.map(lambda a: a[None], advance_one(config, shared, model, state, n_epochs))
+    return jax.vmap(partial(advance_one, config, shared), in_axes=(0, 0, None))(
         models, states, n_epochs
     )
 
 
+def _train_segment(
+    config: GroupConfig, shared: SharedInputs, models: ModelInputs, states: ModelState, n_epochs
+) -> ModelState:
+    return advance_every_model(_advance_one, config, shared, models, states, n_epochs)
+
+
 #: XLA options of a program compiled for a quick compile (`GroupConfig.quick_compile`): the
-#: CPU's loop emitters instead of its MLIR fusion emitters. On the 2-core benchmark machine
-#: this halves XLA's time (core grid (a)'s program 0.55 -> 0.28 s) and makes training 10-20%
-#: slower in float64, 35-50% in float32 (elementwise kernels are not vectorized as well).
+#: CPU's loop emitters instead of its MLIR fusion emitters: about half XLA's time, slower
+#: training (benchmarks/README.md, "The measurements behind vgrid's constants").
 QUICK_COMPILE_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 _PROGRAMS = {
