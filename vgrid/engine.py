@@ -9,16 +9,17 @@ every group (slots, devices, chunks, checkpoints, Dask); and the kind writes eac
 results back onto its estimator. A single `fit` is one job; a grid search is one job per
 (candidate, fold): both run the same code.
 
-Example:
-    >>> from sklearn.datasets import load_iris
-    >>> from sklearn.neural_network import MLPClassifier
-    >>> X, y = load_iris(return_X_y=True)
-    >>> jobs = [FitJob(MLPClassifier(hidden_layer_sizes=(5,), learning_rate_init=lr, max_iter=20,
-    ...                              random_state=0), X, y, data_key="all")
-    ...         for lr in (1e-3, 1e-2)]
-    >>> outcomes = fit_estimators(jobs)
-    >>> [job.estimator.n_iter_ for job in jobs]
-    [20, 20]
+Examples
+--------
+>>> from sklearn.datasets import load_iris
+>>> from sklearn.neural_network import MLPClassifier
+>>> X, y = load_iris(return_X_y=True)
+>>> jobs = [FitJob(MLPClassifier(hidden_layer_sizes=(5,), learning_rate_init=lr, max_iter=20,
+...                              random_state=0), X, y, data_key="all")
+...         for lr in (1e-3, 1e-2)]
+>>> outcomes = fit_estimators(jobs)
+>>> [job.estimator.n_iter_ for job in jobs]
+[20, 20]
 """
 
 from __future__ import annotations
@@ -43,7 +44,43 @@ __all__ = ["FitJob", "FitOutcome", "fit_estimators"]
 
 @dataclass
 class FitJob:
-    """One estimator to fit on one data set. Jobs with the same `data_key` share their data."""
+    """One estimator to fit on one data set. Jobs with the same `data_key` share their data.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Unfitted, its parameters set: scikit-learn's or vgrid's `MLPClassifier` or
+        `MLPRegressor`, or a `vgrid.FlaxClassifier` or `FlaxRegressor`. Fitted in place.
+    X : array-like of shape (n_samples, n_features)
+        The training rows.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        The target.
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+        Weights of the rows.
+    data_key : hashable or None, default=None
+        Jobs with the same key (and the same kind of estimator) are given the same data:
+        it is validated once and stored once per group. None: this job's own.
+    resume_state : object or None, default=None
+        A `FitOutcome.state` of the same model (same parameters but fewer epochs, same
+        data): training continues from it instead of starting again. Exact: the continued
+        run sees the same minibatches as a run from scratch would.
+    keep_state : bool, default=False
+        Return the final training state in the outcome (`FitOutcome.state`).
+    epochs_hint : int or None, default=None
+        Epochs this fit is expected to run (e.g. the mean over the same candidate's
+        cross-validation fits); only the cost estimates for a lone model use it (its own
+        program, a host program, or scikit-learn's NumPy fit).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from vgrid import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> job = FitJob(MLPClassifier(hidden_layer_sizes=(5,), max_iter=10, random_state=0), X, y)
+    >>> (outcome,) = fit_estimators([job])
+    >>> job.estimator.n_iter_, outcome.error
+    (10, None)
+    """
 
     estimator: Any
     X: Any
@@ -63,7 +100,28 @@ class FitJob:
 
 @dataclass
 class FitOutcome:
-    """What happened to one job: its share of the fit wall time, and its error if it failed."""
+    """What happened to one job: its share of the fit wall time, and its error if it failed.
+
+    Attributes
+    ----------
+    fit_time : float
+        Seconds: the job's share of the wall time of the program that trained it (compile
+        and training, divided among its models), plus its own host-side preparation.
+    error : str or None
+        The formatted traceback of a failed job (with ``raise_errors=False``), as
+        scikit-learn's ``fit_error``; None if it succeeded.
+    exception : BaseException or None
+        The exception of a failed job.
+    state : object or None
+        With `FitJob.keep_state`: the final training state, to give a later job as its
+        `resume_state`.
+    resumed_epochs : int
+        Epochs not trained again thanks to `FitJob.resume_state`.
+    engine : str
+        "vgrid", or "scikit-learn" when scikit-learn's own code fit the estimator (a
+        solver or setting vgrid does not vectorize, or a lone model with
+        ``allow_numpy_fit``).
+    """
 
     fit_time: float = 0.0
     error: str | None = None  # formatted traceback, as scikit-learn's `fit_error`
@@ -156,26 +214,60 @@ def fit_estimators(
 ) -> list[FitOutcome]:
     """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
 
-    With `raise_errors=False` a job that fails (invalid parameters, bad data, non-finite
-    weights) is reported in its outcome, as scikit-learn's `_fit_and_score` does, and the other
-    jobs are unaffected. `fit_time` is each job's share of the wall time of the program that
-    trained it, plus its own host-side preparation. `schedule` (`n_threads`, `n_slots`,
-    `segment_epochs`, `chunk_size`, `checkpoint`) is passed to `run_groups`; it changes speed,
-    memory and what survives a kill, never a score.
-    A `ProgramReport` per compiled program is appended to `reports` when given. With
-    `progress=True` a progress bar (tqdm, in a terminal or in Jupyter) counts trained models.
-    With `allow_numpy_fit=True`, an MLP that would be alone in its program is fit by
-    scikit-learn's own NumPy code when the cost model (`CostModel.numpy_fit_is_cheaper`)
-    finds that cheaper than compiling a program for it: the same numbers in exact mode
-    (vgrid's fit reproduces scikit-learn's), sooner. Searches use it for their refit.
     A model alone in its program trains in a program already compiled in this process when
     one can hold it (`scheduling.ProgramCache.hosted_plan`) and its kind finds that cheaper
-    than its own program. `refit_rows` (searches pass their number of samples) gives every
-    program room for a later refit on that many rows, where extra minibatches cost nothing
-    (`scheduling.skips_padding_batches`): the refit then compiles nothing.
-    `on_segment(job_indices, n_iter, done, snapshot) -> bool mask` (see `_job_segment_hook`)
-    is shown every model after each segment of `segment_epochs` epochs and stops the models it
-    names there (pruning): a stopped model's estimator is what it was at that epoch.
+    than its own program.
+
+    Parameters
+    ----------
+    jobs : list of FitJob
+        The estimators and their data. Estimators whose settings are not vectorized (an
+        MLP with ``solver="lbfgs"``, a warm-start refit) are fit by their own code.
+    raise_errors : bool, default=True
+        False: a job that fails (invalid parameters, bad data, non-finite weights) is
+        reported in its outcome, as scikit-learn's `_fit_and_score` does, and the other jobs
+        are unaffected. True: the first failure is raised.
+    reports : list or None, default=None
+        When given, a `vgrid.plan.ProgramReport` per compiled program is appended to it.
+    progress : bool, default=False
+        Show a progress bar (tqdm, in a terminal or in Jupyter) counting trained models.
+    allow_numpy_fit : bool, default=False
+        An MLP that would be alone in its program is fit by scikit-learn's own NumPy code
+        when the cost model (`CostModel.numpy_fit_is_cheaper`) finds that cheaper than
+        compiling a program for it: the same numbers in exact mode (vgrid's fit reproduces
+        scikit-learn's), sooner. Searches use it for their refit.
+    refit_rows : int or None, default=None
+        Give every program room for a later refit on that many rows (searches pass their
+        number of samples), where extra minibatches cost nothing
+        (`scheduling.skips_padding_batches`): the refit then compiles nothing.
+    on_segment : callable or None, default=None
+        ``on_segment(job_indices, n_iter, done, snapshot) -> bool mask`` is shown every
+        model after each segment of `segment_epochs` epochs and stops the models it names
+        there (pruning): a stopped model's estimator is what it was at that epoch.
+        `snapshot(k)` is a copy of the k-th model's estimator as if its training ended
+        there (None if that fails, e.g. non-finite weights).
+    **schedule
+        `n_threads` (CPU worker threads), `n_slots` (models per program call),
+        `segment_epochs`, `chunk_size` and `checkpoint` (a `vgrid.checkpoint.Checkpoint`),
+        passed to `vgrid.scheduling.run_groups`: they change speed, memory and what
+        survives a kill, never a score.
+
+    Returns
+    -------
+    list of FitOutcome
+        One per job, in order: its share of the fit time, its error if it failed.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> jobs = [FitJob(MLPClassifier(hidden_layer_sizes=(5,), max_iter=10, random_state=0),
+    ...                X, y),
+    ...         FitJob(MLPClassifier(alpha=-1.0), X, y)]          # an invalid alpha
+    >>> outcomes = fit_estimators(jobs, raise_errors=False)
+    >>> jobs[0].estimator.n_iter_, outcomes[0].error, type(outcomes[1].exception).__name__
+    (10, None, 'InvalidParameterError')
     """
     outcomes = [FitOutcome() for _ in jobs]
     caches: dict[str, dict] = {}

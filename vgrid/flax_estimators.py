@@ -2,14 +2,16 @@
 estimator, trained by vgrid's engine (`vgrid.flax_kind`) alone or many at once in a search.
 
 Parameters follow skorch's convention. `module` is a `flax.linen.Module` class or instance,
-written as you would write it (it returns logits or predictions per row; an `n_outputs`
-field, if it declares one, is set to the target's width); `module__<field>` sets its fields.
-`optimizer` is an optax optimizer: a factory (`optax.adam`), its name (`"adam"`) or an instance
-(`optax.adam(1e-3)`); `optimizer__<arg>` sets a factory's arguments, and numeric ones are traced
-(one program for a grid of learning rates). Training is float32 minibatch training for
-`max_epochs` epochs (the MLPs' `early_stopping`, `validation_fraction`, `n_iter_no_change` and
-`tol` stop it earlier on a validation score), shuffled by `jax.random` keys derived from
-`random_state` alone, so a model's numbers never depend on the grid it is trained in.
+written as you would write it, or a `flax.nnx.Module` class (it returns logits or predictions
+per row; an `n_outputs` field, if it declares one, is set to the target's width);
+`module__<field>` sets its fields. `optimizer` is an optax optimizer: a factory
+(`optax.adam`), its name (`"adam"`) or an instance (`optax.adam(1e-3)`); `optimizer__<arg>`
+sets a factory's arguments, and numeric ones are traced (one program for a grid of learning
+rates). Training is float32 minibatch training for `max_epochs` epochs (with
+`early_stopping`, the MLPs' `validation_fraction`, `n_iter_no_change` and `tol` stop it
+earlier on a validation score), shuffled by `jax.random` keys (vgrid's counter-based
+`vgrid.prng.HASH_PRNG`) derived from `random_state` alone, so a model's numbers never depend
+on the grid it is trained in.
 
 Losses: a classifier's module returns one logit per class (softmax cross-entropy), or, for two
 classes, one logit (sigmoid binary cross-entropy, as Keras's `Dense(1, "sigmoid")` with
@@ -19,14 +21,15 @@ function `(outputs, y) -> per-row losses` replaces them.
 In a search, module fields are traced, switched per model, padded or static (see
 `vgrid.flax_kind`): no field needs declaring.
 
-Example:
-    >>> import optax
-    >>> from sklearn.datasets import load_iris
-    >>> X, y = load_iris(return_X_y=True)
-    >>> clf = FlaxClassifier(module__hidden=(16,), optimizer=optax.adam,
-    ...                      optimizer__learning_rate=0.01, max_epochs=30).fit(X, y)
-    >>> clf.score(X, y) > 0.9
-    True
+Examples
+--------
+>>> import optax
+>>> from sklearn.datasets import load_iris
+>>> X, y = load_iris(return_X_y=True)
+>>> clf = FlaxClassifier(module__hidden=(16,), optimizer=optax.adam,
+...                      optimizer__learning_rate=0.01, max_epochs=30).fit(X, y)
+>>> clf.score(X, y) > 0.9
+True
 """
 
 from __future__ import annotations
@@ -206,7 +209,22 @@ class FlaxEstimator(BaseEstimator):
             ) from exc
 
     def fit(self, X, y, sample_weight=None):
-        """Fit on (X, y); returns self."""
+        """Train the module on (X, y), as one job of vgrid's engine.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows (converted to float32 for training).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Class labels (a classifier) or targets (a regressor).
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights of the rows in the loss (and in the early-stopping score).
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
         from .engine import FitJob, fit_estimators
 
         fit_estimators([FitJob(self, X, y, sample_weight)])
@@ -257,13 +275,108 @@ def _apply(module, params, X):
 class FlaxClassifier(ClassifierMixin, FlaxEstimator):
     """A Flax module trained as a classifier (softmax, or sigmoid for one output).
 
-    See the module docstring for the parameters. Fitted: `params_`, `module_`, `classes_`,
-    `n_outputs_` (the module's output width), `n_features_in_`, `loss_curve_` (mean training
-    loss per epoch), `n_iter_` (epochs run), `validation_scores_` and
-    `best_validation_score_` (with early stopping, else None).
+    See the module docstring (`vgrid.flax_estimators`) for the conventions, and the "Flax
+    models" guide for what a search does with the module's fields.
+
+    Parameters
+    ----------
+    module : flax.linen.Module class or instance, flax.nnx.Module class, or None
+        The network: it maps a batch of rows (n_rows, n_features) to one logit per class,
+        or to one logit for two classes. An `n_outputs` field, if declared, is set to the
+        number of classes (2 for two classes); an NNX module's `n_features` constructor
+        argument, if it has one, to the number of features. None: `vgrid.flax_models.MLP`
+        (ReLU layers of widths `hidden`, default (32,)).
+    optimizer : optax factory, str or optax.GradientTransformation, default=optax.adam
+        A factory (`optax.adam`), its name in optax (`"adam"`), or an instance
+        (`optax.adam(1e-3)`, whose arguments cannot then be set). A factory that takes a
+        `learning_rate` gets 1e-3 unless `optimizer__learning_rate` says otherwise.
+    max_epochs : int, default=20
+        Epochs of training (passes over the shuffled rows).
+    batch_size : int, default=32
+        Rows per minibatch (at most the training rows); the last minibatch of an epoch may
+        be partial.
+    random_state : int, RandomState instance or None, default=0
+        The seed of the initial weights, the shuffles and the early-stopping split. An int
+        gives the same model, up to float32 rounding, wherever it is trained (alone, in any
+        grid, on any number of devices); otherwise a seed is drawn from it.
+    loss : callable or None, default=None
+        ``loss(outputs, y) -> per-row losses`` (JAX arrays; `y` holds the minibatch's class
+        indices, 0 to n_classes - 1), replacing the default softmax cross-entropy (sigmoid
+        cross-entropy for one logit). Rows are weighted by `sample_weight`.
+    early_stopping : bool, default=False
+        Hold out `validation_fraction` of the training rows (stratified by class), stop
+        when the validation score (accuracy) has not improved by at least `tol` for more
+        than `n_iter_no_change` epochs, and keep the parameters of the best epoch (the
+        MLPs' rule).
+    validation_fraction : float, default=0.1
+        With `early_stopping`: the share of the rows held out, in (0, 1).
+    n_iter_no_change : int, default=10
+        With `early_stopping`: epochs without improvement before training stops.
+    tol : float, default=1e-4
+        With `early_stopping`: the improvement that counts. Without early stopping
+        training always runs `max_epochs` epochs (unless the loss is not finite).
+    **kwargs
+        ``module__<field>=value`` sets a field of the module; ``optimizer__<arg>=value``
+        an argument of the optimizer factory (numbers are traced in a search: one program
+        for every value). An unknown field or argument is refused at `fit`, with the valid
+        names.
+
+    Attributes
+    ----------
+    params_ : dict
+        The trained parameters (Flax's ``params`` collection, at the model's own widths;
+        with `early_stopping`, those of the best epoch).
+    module_ : flax.linen.Module
+        The module built from `module` and its fields, as trained (an NNX module wrapped by
+        ``flax.nnx.bridge.ToLinen``).
+    classes_ : ndarray
+        The class labels.
+    n_outputs_ : int
+        The module's output width.
+    n_features_in_ : int
+        Features seen by `fit` (and ``feature_names_in_`` for a DataFrame with string
+        column names).
+    loss_curve_ : list of float
+        The mean training loss of each epoch.
+    n_iter_ : int
+        Epochs run.
+    validation_scores_ : list of float or None
+        With `early_stopping`: the validation score (accuracy) of each epoch; else None.
+    best_validation_score_ : float or None
+        With `early_stopping`: the best of them; else None.
+
+    Examples
+    --------
+    >>> import flax.linen as nn
+    >>> from sklearn.datasets import load_iris
+    >>> class Net(nn.Module):
+    ...     width: int = 8
+    ...     n_outputs: int = 1                  # set by vgrid to the number of classes
+    ...     @nn.compact
+    ...     def __call__(self, x):
+    ...         return nn.Dense(self.n_outputs)(nn.relu(nn.Dense(self.width)(x)))
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = FlaxClassifier(Net, module__width=16, optimizer="adam",
+    ...                      optimizer__learning_rate=0.01, max_epochs=20).fit(X, y)
+    >>> clf.n_outputs_, clf.classes_, clf.n_iter_
+    (3, array([0, 1, 2]), 20)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
     """
 
     def predict_proba(self, X):
+        """Class probabilities: the softmax of the module's logits (sigmoid for one logit).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            One column per class of `classes_`, in float64.
+        """
         out = self._outputs(X)  # checks that the estimator is fitted
         if out.shape[1] == 1:
             positive = 1 / (1 + np.exp(-out[:, 0]))
@@ -272,6 +385,18 @@ class FlaxClassifier(ClassifierMixin, FlaxEstimator):
         return shifted / shifted.sum(axis=1, keepdims=True)
 
     def predict(self, X):
+        """The class of the largest logit (a positive logit for one output).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from `classes_`.
+        """
         out = self._outputs(X)
         index = (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else np.argmax(out, axis=1)
         return self.classes_[index]
@@ -280,11 +405,96 @@ class FlaxClassifier(ClassifierMixin, FlaxEstimator):
 class FlaxRegressor(RegressorMixin, FlaxEstimator):
     """A Flax module trained with squared error, as a scikit-learn regressor.
 
-    See the module docstring for the parameters. Fitted: `params_`, `module_`, `n_outputs_`,
-    `n_features_in_`, `loss_curve_`, `n_iter_`, `validation_scores_`,
-    `best_validation_score_`.
+    See the module docstring (`vgrid.flax_estimators`) for the conventions, and the "Flax
+    models" guide for what a search does with the module's fields. `y` may have one column
+    or several (multi-output).
+
+    Parameters
+    ----------
+    module : flax.linen.Module class or instance, flax.nnx.Module class, or None
+        The network: it maps a batch of rows (n_rows, n_features) to one value per target.
+        An `n_outputs` field, if declared, is set to the number of targets; an NNX module's
+        `n_features` constructor argument, if it has one, to the number of features. None:
+        `vgrid.flax_models.MLP` (ReLU layers of widths `hidden`, default (32,)).
+    optimizer : optax factory, str or optax.GradientTransformation, default=optax.adam
+        A factory (`optax.adam`), its name in optax (`"adam"`), or an instance
+        (`optax.adam(1e-3)`, whose arguments cannot then be set). A factory that takes a
+        `learning_rate` gets 1e-3 unless `optimizer__learning_rate` says otherwise.
+    max_epochs : int, default=20
+        Epochs of training (passes over the shuffled rows).
+    batch_size : int, default=32
+        Rows per minibatch (at most the training rows); the last minibatch of an epoch may
+        be partial.
+    random_state : int, RandomState instance or None, default=0
+        The seed of the initial weights, the shuffles and the early-stopping split. An int
+        gives the same model, up to float32 rounding, wherever it is trained (alone, in any
+        grid, on any number of devices); otherwise a seed is drawn from it.
+    loss : callable or None, default=None
+        ``loss(outputs, y) -> per-row losses`` (JAX arrays; `y` holds the minibatch's
+        targets, float32, one column per target), replacing the default squared error (the
+        mean over the targets). Rows are weighted by `sample_weight`.
+    early_stopping : bool, default=False
+        Hold out `validation_fraction` of the training rows, stop when the
+        validation score (R^2) has not improved by at least `tol` for more than
+        `n_iter_no_change` epochs, and keep the parameters of the best epoch (the MLPs'
+        rule).
+    validation_fraction : float, default=0.1
+        With `early_stopping`: the share of the rows held out, in (0, 1).
+    n_iter_no_change : int, default=10
+        With `early_stopping`: epochs without improvement before training stops.
+    tol : float, default=1e-4
+        With `early_stopping`: the improvement that counts. Without early stopping
+        training always runs `max_epochs` epochs (unless the loss is not finite).
+    **kwargs
+        ``module__<field>=value`` sets a field of the module; ``optimizer__<arg>=value``
+        an argument of the optimizer factory (numbers are traced in a search: one program
+        for every value). An unknown field or argument is refused at `fit`, with the valid
+        names.
+
+    Attributes
+    ----------
+    params_ : dict
+        The trained parameters (Flax's ``params`` collection, at the model's own widths;
+        with `early_stopping`, those of the best epoch).
+    module_ : flax.linen.Module
+        The module built from `module` and its fields, as trained (an NNX module wrapped by
+        ``flax.nnx.bridge.ToLinen``).
+    n_outputs_ : int
+        The module's output width.
+    n_features_in_ : int
+        Features seen by `fit` (and ``feature_names_in_`` for a DataFrame with string
+        column names).
+    loss_curve_ : list of float
+        The mean training loss of each epoch.
+    n_iter_ : int
+        Epochs run.
+    validation_scores_ : list of float or None
+        With `early_stopping`: the validation score (R^2) of each epoch; else None.
+    best_validation_score_ : float or None
+        With `early_stopping`: the best of them; else None.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = FlaxRegressor(module__hidden=(16,), max_epochs=30, early_stopping=True,
+    ...                     n_iter_no_change=3).fit(X, y / 100)
+    >>> reg.n_outputs_, len(reg.validation_scores_) == reg.n_iter_, reg.predict(X[:3]).shape
+    (1, True, (3,))
     """
 
     def predict(self, X):
+        """The module's outputs, computed in float64.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Shaped as the `y` the estimator was fitted on.
+        """
         out = self._outputs(X)
         return out[:, 0] if self._y_1d else out

@@ -4,12 +4,13 @@ small CNN for scikit-learn's 8x8 digits that masks its own filters and kernel si
 Any `flax.linen.Module` works with these estimators (see `vgrid.flax_estimators`); these two
 declare an `n_outputs: int` field, which the estimator sets to the target's width.
 
-Example:
-    >>> import jax, jax.numpy as jnp
-    >>> cnn = DigitsCNN(n_outputs=10, features=4, kernel_size=3)
-    >>> params = cnn.init(jax.random.key(0), jnp.zeros((1, 64)))
-    >>> cnn.apply(params, jnp.zeros((2, 64))).shape
-    (2, 10)
+Examples
+--------
+>>> import jax, jax.numpy as jnp
+>>> cnn = DigitsCNN(n_outputs=10, features=4, kernel_size=3)
+>>> outputs, params = jax.eval_shape(cnn.init_with_output, jax.random.key(0), jnp.zeros((2, 64)))
+>>> outputs.shape, params["params"]["conv_kernel"].shape     # 16 channels, 5 x 5 taps, masked
+((2, 10), (5, 5, 1, 16))
 """
 
 from __future__ import annotations
@@ -22,7 +23,26 @@ __all__ = ["MLP", "DigitsCNN"]
 
 
 class MLP(nn.Module):
-    """Dense layers of widths `hidden` with ReLU, then a linear output layer."""
+    """Dense layers of widths `hidden` with ReLU, then a linear output layer.
+
+    The default module of `vgrid.FlaxClassifier` and `vgrid.FlaxRegressor`. In a search,
+    ``module__hidden`` widths are padded: one program for a grid of widths of one depth.
+
+    Attributes
+    ----------
+    n_outputs : int, default=1
+        The output width (set by the estimator).
+    hidden : tuple of int, default=(32,)
+        The hidden layers' widths.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> mlp = MLP(n_outputs=3, hidden=(16, 8))
+    >>> params = jax.eval_shape(mlp.init, jax.random.key(0), jnp.zeros((1, 4)))   # shapes only
+    >>> [p["kernel"].shape for p in params["params"].values()]
+    [(4, 16), (16, 8), (8, 3)]
+    """
 
     n_outputs: int = 1
     hidden: tuple = (32,)
@@ -41,6 +61,24 @@ class DigitsCNN(nn.Module):
     `features` and `kernel_size` switch the rest off with masks, so both are traced: one
     program for a grid over them. (A plain `nn.Conv(features, (k, k))` module is padded by
     vgrid instead, with the same result.)
+
+    Attributes
+    ----------
+    n_outputs : int, default=10
+        The output width (set by the estimator).
+    features : int, default=8
+        Convolution channels in use, at most `max_features`.
+    kernel_size : int, default=3
+        Odd kernel width in use, at most `max_kernel`.
+    max_features, max_kernel : int, default=16, 5
+        The allocated channels and kernel width.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> cnn = DigitsCNN(features=4, kernel_size=1)         # a 1 x 1 convolution, 4 channels
+    >>> jax.eval_shape(cnn.init_with_output, jax.random.key(0), jnp.zeros((2, 64)))[0].shape
+    (2, 10)
     """
 
     n_outputs: int = 10

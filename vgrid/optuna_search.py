@@ -28,17 +28,18 @@ loss curves, cut at the pruning epoch, in `learning_curves_`.
 
 `optimize_study(study, estimator, X, y, ...)` runs the same batches on a study of your own.
 
-Example:
-    >>> import optuna
-    >>> from sklearn.datasets import load_iris
-    >>> from vgrid import MLPClassifier, OptunaSearchCV
-    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
-    >>> X, y = load_iris(return_X_y=True)
-    >>> space = {"learning_rate_init": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)}
-    >>> search = OptunaSearchCV(MLPClassifier(max_iter=20, random_state=0), space, n_trials=6,
-    ...                         trials_per_batch=3, cv=3, random_state=0).fit(X, y)
-    >>> len(search.cv_results_["params"]), len(search.study_.trials)
-    (6, 6)
+Examples
+--------
+>>> import optuna
+>>> from sklearn.datasets import load_iris
+>>> from vgrid import MLPClassifier, OptunaSearchCV
+>>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+>>> X, y = load_iris(return_X_y=True)
+>>> space = {"learning_rate_init": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)}
+>>> search = OptunaSearchCV(MLPClassifier(max_iter=20, random_state=0), space, n_trials=6,
+...                         trials_per_batch=3, cv=3, random_state=0).fit(X, y)
+>>> len(search.cv_results_["params"]), len(search.study_.trials)
+(6, 6)
 """
 
 from __future__ import annotations
@@ -160,8 +161,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     Parameters
     ----------
     estimator : estimator
-        vgrid's or scikit-learn's MLP (or a Pipeline ending in one). Other estimators are
-        evaluated by scikit-learn's own code, one fit at a time, without pruning.
+        vgrid's or scikit-learn's MLP, a `vgrid.FlaxClassifier`/`FlaxRegressor`, or a
+        Pipeline ending in one. Other estimators are evaluated by scikit-learn's own code,
+        one fit at a time, without pruning.
     param_distributions : dict of str to optuna.distributions.BaseDistribution
         The search space, e.g. ``{"alpha": FloatDistribution(1e-6, 1e-1, log=True),
         "hidden_layer_sizes": IntDistribution(16, 256)}``.
@@ -186,10 +188,24 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         `sampler` and `pruner` must then be None. None: a new in-memory study.
     segment_epochs : int, default=5
         With a pruner, epochs between two reports to it.
-    scoring, refit, cv, verbose, error_score, return_train_score, n_jobs, pre_dispatch
+    scoring : str, callable, list, tuple, dict or None, default=None
+        As in scikit-learn's `RandomizedSearchCV`.
+    refit : bool, str or callable, default=True
         As in scikit-learn's `RandomizedSearchCV`. With several scorers, `refit` names the
-        one optimized. `n_jobs` and `pre_dispatch` apply to estimators vgrid does not
-        vectorize.
+        one optimized.
+    cv : int, cross-validation generator or iterable, default=None
+        As in scikit-learn's `RandomizedSearchCV`.
+    verbose : int, default=0
+        As in `vgrid.RandomizedSearchCV`.
+    error_score : "raise" or float, default=np.nan
+        As in scikit-learn's `RandomizedSearchCV`; a failed trial is `FAIL` in the study.
+    return_train_score : bool, default=False
+        As in scikit-learn's `RandomizedSearchCV`.
+    n_jobs : int or None, default=None
+        As in `vgrid.RandomizedSearchCV`: CPU worker threads for a vectorized search,
+        scikit-learn's meaning for estimators vgrid does not vectorize.
+    pre_dispatch : int or str, default="2*n_jobs"
+        Only for estimators vgrid does not vectorize (scikit-learn's meaning).
     timeout : float or None, default=None
         Seconds after which no new batch is asked (the batch in flight finishes; the first
         batch always runs).
@@ -204,24 +220,27 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         scikit-learn's keys, one row per trial of this fit in the order asked, plus
         ``status`` ("complete", "pruned" or "fail") and ``number`` (the Optuna trial
         number). Pruned trials have NaN test (and train) scores.
-    best_estimator_, best_score_, best_params_, best_index_, refit_time_, scorer_,
+    best_estimator_, best_score_, best_params_, best_index_, refit_time_, scorer_
+        As in `vgrid.RandomizedSearchCV`; pruned trials are never `best_*`.
     n_splits_, multimetric_, learning_curves_, vectorization_, refit_engine_
-        As in `vgrid.RandomizedSearchCV`.
+        As in `vgrid.RandomizedSearchCV` (a pruned model's curves end at its pruning
+        epoch).
     n_batches_ : int
         Batches run.
 
-    Example:
-        >>> import optuna
-        >>> from sklearn.datasets import load_wine
-        >>> from vgrid import MLPClassifier
-        >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
-        >>> X, y = load_wine(return_X_y=True)
-        >>> space = {"alpha": optuna.distributions.FloatDistribution(1e-5, 1.0, log=True)}
-        >>> search = OptunaSearchCV(MLPClassifier(max_iter=30, random_state=0), space,
-        ...     n_trials=8, trials_per_batch=4, pruner=optuna.pruners.MedianPruner(),
-        ...     cv=3, random_state=0).fit(X / X.max(0), y)
-        >>> search.n_batches_, set(search.cv_results_["status"]) <= {"complete", "pruned"}
-        (2, True)
+    Examples
+    --------
+    >>> import optuna
+    >>> from sklearn.datasets import load_wine
+    >>> from vgrid import MLPClassifier
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> X, y = load_wine(return_X_y=True)
+    >>> space = {"alpha": optuna.distributions.FloatDistribution(1e-5, 1.0, log=True)}
+    >>> search = OptunaSearchCV(MLPClassifier(max_iter=30, random_state=0), space,
+    ...     n_trials=8, trials_per_batch=4, pruner=optuna.pruners.MedianPruner(),
+    ...     cv=3, random_state=0).fit(X / X.max(0), y)
+    >>> search.n_batches_, set(search.cv_results_["status"]) <= {"complete", "pruned"}
+    (2, True)
     """
 
     _parameter_constraints: dict = {
@@ -474,21 +493,61 @@ def optimize_study(
     `param_distributions`, the search space is that of the study's finished trials, so that a
     study can be continued. Returns the fitted `OptunaSearchCV` (its `study_` is `study`).
 
-    Example:
-        >>> import optuna
-        >>> from sklearn.datasets import load_iris
-        >>> from vgrid import MLPClassifier
-        >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
-        >>> X, y = load_iris(return_X_y=True)
-        >>> study = optuna.create_study(direction="maximize",
-        ...                             sampler=optuna.samplers.TPESampler(seed=0))
-        >>> space = {"alpha": optuna.distributions.FloatDistribution(1e-5, 1.0, log=True)}
-        >>> _ = optimize_study(study, MLPClassifier(max_iter=20, random_state=0), X, y,
-        ...                    param_distributions=space, n_trials=4, cv=3)
-        >>> _ = optimize_study(study, MLPClassifier(max_iter=20, random_state=0), X, y,
-        ...                    n_trials=4, cv=3)      # the same space, four more trials
-        >>> len(study.trials)
-        8
+    Parameters
+    ----------
+    study : optuna.study.Study
+        Your study (direction "maximize"), with its sampler, pruner and storage.
+    estimator : estimator
+        As for `OptunaSearchCV`.
+    X : array-like of shape (n_samples, n_features)
+        The data.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+        The target.
+    param_distributions : dict of str to optuna.distributions.BaseDistribution or None
+        The search space; None: the union of the distributions of the study's finished
+        trials (an error if it has none).
+    n_trials : int or None, default=10
+        As for `OptunaSearchCV`.
+    trials_per_batch : int or "auto", default="auto"
+        As for `OptunaSearchCV`.
+    segment_epochs : int, default=5
+        As for `OptunaSearchCV`.
+    cv : int, cross-validation generator or iterable, default=None
+        As for `OptunaSearchCV`.
+    scoring : str, callable, list, tuple, dict or None, default=None
+        As for `OptunaSearchCV`.
+    timeout : float or None, default=None
+        As for `OptunaSearchCV`.
+    error_score : "raise" or float, default=np.nan
+        As for `OptunaSearchCV`.
+    verbose : int, default=0
+        As for `OptunaSearchCV`.
+    refit : bool, str or callable, default=False
+        As for `OptunaSearchCV`, but off by default: the study is what you asked for.
+    **fit_params
+        Passed to the search's `fit`.
+
+    Returns
+    -------
+    OptunaSearchCV
+        The fitted search; its `study_` is `study`.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from sklearn.datasets import load_iris
+    >>> from vgrid import MLPClassifier
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> X, y = load_iris(return_X_y=True)
+    >>> study = optuna.create_study(direction="maximize",
+    ...                             sampler=optuna.samplers.TPESampler(seed=0))
+    >>> space = {"alpha": optuna.distributions.FloatDistribution(1e-5, 1.0, log=True)}
+    >>> _ = optimize_study(study, MLPClassifier(max_iter=20, random_state=0), X, y,
+    ...                    param_distributions=space, n_trials=4, cv=3)
+    >>> _ = optimize_study(study, MLPClassifier(max_iter=20, random_state=0), X, y,
+    ...                    n_trials=4, cv=3)      # the same space, four more trials
+    >>> len(study.trials)
+    8
     """
     _import_optuna()
     if param_distributions is None:

@@ -1,17 +1,18 @@
 """Plots of a fitted search (matplotlib): a score heatmap, learning curves and a rank plot.
 
 Each function takes a fitted vgrid search and an optional matplotlib `Axes`, and returns the
-`Axes` it drew on.
+`Axes` it drew on. matplotlib is an optional dependency: ``pip install "vgrid[plot]"``.
 
-Example:
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> from sklearn.datasets import load_iris
-    >>> import vgrid, vgrid.plot
-    >>> X, y = load_iris(return_X_y=True)
-    >>> search = vgrid.GridSearchCV(vgrid.MLPClassifier(max_iter=15, random_state=0),
-    ...     {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]}, cv=3).fit(X, y)
-    >>> ax = vgrid.plot.heatmap(search, "alpha", "learning_rate_init")
+Examples
+--------
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> from sklearn.datasets import load_iris
+>>> import vgrid, vgrid.plot
+>>> X, y = load_iris(return_X_y=True)
+>>> search = vgrid.GridSearchCV(vgrid.MLPClassifier(max_iter=15, random_state=0),
+...     {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]}, cv=3).fit(X, y)
+>>> ax = vgrid.plot.heatmap(search, "alpha", "learning_rate_init")
 """
 
 from __future__ import annotations
@@ -45,7 +46,38 @@ def _metric(search, metric):
 
 
 def heatmap(search, x: str, y: str, *, metric: str | None = None, ax=None):
-    """Mean test score over two hyperparameters (best over any others), one cell per pair."""
+    """Mean test score over two hyperparameters (best over any others), one cell per pair.
+
+    Parameters
+    ----------
+    search : fitted vgrid search
+        Any search with `cv_results_` (scikit-learn's too).
+    x, y : str
+        Two searched hyperparameters (as in ``param_<name>``), on the horizontal and
+        vertical axes; their values are sorted numerically where they are numbers.
+    metric : str or None, default=None
+        The scorer's name with several scorers; None: the single score, or `refit`'s.
+    ax : matplotlib.axes.Axes or None, default=None
+        Where to draw; None: a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on, each cell annotated with its score.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_iris
+    >>> import vgrid
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = vgrid.GridSearchCV(vgrid.MLPClassifier(max_iter=15, random_state=0),
+    ...     {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]}, cv=3).fit(X, y)
+    >>> ax = heatmap(search, "alpha", "learning_rate_init")
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('alpha', 'learning_rate_init')
+    """
     results = search.cv_results_
     metric = _metric(search, metric)
     for name in (x, y):
@@ -104,7 +136,37 @@ def _numeric_key(text):
 
 def learning_curves(search, *, top: int = 5, curve: str = "loss", ax=None):
     """Training loss (or validation score) per epoch of the `top` ranked candidates, mean over
-    folds with the range over folds shaded."""
+    folds with the range over folds shaded.
+
+    Parameters
+    ----------
+    search : fitted vgrid search
+        A vgrid search (it reads `learning_curves_`).
+    top : int, default=5
+        How many of the best-ranked candidates to draw.
+    curve : str, default="loss"
+        "loss" (the training loss) or "validation_score" (early stopping only).
+    ax : matplotlib.axes.Axes or None, default=None
+        Where to draw; None: a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on, one line per candidate, labelled with its rank and parameters.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_iris
+    >>> import vgrid
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = vgrid.GridSearchCV(vgrid.MLPClassifier(max_iter=15, random_state=0),
+    ...     {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]}, cv=3).fit(X, y)
+    >>> ax = learning_curves(search, top=2)
+    >>> len(ax.get_lines()), ax.get_xlabel()
+    (2, 'epoch')
+    """
     curves = search.learning_curves_[
         {"loss": "loss", "validation_score": "validation_score"}[curve]
     ]
@@ -136,7 +198,34 @@ def learning_curves(search, *, top: int = 5, curve: str = "loss", ax=None):
 
 
 def rank_plot(search, *, metric: str | None = None, ax=None):
-    """Every candidate's mean test score (with its std over folds), best first."""
+    """Every candidate's mean test score (with its std over folds), best first.
+
+    Parameters
+    ----------
+    search : fitted vgrid search
+        Any search with `cv_results_` (scikit-learn's too).
+    metric : str or None, default=None
+        The scorer's name with several scorers; None: the single score, or `refit`'s.
+    ax : matplotlib.axes.Axes or None, default=None
+        Where to draw; None: a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_iris
+    >>> import vgrid
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = vgrid.GridSearchCV(vgrid.MLPClassifier(max_iter=15, random_state=0),
+    ...     {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]}, cv=3).fit(X, y)
+    >>> rank_plot(search).get_title()
+    '4 candidates ranked'
+    """
     metric = _metric(search, metric)
     results = search.cv_results_
     order = np.argsort(results[f"rank_test_{metric}"], kind="stable")

@@ -579,21 +579,120 @@ class _VectorizedSearchMixin:
 
 
 class GridSearchCV(_VectorizedSearchMixin, model_selection.GridSearchCV):
-    """scikit-learn's `GridSearchCV`; MLP grids are trained all at once by vgrid.
+    """scikit-learn's `GridSearchCV`; a grid of neural networks is trained all at once by vgrid.
 
-    Takes exactly what `sklearn.model_selection.GridSearchCV` takes and sets the same
-    attributes; see its documentation. Estimators vgrid cannot vectorize are evaluated by
-    scikit-learn's own search (with a notice on the "vgrid" logger, not a warning), so
-    switching the import never breaks a script.
+    A subclass of `sklearn.model_selection.GridSearchCV`: the same arguments (plus
+    `chunk_size` and `checkpoint`), methods and attributes (plus `learning_curves_`,
+    `vectorization_`, `refit_engine_`), the same `cv_results_`. The estimator is vectorized
+    when it is vgrid's or scikit-learn's `MLPClassifier`/`MLPRegressor`, a
+    `vgrid.FlaxClassifier`/`FlaxRegressor`, or a `Pipeline` ending in one (whose last step
+    the grid does not swap): every (candidate, fold) is then trained together by
+    `vgrid.engine`, in a few compiled programs, and scored as scikit-learn's own `_score`
+    scores it. Any other estimator is evaluated by scikit-learn's own search, with a
+    one-line notice on the "vgrid" logger (once per estimator type; not a `warnings`
+    warning), so switching the import never breaks a script.
 
-    Example:
-        >>> from sklearn.datasets import load_wine
-        >>> from sklearn.neural_network import MLPClassifier
-        >>> X, y = load_wine(return_X_y=True)
-        >>> grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [1e-3, 1e-2]}
-        >>> search = GridSearchCV(MLPClassifier(max_iter=20, random_state=0), grid, cv=3)
-        >>> len(search.fit(X / X.max(0), y).cv_results_["params"])
-        4
+    Parameters
+    ----------
+    estimator : estimator object
+        The network (see above for what is vectorized).
+    param_grid : dict or list of dicts
+        As in scikit-learn: parameter names (``step__name`` in a Pipeline;
+        ``module__<field>`` and ``optimizer__<argument>`` for a Flax estimator) to lists of
+        values.
+    scoring : str, callable, list, tuple, dict or None, default=None
+        How a model is scored on a test fold, as in scikit-learn (one scorer or several).
+    refit : bool, str or callable, default=True
+        Refit the best candidate on the whole data, as in scikit-learn; vgrid trains the
+        refit too (see `refit_engine_`).
+    cv : int, cross-validation generator or iterable, default=None
+        The splits, as in scikit-learn (None: 5 folds, stratified for a classifier).
+    error_score : "raise" or float, default=np.nan
+        The score of a failed fit, as in scikit-learn. A diverging model (non-finite
+        weights) fails as it does in scikit-learn and changes no other model's numbers.
+    return_train_score : bool, default=False
+        Also score each model on its training fold, as in scikit-learn.
+    n_jobs : int or None, default=None
+        CPU worker threads that train a vectorized search (None or -1: one per core; other
+        negative values count back from the number of cores, as in scikit-learn). For an
+        estimator vgrid does not vectorize, scikit-learn's meaning.
+    verbose : int, default=0
+        1 and above: scikit-learn's "Fitting ..." line, then per block of models one line
+        per compiled program (`vectorization_`) and a progress bar (tqdm, in a terminal or
+        in Jupyter); a refit by scikit-learn's own fit is said. 2 and above: scikit-learn's
+        ``[CV] END ...`` line per fit (with fold numbers and scores from 3, candidate
+        numbers from 10), character for character.
+    pre_dispatch : int or str, default="2*n_jobs"
+        Only for estimators vgrid does not vectorize (scikit-learn's meaning).
+    chunk_size : int or "auto", default="auto"
+        Models per chunk: the unit of work, of a checkpoint file and of a joblib (Dask) task,
+        and an upper bound on the models one program call trains. "auto": a whole group of
+        models that share a program. Changes speed, memory and what survives a kill, never a
+        score.
+    checkpoint : str, os.PathLike or None, default=None
+        A folder where each finished chunk is written (atomically, as plain arrays with the
+        search's fingerprint, nothing pickled). Fitting the same search on the same data with
+        the same folder loads the finished chunks and trains the rest: the scores of an
+        uninterrupted run. A folder written by another search is refused; a corrupt chunk is
+        reported and recomputed. The fingerprint covers the estimator, the search's
+        parameters (not `n_jobs`, `verbose`, `pre_dispatch` or `checkpoint`) and the data,
+        by content; a part without a stable description (a generator as `cv`) is refused
+        when the fit starts.
+
+    Attributes
+    ----------
+    cv_results_ : dict of numpy (masked) ndarrays
+        scikit-learn's, built by its own code: the same keys, order and dtypes.
+        ``mean_fit_time`` is each model's share of the measured wall time of the program
+        that trained it, plus its own host-side preparation, so that it adds up to the real
+        training time.
+    best_estimator_ : estimator
+        The refit best candidate, as in scikit-learn; of the type passed in.
+    best_score_, best_params_, best_index_ : float, dict, int
+        As in scikit-learn.
+    scorer_, n_splits_, refit_time_, multimetric_
+        As in scikit-learn.
+    learning_curves_ : dict of ndarray
+        Every model's training curves: ``"loss"`` (its ``loss_curve_``) and
+        ``"validation_score"`` (its ``validation_scores_``, with early stopping), each of
+        shape (n_candidates, n_splits, n_epochs) in `cv_results_` row order, NaN past a
+        model's last epoch. Vectorized searches only.
+    vectorization_ : list of vgrid.plan.ProgramReport
+        One report per compiled program: its models, padded widths, models per call,
+        padding overhead, compile and training seconds and useful GFLOP. Vectorized
+        searches only.
+    refit_engine_ : str
+        What fit `best_estimator_`: "vgrid", or "scikit-learn" where a program compiled for
+        this one model would cost more than scikit-learn's own NumPy fit (the same numbers
+        in exact mode). Vectorized searches with `refit` only.
+    checkpoint_chunks_ : dict
+        With `checkpoint`: ``{"loaded": ..., "saved": ...}``, the chunks this fit read
+        from and wrote to the folder.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> X, y = load_wine(return_X_y=True)
+    >>> grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [1e-3, 1e-2]}
+    >>> search = GridSearchCV(MLPClassifier(max_iter=20, random_state=0), grid, cv=3)
+    >>> len(search.fit(X / X.max(0), y).cv_results_["params"])
+    4
+    >>> search.learning_curves_["loss"].shape    # (candidates, folds, epochs)
+    (4, 3, 20)
+
+    A checkpointed search: the second fit loads the chunks the first one wrote.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     first = GridSearchCV(MLPClassifier(max_iter=20, random_state=0), grid, cv=3,
+    ...                          chunk_size=4, checkpoint=folder).fit(X / X.max(0), y)
+    ...     again = GridSearchCV(MLPClassifier(max_iter=20, random_state=0), grid, cv=3,
+    ...                          chunk_size=4, checkpoint=folder).fit(X / X.max(0), y)
+    >>> first.checkpoint_chunks_["saved"] == again.checkpoint_chunks_["loaded"]
+    True
+    >>> list(again.cv_results_["mean_test_score"]) == list(first.cv_results_["mean_test_score"])
+    True
     """
 
     def __init__(
@@ -629,22 +728,107 @@ class GridSearchCV(_VectorizedSearchMixin, model_selection.GridSearchCV):
 
 
 class RandomizedSearchCV(_VectorizedSearchMixin, model_selection.RandomizedSearchCV):
-    """scikit-learn's `RandomizedSearchCV`; MLP candidates are trained all at once by vgrid.
+    """scikit-learn's `RandomizedSearchCV`; the sampled networks are trained all at once by vgrid.
 
-    The candidates are scikit-learn's (`ParameterSampler` with the same `random_state`), so
-    `cv_results_` equals scikit-learn's. Distributions (`scipy.stats.loguniform` for
-    `learning_rate_init` or `alpha`) reach values between grid points and cost nothing extra:
-    numeric hyperparameters are traced, one program serves them all.
+    A subclass of `sklearn.model_selection.RandomizedSearchCV`, vectorized as
+    `vgrid.GridSearchCV` is (see it for what is vectorized). The candidates are
+    scikit-learn's (`ParameterSampler` with the same `random_state`), so `cv_results_`
+    equals scikit-learn's. Distributions (`scipy.stats.loguniform` for `learning_rate_init`
+    or `alpha`) reach values between grid points and cost nothing extra: numeric
+    hyperparameters are traced, one program serves them all.
 
-    Example:
-        >>> from scipy.stats import loguniform
-        >>> from sklearn.datasets import load_iris
-        >>> from vgrid import MLPClassifier
-        >>> X, y = load_iris(return_X_y=True)
-        >>> search = RandomizedSearchCV(MLPClassifier(max_iter=20, random_state=0),
-        ...     {"learning_rate_init": loguniform(1e-4, 1e-1)}, n_iter=4, cv=3, random_state=0)
-        >>> len(search.fit(X, y).cv_results_["params"])
-        4
+    Parameters
+    ----------
+    estimator : estimator object
+        The network, as for `vgrid.GridSearchCV`.
+    param_distributions : dict or list of dicts
+        As in scikit-learn: parameter names to lists of values or `scipy.stats`
+        distributions.
+    n_iter : int, default=10
+        Candidates sampled, as in scikit-learn.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sampling of candidates, as in scikit-learn.
+    scoring : str, callable, list, tuple, dict or None, default=None
+        How a model is scored on a test fold, as in scikit-learn (one scorer or several).
+    refit : bool, str or callable, default=True
+        Refit the best candidate on the whole data, as in scikit-learn; vgrid trains the
+        refit too (see `refit_engine_`).
+    cv : int, cross-validation generator or iterable, default=None
+        The splits, as in scikit-learn (None: 5 folds, stratified for a classifier).
+    error_score : "raise" or float, default=np.nan
+        The score of a failed fit, as in scikit-learn. A diverging model (non-finite
+        weights) fails as it does in scikit-learn and changes no other model's numbers.
+    return_train_score : bool, default=False
+        Also score each model on its training fold, as in scikit-learn.
+    n_jobs : int or None, default=None
+        CPU worker threads that train a vectorized search (None or -1: one per core; other
+        negative values count back from the number of cores, as in scikit-learn). For an
+        estimator vgrid does not vectorize, scikit-learn's meaning.
+    verbose : int, default=0
+        1 and above: scikit-learn's "Fitting ..." line, then per block of models one line
+        per compiled program (`vectorization_`) and a progress bar (tqdm, in a terminal or
+        in Jupyter); a refit by scikit-learn's own fit is said. 2 and above: scikit-learn's
+        ``[CV] END ...`` line per fit (with fold numbers and scores from 3, candidate
+        numbers from 10), character for character.
+    pre_dispatch : int or str, default="2*n_jobs"
+        Only for estimators vgrid does not vectorize (scikit-learn's meaning).
+    chunk_size : int or "auto", default="auto"
+        Models per chunk: the unit of work, of a checkpoint file and of a joblib (Dask) task,
+        and an upper bound on the models one program call trains. "auto": a whole group of
+        models that share a program. Changes speed, memory and what survives a kill, never a
+        score.
+    checkpoint : str, os.PathLike or None, default=None
+        A folder where each finished chunk is written (atomically, as plain arrays with the
+        search's fingerprint, nothing pickled). Fitting the same search on the same data with
+        the same folder loads the finished chunks and trains the rest: the scores of an
+        uninterrupted run. A folder written by another search is refused; a corrupt chunk is
+        reported and recomputed. The fingerprint covers the estimator, the search's
+        parameters (not `n_jobs`, `verbose`, `pre_dispatch` or `checkpoint`) and the data,
+        by content; a part without a stable description (a generator as `cv`) is refused
+        when the fit starts.
+
+    Attributes
+    ----------
+    cv_results_ : dict of numpy (masked) ndarrays
+        scikit-learn's, built by its own code: the same keys, order and dtypes.
+        ``mean_fit_time`` is each model's share of the measured wall time of the program
+        that trained it, plus its own host-side preparation, so that it adds up to the real
+        training time.
+    best_estimator_ : estimator
+        The refit best candidate, as in scikit-learn; of the type passed in.
+    best_score_, best_params_, best_index_ : float, dict, int
+        As in scikit-learn.
+    scorer_, n_splits_, refit_time_, multimetric_
+        As in scikit-learn.
+    learning_curves_ : dict of ndarray
+        Every model's training curves: ``"loss"`` (its ``loss_curve_``) and
+        ``"validation_score"`` (its ``validation_scores_``, with early stopping), each of
+        shape (n_candidates, n_splits, n_epochs) in `cv_results_` row order, NaN past a
+        model's last epoch. Vectorized searches only.
+    vectorization_ : list of vgrid.plan.ProgramReport
+        One report per compiled program: its models, padded widths, models per call,
+        padding overhead, compile and training seconds and useful GFLOP. Vectorized
+        searches only.
+    refit_engine_ : str
+        What fit `best_estimator_`: "vgrid", or "scikit-learn" where a program compiled for
+        this one model would cost more than scikit-learn's own NumPy fit (the same numbers
+        in exact mode). Vectorized searches with `refit` only.
+    checkpoint_chunks_ : dict
+        With `checkpoint`: ``{"loaded": ..., "saved": ...}``, the chunks this fit read
+        from and wrote to the folder.
+
+    Examples
+    --------
+    >>> from scipy.stats import loguniform
+    >>> from sklearn.datasets import load_iris
+    >>> from vgrid import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = RandomizedSearchCV(MLPClassifier(max_iter=20, random_state=0),
+    ...     {"learning_rate_init": loguniform(1e-4, 1e-1)}, n_iter=4, cv=3, random_state=0)
+    >>> len(search.fit(X, y).cv_results_["params"])
+    4
+    >>> len(search.vectorization_)               # one program for the four learning rates
+    1
     """
 
     def __init__(
@@ -686,22 +870,120 @@ class RandomizedSearchCV(_VectorizedSearchMixin, model_selection.RandomizedSearc
 class HalvingGridSearchCV(_VectorizedSearchMixin, model_selection.HalvingGridSearchCV):
     """scikit-learn's `HalvingGridSearchCV` (successive halving), each round vectorized by vgrid.
 
-    `resource` may be 'n_samples' or 'max_iter'; `cv_results_` has scikit-learn's `iter` and
-    `n_resources` columns and equals scikit-learn's. With `resource="max_iter"`, a surviving
-    candidate continues from where its previous round stopped instead of being trained again
-    from scratch: the numbers are the same (its minibatches are the same), the work is less;
-    `resumed_epochs_` counts the epochs not trained again. Set the class attribute
-    `continue_survivors = False` on an instance to retrain from scratch, as scikit-learn does.
+    A subclass of `sklearn.model_selection.HalvingGridSearchCV`, vectorized as
+    `vgrid.GridSearchCV` is; `cv_results_` has scikit-learn's `iter` and `n_resources`
+    columns and equals scikit-learn's. With `resource="max_iter"` (an MLP) or
+    `resource="max_epochs"` (a Flax estimator), a surviving candidate continues from where
+    its previous round stopped instead of being trained again from scratch: the numbers are
+    the same (its minibatches are the same), the work is less; `resumed_epochs_` counts the
+    epochs not trained again. Set the class attribute `continue_survivors = False` on an
+    instance to retrain from scratch, as scikit-learn does.
 
-    Example:
-        >>> from sklearn.datasets import load_iris
-        >>> from vgrid import MLPClassifier
-        >>> X, y = load_iris(return_X_y=True)
-        >>> search = HalvingGridSearchCV(MLPClassifier(random_state=0),
-        ...     {"alpha": [1e-4, 1e-2, 1.0]}, resource="max_iter", max_resources=27,
-        ...     min_resources=9, cv=3).fit(X, y)
-        >>> search.n_resources_
-        [9, 27]
+    Parameters
+    ----------
+    estimator : estimator object
+        The network, as for `vgrid.GridSearchCV`.
+    param_grid : dict or list of dicts
+        As in scikit-learn.
+    resource : str, default="n_samples"
+        As in scikit-learn: "n_samples" or an integer parameter of the estimator; the epochs
+        ("max_iter", "max_epochs") continue survivors (see above).
+    factor : int or float, default=3
+        As in scikit-learn: the proportion of candidates kept by each round is 1 / factor.
+    min_resources : int, "exhaust" or "smallest"
+        As in scikit-learn: the resource of the first round.
+    max_resources : int or "auto", default="auto"
+        As in scikit-learn: the most resource a candidate gets.
+    aggressive_elimination : bool, default=False
+        As in scikit-learn.
+    random_state : int, RandomState instance or None, default=None
+        As in scikit-learn (the subsampling of the data and, in a random search, the
+        sampling of candidates).
+    cv : int, cross-validation generator or iterable, default=5
+        The splits, as in scikit-learn.
+    scoring : str, callable or None, default=None
+        The scorer, as in scikit-learn.
+    refit : bool or callable, default=True
+        Refit the best candidate on the whole data, as in scikit-learn (see
+        `refit_engine_`).
+    error_score : "raise" or float, default=np.nan
+        The score of a failed fit, as in scikit-learn.
+    return_train_score : bool, default=True
+        Also score each model on its training fold, as in scikit-learn.
+    n_jobs : int or None, default=None
+        CPU worker threads that train a vectorized search (None or -1: one per core; other
+        negative values count back from the number of cores, as in scikit-learn). For an
+        estimator vgrid does not vectorize, scikit-learn's meaning.
+    verbose : int, default=0
+        1 and above: scikit-learn's "Fitting ..." line, then per block of models one line
+        per compiled program (`vectorization_`) and a progress bar (tqdm, in a terminal or
+        in Jupyter); a refit by scikit-learn's own fit is said. 2 and above: scikit-learn's
+        ``[CV] END ...`` line per fit (with fold numbers and scores from 3, candidate
+        numbers from 10), character for character.
+    chunk_size : int or "auto", default="auto"
+        Models per chunk: the unit of work, of a checkpoint file and of a joblib (Dask) task,
+        and an upper bound on the models one program call trains. "auto": a whole group of
+        models that share a program. Changes speed, memory and what survives a kill, never a
+        score.
+    checkpoint : str, os.PathLike or None, default=None
+        A folder where each finished chunk is written (atomically, as plain arrays with the
+        search's fingerprint, nothing pickled). Fitting the same search on the same data with
+        the same folder loads the finished chunks and trains the rest: the scores of an
+        uninterrupted run. A folder written by another search is refused; a corrupt chunk is
+        reported and recomputed. The fingerprint covers the estimator, the search's
+        parameters (not `n_jobs`, `verbose`, `pre_dispatch` or `checkpoint`) and the data,
+        by content; a part without a stable description (a generator as `cv`) is refused
+        when the fit starts.
+
+    Attributes
+    ----------
+    cv_results_ : dict of numpy (masked) ndarrays
+        scikit-learn's, built by its own code: the same keys, order and dtypes.
+        ``mean_fit_time`` is each model's share of the measured wall time of the program
+        that trained it, plus its own host-side preparation, so that it adds up to the real
+        training time.
+    best_estimator_ : estimator
+        The refit best candidate, as in scikit-learn; of the type passed in.
+    best_score_, best_params_, best_index_ : float, dict, int
+        As in scikit-learn.
+    scorer_, n_splits_, refit_time_, multimetric_
+        As in scikit-learn.
+    learning_curves_ : dict of ndarray
+        Every model's training curves: ``"loss"`` (its ``loss_curve_``) and
+        ``"validation_score"`` (its ``validation_scores_``, with early stopping), each of
+        shape (n_candidates, n_splits, n_epochs) in `cv_results_` row order, NaN past a
+        model's last epoch. Vectorized searches only.
+    vectorization_ : list of vgrid.plan.ProgramReport
+        One report per compiled program: its models, padded widths, models per call,
+        padding overhead, compile and training seconds and useful GFLOP. Vectorized
+        searches only.
+    refit_engine_ : str
+        What fit `best_estimator_`: "vgrid", or "scikit-learn" where a program compiled for
+        this one model would cost more than scikit-learn's own NumPy fit (the same numbers
+        in exact mode). Vectorized searches with `refit` only.
+    checkpoint_chunks_ : dict
+        With `checkpoint`: ``{"loaded": ..., "saved": ...}``, the chunks this fit read
+        from and wrote to the folder.
+    n_resources_, n_candidates_, n_remaining_candidates_, n_iterations_
+        As in scikit-learn: per round, the resources and candidates; the number of rounds.
+    max_resources_, min_resources_, n_possible_iterations_, n_required_iterations_
+        As in scikit-learn.
+    resumed_epochs_ : int
+        With `resource` "max_iter" (an MLP) or "max_epochs" (a Flax estimator) and
+        `continue_survivors`: the epochs not trained again because survivors continued.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from vgrid import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = HalvingGridSearchCV(MLPClassifier(random_state=0),
+    ...     {"alpha": [1e-4, 1e-2, 1.0]}, resource="max_iter", max_resources=27,
+    ...     min_resources=9, cv=3).fit(X, y)
+    >>> search.n_resources_
+    [9, 27]
+    >>> search.resumed_epochs_        # 9 epochs of 3 folds of the one survivor, not retrained
+    27
     """
 
     def __init__(
@@ -749,15 +1031,115 @@ class HalvingGridSearchCV(_VectorizedSearchMixin, model_selection.HalvingGridSea
 class HalvingRandomSearchCV(_VectorizedSearchMixin, model_selection.HalvingRandomSearchCV):
     """scikit-learn's `HalvingRandomSearchCV`, each round vectorized by vgrid.
 
-    Example:
-        >>> from scipy.stats import loguniform
-        >>> from sklearn.datasets import load_iris
-        >>> from vgrid import MLPClassifier
-        >>> X, y = load_iris(return_X_y=True)
-        >>> search = HalvingRandomSearchCV(MLPClassifier(max_iter=10, random_state=0),
-        ...     {"alpha": loguniform(1e-5, 1.0)}, n_candidates=6, cv=3, random_state=0)
-        >>> search.fit(X, y).n_candidates_
-        [6, 2]
+    A subclass of `sklearn.model_selection.HalvingRandomSearchCV`, vectorized as
+    `vgrid.GridSearchCV` is; survivors continue on the epochs resource as in
+    `vgrid.HalvingGridSearchCV`.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The network, as for `vgrid.GridSearchCV`.
+    param_distributions : dict or list of dicts
+        As in scikit-learn: parameter names to lists of values or `scipy.stats`
+        distributions.
+    n_candidates : int or "exhaust", default="exhaust"
+        As in scikit-learn.
+    resource : str, default="n_samples"
+        As in `vgrid.HalvingGridSearchCV`.
+    factor : int or float, default=3
+        As in scikit-learn: the proportion of candidates kept by each round is 1 / factor.
+    min_resources : int, "exhaust" or "smallest"
+        As in scikit-learn: the resource of the first round.
+    max_resources : int or "auto", default="auto"
+        As in scikit-learn: the most resource a candidate gets.
+    aggressive_elimination : bool, default=False
+        As in scikit-learn.
+    random_state : int, RandomState instance or None, default=None
+        As in scikit-learn (the subsampling of the data and, in a random search, the
+        sampling of candidates).
+    cv : int, cross-validation generator or iterable, default=5
+        The splits, as in scikit-learn.
+    scoring : str, callable or None, default=None
+        The scorer, as in scikit-learn.
+    refit : bool or callable, default=True
+        Refit the best candidate on the whole data, as in scikit-learn (see
+        `refit_engine_`).
+    error_score : "raise" or float, default=np.nan
+        The score of a failed fit, as in scikit-learn.
+    return_train_score : bool, default=True
+        Also score each model on its training fold, as in scikit-learn.
+    n_jobs : int or None, default=None
+        CPU worker threads that train a vectorized search (None or -1: one per core; other
+        negative values count back from the number of cores, as in scikit-learn). For an
+        estimator vgrid does not vectorize, scikit-learn's meaning.
+    verbose : int, default=0
+        1 and above: scikit-learn's "Fitting ..." line, then per block of models one line
+        per compiled program (`vectorization_`) and a progress bar (tqdm, in a terminal or
+        in Jupyter); a refit by scikit-learn's own fit is said. 2 and above: scikit-learn's
+        ``[CV] END ...`` line per fit (with fold numbers and scores from 3, candidate
+        numbers from 10), character for character.
+    chunk_size : int or "auto", default="auto"
+        Models per chunk: the unit of work, of a checkpoint file and of a joblib (Dask) task,
+        and an upper bound on the models one program call trains. "auto": a whole group of
+        models that share a program. Changes speed, memory and what survives a kill, never a
+        score.
+    checkpoint : str, os.PathLike or None, default=None
+        A folder where each finished chunk is written (atomically, as plain arrays with the
+        search's fingerprint, nothing pickled). Fitting the same search on the same data with
+        the same folder loads the finished chunks and trains the rest: the scores of an
+        uninterrupted run. A folder written by another search is refused; a corrupt chunk is
+        reported and recomputed. The fingerprint covers the estimator, the search's
+        parameters (not `n_jobs`, `verbose`, `pre_dispatch` or `checkpoint`) and the data,
+        by content; a part without a stable description (a generator as `cv`) is refused
+        when the fit starts.
+
+    Attributes
+    ----------
+    cv_results_ : dict of numpy (masked) ndarrays
+        scikit-learn's, built by its own code: the same keys, order and dtypes.
+        ``mean_fit_time`` is each model's share of the measured wall time of the program
+        that trained it, plus its own host-side preparation, so that it adds up to the real
+        training time.
+    best_estimator_ : estimator
+        The refit best candidate, as in scikit-learn; of the type passed in.
+    best_score_, best_params_, best_index_ : float, dict, int
+        As in scikit-learn.
+    scorer_, n_splits_, refit_time_, multimetric_
+        As in scikit-learn.
+    learning_curves_ : dict of ndarray
+        Every model's training curves: ``"loss"`` (its ``loss_curve_``) and
+        ``"validation_score"`` (its ``validation_scores_``, with early stopping), each of
+        shape (n_candidates, n_splits, n_epochs) in `cv_results_` row order, NaN past a
+        model's last epoch. Vectorized searches only.
+    vectorization_ : list of vgrid.plan.ProgramReport
+        One report per compiled program: its models, padded widths, models per call,
+        padding overhead, compile and training seconds and useful GFLOP. Vectorized
+        searches only.
+    refit_engine_ : str
+        What fit `best_estimator_`: "vgrid", or "scikit-learn" where a program compiled for
+        this one model would cost more than scikit-learn's own NumPy fit (the same numbers
+        in exact mode). Vectorized searches with `refit` only.
+    checkpoint_chunks_ : dict
+        With `checkpoint`: ``{"loaded": ..., "saved": ...}``, the chunks this fit read
+        from and wrote to the folder.
+    n_resources_, n_candidates_, n_remaining_candidates_, n_iterations_
+        As in scikit-learn: per round, the resources and candidates; the number of rounds.
+    max_resources_, min_resources_, n_possible_iterations_, n_required_iterations_
+        As in scikit-learn.
+    resumed_epochs_ : int
+        With `resource` "max_iter" (an MLP) or "max_epochs" (a Flax estimator) and
+        `continue_survivors`: the epochs not trained again because survivors continued.
+
+    Examples
+    --------
+    >>> from scipy.stats import loguniform
+    >>> from sklearn.datasets import load_iris
+    >>> from vgrid import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = HalvingRandomSearchCV(MLPClassifier(max_iter=10, random_state=0),
+    ...     {"alpha": loguniform(1e-5, 1.0)}, n_candidates=6, cv=3, random_state=0)
+    >>> search.fit(X, y).n_candidates_
+    [6, 2]
     """
 
     def __init__(

@@ -203,7 +203,37 @@ def _hashable(value):
 
 def search_flop(search, X, y, cv, dtype: str) -> float:
     """Useful FLOPs of a fitted `GridSearchCV`: every (candidate, split) fit's steps at its own
-    shapes, counted by XLA, plus the refit when there is one."""
+    shapes, counted by XLA, plus the refit when there is one.
+
+    Parameters
+    ----------
+    search : fitted vgrid.GridSearchCV
+        Over a classifier: an MLP (``solver="adam"``, without early stopping) or a Flax
+        estimator (its module counted at each candidate's own field values).
+    X, y : array-like
+        The data the search was fitted on.
+    cv : cross-validation splitter
+        The splitter it used (its training sizes are counted).
+    dtype : str
+        "float32" or "float64": the dtype the models trained in.
+
+    Returns
+    -------
+    float
+        FLOPs, summed over every fit's epochs (from `learning_curves_`) and minibatches.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import KFold
+    >>> from vgrid import GridSearchCV, MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> cv = KFold(2)
+    >>> search = GridSearchCV(MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0),
+    ...                       {"alpha": [1e-4, 1e-2]}, cv=cv, refit=False).fit(X, y)
+    >>> search_flop(search, X, y, cv, "float64") > 0
+    True
+    """
     from sklearn.base import is_classifier
 
     estimator = search.estimator

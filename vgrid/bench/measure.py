@@ -192,7 +192,42 @@ def measure_problem(
 ) -> dict:
     """Fit `problem`'s grid twice in this process: cold (the first fit, everything compiled,
     the compilation cache empty if the caller made it so) and warm (the same fit again).
-    Returns the row `vgrid bench` reports for it. `peak_gflops`: the matmul peak per dtype."""
+    Returns the row `vgrid bench` reports for it. `peak_gflops`: the matmul peak per dtype.
+
+    Parameters
+    ----------
+    problem : vgrid.bench.workloads.Problem
+        The workload (`build`, `build_scaling`, or one of your own).
+    peak_gflops : dict
+        dtype name to the matmul peak in GFLOP/s that `share_of_peak` is relative to.
+    compare_sklearn : bool, default=False
+        Also time scikit-learn's `GridSearchCV(n_jobs=-1)` on the grid's first
+        `problem.sklearn_max_fits` fits (the row's "sklearn" entry).
+    refit : bool, default=False
+        Refit the best candidate in each fit (the workloads are timed without).
+
+    Returns
+    -------
+    dict
+        The row of `vgrid/bench/schema.json`: "cold" and "warm" (seconds,
+        compile_seconds, fits_per_second, useful_gflops, share_of_peak),
+        "compile_seconds", "useful_gflop", device and host memory, models per device and
+        per call, the programs' reports, the best score, and the workload's shape.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import KFold
+    >>> from vgrid import MLPClassifier
+    >>> from vgrid.bench.workloads import Problem
+    >>> X, y = load_iris(return_X_y=True)
+    >>> problem = Problem("iris", "tiny", X.astype("float32"), y,
+    ...                   MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0),
+    ...                   {"alpha": [1e-4, 1e-2]}, KFold(2), "float32", 4)
+    >>> row = measure_problem(problem, peak_gflops={"float32": 100.0})
+    >>> row["n_fits"], sorted(row["warm"])
+    (4, ['compile_seconds', 'fits_per_second', 'seconds', 'share_of_peak', 'useful_gflops'])
+    """
     return run_measurement(
         problem, peak_gflops=peak_gflops, compare_sklearn=compare_sklearn, refit=refit
     )[0]

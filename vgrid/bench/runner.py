@@ -40,11 +40,35 @@ SCALING_SECONDS = {"quick": 15.0, "full": 120.0}
 
 
 class BenchError(Exception):
-    """Bad input to `vgrid bench`: reported as one line on stderr, exit status 2."""
+    """Bad input to `vgrid bench`: reported as one line on stderr, exit status 2.
+
+    Examples
+    --------
+    >>> raise BenchError("unknown workload 'mlp'")
+    Traceback (most recent call last):
+    ...
+    vgrid.bench.runner.BenchError: unknown workload 'mlp'
+    """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `vgrid bench`."""
+    """The options of `vgrid bench`.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        Given ``--workloads``, ``--dtype``, ``--devices``, ``--quick``, ``--json``,
+        ``--plot``, ``--compare`` and ``--max-models`` (see ``vgrid bench --help``).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="vgrid bench")
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(["--quick", "--workloads", "mlp_seed", "scaling"])
+    >>> args.quick, args.workloads, args.dtype
+    (True, ['mlp_seed', 'scaling'], 'float32')
+    """
     parser.add_argument(
         "--workloads",
         nargs="+",
@@ -91,7 +115,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     """The command: validate, run, print the table, write JSON and plot. Exit status: 0, 1 if
-    a workload failed, 2 on bad input (one line on stderr)."""
+    a workload failed, 2 on bad input (one line on stderr).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Options parsed by a parser given `add_arguments`.
+
+    Returns
+    -------
+    int
+        The exit status.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="vgrid bench")
+    >>> add_arguments(parser)
+    >>> run(parser.parse_args(["--workloads", "mlp"]))   # one line on stderr, nothing run
+    2
+    """
     try:
         return _run(args)
     except BenchError as exc:

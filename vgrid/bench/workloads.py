@@ -59,7 +59,28 @@ DEFAULT_WORKLOADS = ("mlp_seed", "mlp_wide", "flax_cnn", "flax_1k", SCALING)
 
 @dataclass
 class Problem:
-    """One workload, built: `GridSearchCV(estimator, grid, cv=cv).fit(X, y)` is the work."""
+    """One workload, built: `GridSearchCV(estimator, grid, cv=cv).fit(X, y)` is the work.
+
+    Attributes
+    ----------
+    name, size : str
+        The workload's name (a key of `WORKLOADS`) and size ("full", "quick", or a scaling
+        point's number of models).
+    X, y : ndarray
+        The data.
+    estimator : estimator object
+        The unfitted estimator of the grid.
+    grid : dict
+        The parameter grid.
+    cv : cross-validation splitter
+        The splits.
+    dtype : str
+        The dtype the models train in.
+    sklearn_max_fits : int
+        ``--compare sklearn`` times at most this many fits of the grid.
+    n_candidates, n_fits : int
+        Candidates in the grid; candidates x splits.
+    """
 
     name: str
     size: str
@@ -114,7 +135,29 @@ def _flax(module, **params):
 def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
     """The workload `name` at `size` ("full" or "quick"); `dtype` is the MLP grids' input
     dtype (float64 trains in scikit-learn's exact mode); Flax grids always train in float32,
-    and `core_a` is float64, `core_b` float32 whatever `dtype` says (their definitions)."""
+    and `core_a` is float64, `core_b` float32 whatever `dtype` says (their definitions).
+
+    Parameters
+    ----------
+    name : str
+        A key of `WORKLOADS`: "mlp_seed", "mlp_wide", "flax_cnn", "flax_1k", "core_a" or
+        "core_b" ("scaling" points come from `build_scaling`).
+    size : str, default="full"
+        "full" (sized for an accelerator) or "quick" (for a laptop CPU).
+    dtype : str, default="float32"
+        "float32" or "float64", for the MLP grids.
+
+    Returns
+    -------
+    Problem
+        The data, estimator, grid and splits, built from fixed seeds.
+
+    Examples
+    --------
+    >>> problem = build("mlp_wide", "quick")
+    >>> problem.n_fits, problem.grid["hidden_layer_sizes"]
+    (160, [(256,), (256, 256)])
+    """
     from sklearn.model_selection import StratifiedKFold
 
     quick = size == "quick"
@@ -230,7 +273,26 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
 
 def build_scaling(n_models: int, dtype: str = "float32") -> Problem:
     """One point of the scaling curve: `n_models` models of the seed-sized (100,) MLP, 20
-    epochs each, on one split (750 training rows), a grid over alpha."""
+    epochs each, on one split (750 training rows), a grid over alpha.
+
+    Parameters
+    ----------
+    n_models : int
+        Candidates (one fit each).
+    dtype : str, default="float32"
+        "float32" or "float64".
+
+    Returns
+    -------
+    Problem
+        The point's data, estimator, grid and split.
+
+    Examples
+    --------
+    >>> problem = build_scaling(16)
+    >>> problem.name, problem.size, problem.n_fits
+    ('scaling', '16', 16)
+    """
     from sklearn.model_selection import ShuffleSplit
 
     X, y = classification_data(1000, 20, 2, 10, dtype)
