@@ -426,12 +426,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             "segment_epochs": self.segment_epochs,
         }
 
-    def _evaluate_vectorized(
-        self, base_estimator, X, y, candidate_params, splits, scorers, routed_params
-    ):
-        out = super()._evaluate_vectorized(
-            base_estimator, X, y, candidate_params, splits, scorers, routed_params
-        )
+    def _evaluate_vectorized(self, run, candidate_params, splits):
+        out = super()._evaluate_vectorized(run, candidate_params, splits)
         for c in sorted(self._pruning.pruned if self._pruning is not None else ()):
             self._pruned_rows.add(self._first_row + c)
             for s in range(len(splits)):

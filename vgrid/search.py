@@ -7,7 +7,9 @@ instead of one `_fit_and_score` call per pair, all pairs are fit together by `vg
 (MLPs and Flax modules alike), a few programs for the whole grid, then
 scored as scikit-learn's own `_score` scores them (`vgrid.scoring`), so `cv_results_` is built
 by scikit-learn's `_format_results` from the same records scikit-learn builds it from.
-Pipelines ending in a network are handled by `vgrid.pipeline`.
+Pipelines ending in a network are handled by `vgrid.pipeline`. The searches' `fit` is
+scikit-learn's `BaseSearchCV.fit`, statement for statement, but for the evaluation and the
+refit, which it hands to a `vgrid.search_run.SearchRun`: the state of that one fit.
 
 After fit, `learning_curves_` holds every model's training curves, which vectorized training
 gives for free: `learning_curves_["loss"]` (`loss_curve_`) and `["validation_score"]`
@@ -42,18 +44,18 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import logging
 import numbers
 import os
 import time
 from collections import defaultdict
-from traceback import format_exc
+from collections.abc import Callable
+from inspect import signature
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from joblib import logger
 from sklearn import model_selection, neural_network
-from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier
+from sklearn.base import _fit_context, clone, is_classifier
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection._search_successive_halving import BaseSuccessiveHalving
@@ -62,14 +64,12 @@ from sklearn.model_selection._validation import (
     _insert_error_scores,
     _warn_or_raise_about_fit_failures,
 )
-from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_samples, indexable
 
 from . import estimators, flax_estimators, pipeline
 from .checkpoint import Checkpoint, fingerprint_of
-from .engine import FitJob, FitOutcome, fit_estimators
-from .mlp_kind import _param_names
-from .scoring import FoldScorer
+from .search_run import SearchRun, Survivors
+from .search_run import _with_params as _with_params  # tests reach it here
 
 __all__ = [
     "GridSearchCV",
@@ -89,25 +89,6 @@ _VECTORIZED_TYPES = (
 
 #: Models fitted, scored and dropped at a time by a search: bounds its host memory on huge grids.
 BLOCK_MODELS = 4096
-
-
-def _with_params(base_model, params: dict, template):
-    """`clone(base_model).set_params(**params)`, about 8x faster for a grid's many models: a
-    deep copy of `template` (a clone of `base_model`) with `params` set. Unknown or nested
-    parameter names, and estimators with their own `set_params`, take scikit-learn's own route
-    (and its error messages)."""
-    if (
-        type(template).set_params is not BaseEstimator.set_params
-        or any("__" in k for k in params)
-        or not set(params) <= _param_names(type(template))
-    ):
-        return clone(base_model).set_params(**clone(params, safe=False))
-    callbacks = getattr(template, "_skl_callbacks", None)
-    # Callbacks are shared by reference between clones, as scikit-learn's clone does.
-    model = copy.deepcopy(template, {} if callbacks is None else {id(callbacks): callbacks})
-    for name, value in clone(params, safe=False).items():
-        setattr(model, name, value)
-    return model
 
 
 def is_vectorizable(estimator, param_grid=None) -> bool:
@@ -141,60 +122,60 @@ def _note_not_vectorized(estimator) -> None:
         )
 
 
-def _fit_line(parameters, progress, verbose, test_scores, train_scores, total_time):
-    """scikit-learn's `[CV i/k] END ...` line from `_fit_and_score`, character for character."""
-    split_progress, candidate_progress = progress
-    progress_msg = ""
-    if verbose > 2:
-        progress_msg = f" {split_progress[0] + 1}/{split_progress[1]}"
-        if verbose > 9:
-            progress_msg += f"; {candidate_progress[0] + 1}/{candidate_progress[1]}"
-    params_msg = ", ".join(f"{k}={parameters[k]}" for k in sorted(parameters))
-    end_msg = f"[CV{progress_msg}] END "
-    result_msg = params_msg + (";" if params_msg else "")
-    if verbose > 2:
-        if isinstance(test_scores, dict):
-            for name in sorted(test_scores):
-                result_msg += f" {name}: ("
-                if train_scores is not None:
-                    result_msg += f"train={train_scores[name]:.3f}, "
-                result_msg += f"test={test_scores[name]:.3f})"
-        else:
-            result_msg += ", score="
-            if train_scores is not None:
-                result_msg += f"(train={train_scores:.3f}, test={test_scores:.3f})"
-            else:
-                result_msg += f"{test_scores:.3f}"
-    result_msg += f" total time={logger.short_format_time(total_time)}"
-    return end_msg + "." * (80 - len(end_msg) - len(result_msg)) + result_msg
+def _chunk_size(size) -> int | None:
+    """Models per chunk: the unit of work, of a checkpoint file and of a Dask task, and an upper
+    bound on the models one program call trains (None, from "auto": a whole group)."""
+    if size == "auto" or size is None:
+        return None
+    if not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"chunk_size must be 'auto' or a positive integer, got {size!r}.")
+    return int(size)
 
 
-def _curves_of(fitted, n_candidates, n_splits):
-    """Per candidate: (loss curves, validation-score curves), one row per split."""
-
-    def curve(est, name):
-        values = getattr(pipeline.final_step(est)[1], name, None) if est is not None else None
-        return np.asarray(values if values is not None else [], float)
-
-    per_job = [(curve(est, "loss_curve_"), curve(est, "validation_scores_")) for est in fitted]
-    return [per_job[c * n_splits : (c + 1) * n_splits] for c in range(n_candidates)]
+def _worker_threads(n_jobs) -> int | None:
+    """CPU worker threads for `n_jobs` (None or -1: one per core, chosen by the scheduler)."""
+    if n_jobs is None or n_jobs == -1:
+        return None
+    n_cores = os.cpu_count() or 1
+    return max(1, min(n_cores, n_jobs if n_jobs > 0 else n_cores + 1 + n_jobs))
 
 
-def _stack_curves(curves):
-    """{'loss': (n_candidates, n_splits, n_epochs), 'validation_score': ...}, NaN-padded."""
-    n_epochs = max([len(c) for cand in curves for pair in cand for c in pair], default=0)
-    out = {}
-    for k, name in enumerate(("loss", "validation_score")):
-        array = np.full((len(curves), len(curves[0]) if curves else 0, n_epochs), np.nan)
-        for i, cand in enumerate(curves):
-            for j, pair in enumerate(cand):
-                array[i, j, : len(pair[k])] = pair[k]
-        out[name] = array
-    return out
+if TYPE_CHECKING:  # scikit-learn ships no types: what the mixin uses of BaseSearchCV
+
+    class _BaseSearchCV:
+        estimator: Any
+        scoring: Any
+        refit: Any
+        cv: Any
+        verbose: int
+        error_score: Any
+        return_train_score: bool
+        n_jobs: int | None
+        resource: str  # halving searches only
+        fit: Any
+        get_params: Callable[..., dict]
+        _get_scorers: Callable[[], tuple[Any, Any]]
+        _get_routed_params_for_fit: Callable[[dict], Any]
+        _init_callback_context: Callable[..., Any]
+        _check_input_parameters: Callable[..., None]
+        _run_search: Callable[..., None]
+        _format_results: Callable[..., dict]
+        _check_refit_for_multimetric: Callable[[dict], None]
+        _select_best_index: Callable[[Any, Any, dict], int]
+
+else:
+    _BaseSearchCV = object
 
 
-class _VectorizedSearchMixin:
-    """Replaces BaseSearchCV.fit's per-pair evaluation with one vectorized evaluation."""
+class _VectorizedSearchMixin(_BaseSearchCV):
+    """Replaces BaseSearchCV.fit's per-pair evaluation with one vectorized evaluation. Each fit's
+    state lives in its `SearchRun`; the search keeps only its parameters and fitted attributes
+    (and scikit-learn's own `_checked_cv_orig` and `_n_samples_orig`, which its halving reads)."""
+
+    #: Halving on the epochs resource (an MLP's `max_iter`, a Flax estimator's `max_epochs`):
+    #: continue each survivor from its state in the previous round instead of training it again
+    #: from scratch (exactly the same numbers).
+    continue_survivors = True
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **params):
@@ -210,21 +191,34 @@ class _VectorizedSearchMixin:
             return self
         return self._fit_vectorized(X, y, **params)
 
-    #: Halving on resource="max_iter": continue each survivor from its state in the previous
-    #: round instead of training it again from scratch (exactly the same numbers).
-    continue_survivors = True
+    def _start_run(self, base_estimator, X, y, params, scorers, routed_params) -> SearchRun:
+        """This fit's `SearchRun`: the search's settings, and its checkpoint opened."""
+        chunk_size = _chunk_size(getattr(self, "chunk_size", "auto"))
+        continues = (
+            self.continue_survivors
+            and isinstance(self, BaseSuccessiveHalving)
+            and self.resource in ("max_iter", "max_epochs")
+        )
+        return SearchRun(
+            base_estimator=base_estimator,
+            X=X,
+            y=y,
+            scorers=scorers,
+            fit_params=routed_params.estimator.fit,
+            score_params=routed_params.scorer.score,
+            error_score=self.error_score,
+            return_train_score=self.return_train_score,
+            verbose=self.verbose,
+            refit_rows=_num_samples(X) if self.refit else None,
+            n_threads=_worker_threads(self.n_jobs),
+            chunk_size=chunk_size,
+            checkpoint=self._open_checkpoint(X, y, params, chunk_size),
+            survivors=Survivors(self.resource) if continues else None,
+            block_models=BLOCK_MODELS,
+            segment_schedule=self._segment_schedule,
+        )
 
-    def _chunk_size(self):
-        """Models per chunk: the unit of work, of a checkpoint file and of a Dask task, and an
-        upper bound on the models one program call trains (None: a whole group)."""
-        size = getattr(self, "chunk_size", "auto")
-        if size == "auto" or size is None:
-            return None
-        if not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(f"chunk_size must be 'auto' or a positive integer, got {size!r}.")
-        return int(size)
-
-    def _open_checkpoint(self, X, y, params):
+    def _open_checkpoint(self, X, y, params, chunk_size) -> Checkpoint | None:
         """The search's `Checkpoint`, or None: fingerprinted by everything that determines the
         results (estimator, search parameters, data), never by speed knobs."""
         folder = getattr(self, "checkpoint", None)
@@ -234,14 +228,14 @@ class _VectorizedSearchMixin:
         settings = {k: v for k, v in self.get_params(deep=False).items() if k not in knobs}
         # By content (values, not repr); a part with no stable description raises here.
         fingerprint = fingerprint_of(
-            search=type(self),
-            chunk_size=self._chunk_size(),
-            X=X,
-            y=y,
-            fit_params=params,
-            **settings,
+            search=type(self), chunk_size=chunk_size, X=X, y=y, fit_params=params, **settings
         )
         return Checkpoint(os.fspath(folder), fingerprint)
+
+    def _evaluate_vectorized(self, run: SearchRun, candidate_params, splits) -> list[dict]:
+        """`_fit_and_score`'s records for every (candidate, split), candidate-major; searches
+        that amend them override it (OptunaSearchCV: pruned trials)."""
+        return run.evaluate(candidate_params, splits)
 
     def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
         """Extra `fit_estimators` options for one block's jobs, given per job as
@@ -249,332 +243,152 @@ class _VectorizedSearchMixin:
         that prunes returns its `on_segment` hook and `segment_epochs`."""
         return {}
 
-    def _continues_survivors(self) -> bool:
-        """Halving on the epochs resource (an MLP's `max_iter`, a Flax estimator's
-        `max_epochs`) continues each survivor instead of retraining it."""
-        return (
-            self.continue_survivors
-            and isinstance(self, BaseSuccessiveHalving)
-            and self.resource in ("max_iter", "max_epochs")
-        )
-
-    def _n_threads(self):
-        """CPU worker threads: `n_jobs` when the user set it (-1 or None: one per core)."""
-        if self.n_jobs is None or self.n_jobs == -1:
-            return None
-        n_cores = os.cpu_count() or 1
-        return max(1, min(n_cores, self.n_jobs if self.n_jobs > 0 else n_cores + 1 + self.n_jobs))
-
-    def _survivor_key(self, parameters, split):
-        return repr(sorted((k, v) for k, v in parameters.items() if k != self.resource)), split
-
-    def _evaluate_vectorized(
-        self, base_estimator, X, y, candidate_params, splits, scorers, routed_params
-    ):
-        fit_params = routed_params.estimator.fit
-        model_params = pipeline.model_fit_params(base_estimator, fit_params)
-        _, base_model = pipeline.final_step(base_estimator)
-        score_params = routed_params.scorer.score
-        folds = []
-        for train, test in splits:
-            X_train, y_train = _safe_split(base_estimator, X, y, train)
-            X_test, y_test = _safe_split(base_estimator, X, y, test, train)
-            weights = model_params["sample_weight"]
-            folds.append(
-                dict(
-                    train=(X_train, y_train),
-                    test=(X_test, y_test),
-                    split=fingerprint_of(np.asarray(train), np.asarray(test)),
-                    sample_weight=None
-                    if weights is None
-                    else _check_method_params(X, {"w": weights}, train)["w"],
-                    score_train=_check_method_params(X, score_params, train),
-                    score_test=_check_method_params(X, score_params, test),
-                )
-            )
-        # Blocks of candidates: fit, score, drop the fitted models; then the next block.
-        preprocessed, survivors, out = {}, {}, []
-        block = max(1, BLOCK_MODELS // len(folds))
-        refit_rows = _num_samples(X) if self.refit else None
-        for first in range(0, len(candidate_params), block):
-            out.extend(
-                self._evaluate_block(
-                    base_estimator,
-                    base_model,
-                    candidate_params,
-                    first,
-                    min(first + block, len(candidate_params)),
-                    folds,
-                    scorers,
-                    preprocessed,
-                    survivors,
-                    refit_rows,
-                )
-            )
-        if self._continues_survivors():
-            self._survivors = survivors
-        return out
-
-    def _evaluate_block(
-        self,
-        base_estimator,
-        base_model,
-        candidate_params,
-        first,
-        last,
-        folds,
-        scorers,
-        preprocessed,
-        survivors,
-        refit_rows=None,
-    ):
-        """Fit and score candidates[first:last] on every fold; only scores leave this method
-        (the fitted models are dropped), so a huge grid's host memory stays bounded by a block.
-        `preprocessed` caches the preprocessing per (parameters, fold) across blocks. Programs
-        get room for a refit on `refit_rows` rows (None: no refit)."""
-        fitted, jobs, pairs, failures = [], [], [], {}
-        continuing = self._continues_survivors()
-        template = clone(base_model)
-        for c, parameters in enumerate(candidate_params[first:last], start=first):
-            pre, own = pipeline.split_params(base_estimator, parameters)
-            for s, fold in enumerate(folds):
-                data_key = (repr(sorted(pre.items())), s, fold["split"])
-                pairs.append((c, s, parameters))
-                if data_key not in preprocessed:
-                    start = time.time()
-                    try:
-                        preprocessed[data_key] = pipeline.fit_preprocessing(
-                            base_estimator, pre, *fold["train"]
-                        )
-                    except Exception:
-                        if self.error_score == "raise":
-                            raise
-                        preprocessed[data_key] = (
-                            None,
-                            FitOutcome(fit_time=time.time() - start, error=format_exc()),
-                        )
-                steps, X_train = preprocessed[data_key]
-                if isinstance(X_train, FitOutcome):
-                    failures[len(pairs) - 1] = X_train
-                    fitted.append(None)
-                    continue
-                model = _with_params(base_model, own, template)
-                key = self._survivor_key(parameters, s) if continuing else None
-                jobs.append(
-                    FitJob(
-                        model,
-                        X_train,
-                        fold["train"][1],
-                        fold["sample_weight"],
-                        data_key=data_key,
-                        resume_state=self._survivors.get(key) if continuing else None,
-                        keep_state=continuing,
-                    )
-                )
-                fitted.append(pipeline.assemble(base_estimator, parameters, steps, model))
-        reports = []
-        # Room in every program for the refit on all rows, which then compiles nothing.
-        job_outcomes = iter(
-            fit_estimators(
-                jobs,
-                raise_errors=self.error_score == "raise",
-                reports=reports,
-                progress=self.verbose > 0,
-                chunk_size=self._chunk_size(),
-                checkpoint=self._checkpoint,
-                refit_rows=refit_rows,
-                n_threads=self._n_threads(),
-                **self._segment_schedule(
-                    [
-                        (pairs[i], fitted[i], folds[pairs[i][1]])
-                        for i in range(len(pairs))
-                        if i not in failures
-                    ],
-                    scorers,
-                    base_estimator,
-                ),
-            )
-        )
-        outcomes = [failures[i] if i in failures else next(job_outcomes) for i in range(len(pairs))]
-        self.vectorization_.extend(reports)
-        self._curves.extend(_curves_of(fitted, last - first, len(folds)))
-        if continuing:
-            survivors.update(
-                {
-                    self._survivor_key(parameters, s): outcome.state
-                    for (c, s, parameters), outcome in zip(pairs, outcomes)
-                    if outcome.state is not None
-                }
-            )
-            self.resumed_epochs_ += sum(o.resumed_epochs for o in outcomes)
-        if self.verbose > 0:
-            n_vectorized = sum(r.n_models for r in reports)
-            print(
-                f"vgrid: {n_vectorized} of {len(pairs)} fits vectorized in {len(reports)} "
-                f"program{'s' if len(reports) != 1 else ''}"
-            )
-            for report in reports:
-                print(f"  {report}")
-
-        out = []
-        scorer = FoldScorer(scorers, base_estimator)
-        for estimator, outcome, (c, s, parameters) in zip(fitted, outcomes, pairs):
-            fold = folds[s]
-            result = {"fit_error": outcome.error}
-            train_scores = None
-            start = time.time()
-            if outcome.error is not None:
-                if isinstance(scorers, _MultimetricScorer):
-                    test_scores = {name: self.error_score for name in scorers._scorers}
-                else:
-                    test_scores = self.error_score
-                if self.return_train_score:
-                    train_scores = (
-                        test_scores.copy() if isinstance(test_scores, dict) else test_scores
-                    )
-                score_time = 0.0
-            else:
-                test_scores = scorer.score(
-                    estimator, *fold["test"], fold["score_test"], self.error_score
-                )
-                score_time = time.time() - start
-                if self.return_train_score:
-                    train_scores = scorer.score(
-                        estimator, *fold["train"], fold["score_train"], self.error_score
-                    )
-            if self.verbose > 1:
-                print(
-                    _fit_line(
-                        parameters,
-                        ((s, len(folds)), (c, len(candidate_params))),
-                        self.verbose,
-                        test_scores,
-                        train_scores,
-                        outcome.fit_time + score_time,
-                    )
-                )
-            result["test_scores"] = test_scores
-            if self.return_train_score:
-                result["train_scores"] = train_scores
-            result["n_test_samples"] = _num_samples(fold["test"][0])
-            result["fit_time"] = outcome.fit_time
-            result["score_time"] = score_time
-            out.append(result)
-        return out
-
     def _fit_vectorized(self, X, y=None, **params):
-        # Mirrors sklearn.model_selection._search.BaseSearchCV.fit (1.9.1) step for step.
+        # scikit-learn 1.9.1's BaseSearchCV.fit, statement for statement, but for a `SearchRun`
+        # in place of its Parallel, `_evaluate_vectorized` in place of its `_fit_and_score`
+        # calls, `run.refit` in place of the refit's `fit`, and vgrid's attributes at the end
+        # (tests/test_facade.py diffs the two).
         scorers, refit_metric = self._get_scorers()
+
         X, y = indexable(X, y)
         params = _check_method_params(X, params=params)
         routed_params = self._get_routed_params_for_fit(params)
-        root_ctx = self._init_callback_context(
-            max_subtasks=1 + (self.refit is not False)
-        ).call_on_fit_task_begin(estimator=self, X=X, y=y)
+
+        if (sample_weight := params.get("sample_weight")) is not None:
+            metadata_callbacks = {"sample_weight": sample_weight}
+        else:
+            metadata_callbacks = None
+        root_callback_ctx = self._init_callback_context(
+            max_subtasks=1 + (self.refit is not False)  # refit can be str or callable
+        ).call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata_callbacks)
+
         self._checked_cv_orig = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         self._check_input_parameters(X=X, y=y, split_params=routed_params.splitter.split)
         self.n_splits_ = self._checked_cv_orig.get_n_splits(X, y, **routed_params.splitter.split)
-        base_estimator = clone(self.estimator)
-        self._checkpoint = self._open_checkpoint(X, y, params)
-        self.vectorization_ = []
-        self._curves = []
-        self._survivors = {}
-        self.resumed_epochs_ = 0
 
-        all_candidate_params, all_out, all_more_results = [], [], defaultdict(list)
-        results = {}
+        base_estimator = clone(self.estimator)
+
+        run = self._start_run(base_estimator, X, y, params, scorers, routed_params)
+
+        results: dict = {}
+        all_candidate_params: list = []
+        all_out: list = []
+        all_more_results: defaultdict = defaultdict(list)
 
         def evaluate_candidates(candidate_params, cv=None, more_results=None, callback_ctx=None):
-            nonlocal results
             cv = cv or self._checked_cv_orig
             candidate_params = list(candidate_params)
-            splits = list(cv.split(X, y, **routed_params.splitter.split))
-            if len(splits) != self.n_splits_:
+            n_candidates = len(candidate_params)
+            n_splits = self.n_splits_
+
+            cv_splits = list(cv.split(X, y, **routed_params.splitter.split))
+            if len(cv_splits) != n_splits:
                 raise ValueError(
-                    "cv.split and cv.get_n_splits return inconsistent results. "
-                    f"Expected {self.n_splits_} splits, got {len(splits)}"
+                    f"cv.split and cv.get_n_splits return inconsistent results. "
+                    f"Expected {n_splits} splits, got {len(cv_splits)}"
                 )
+
             if self.verbose > 0:
                 print(
-                    f"Fitting {self.n_splits_} folds for each of {len(candidate_params)} "
-                    f"candidates, totalling {len(candidate_params) * self.n_splits_} fits"
+                    "Fitting {0} folds for each of {1} candidates,"  # noqa: UP030, UP032 - verbatim
+                    " totalling {2} fits".format(n_splits, n_candidates, n_candidates * n_splits)
                 )
-            out = self._evaluate_vectorized(
-                base_estimator, X, y, candidate_params, splits, scorers, routed_params
-            )
+
+            out = self._evaluate_vectorized(run, candidate_params, cv_splits)
+
             if len(out) < 1:
                 raise ValueError(
                     "No fits were performed. Was the CV iterator empty? Were there no candidates?"
                 )
+
             _warn_or_raise_about_fit_failures(out, self.error_score)
+
+            # For callable self.scoring, the return type is only know after calling. If the
+            # return type is a dictionary, the error scores can now be inserted with the
+            # correct key. The type checking of out will be done in `_insert_error_scores`.
             if callable(self.scoring):
                 _insert_error_scores(out, self.error_score)
+
             all_candidate_params.extend(candidate_params)
             all_out.extend(out)
+
             if more_results is not None:
                 for key, value in more_results.items():
                     all_more_results[key].extend(value)
+
+            nonlocal results
             results = self._format_results(
-                all_candidate_params, self.n_splits_, all_out, all_more_results
+                all_candidate_params, n_splits, all_out, all_more_results
             )
+
             return results
 
-        self._run_search(evaluate_candidates, callback_ctx=root_ctx)
+        if "callback_ctx" in signature(self._run_search).parameters:
+            self._run_search(evaluate_candidates, callback_ctx=root_callback_ctx)
+        else:
+            # custom search classes
+            self._run_search(evaluate_candidates)
+
+        # multimetric is determined here because in the case of a callable self.scoring the
+        # return type is only known after calling
         first_test_score = all_out[0]["test_scores"]
         self.multimetric_ = isinstance(first_test_score, dict)
+
+        # check refit_metric now for a callable scorer that is multimetric
         if callable(self.scoring) and self.multimetric_:
             self._check_refit_for_multimetric(first_test_score)
             refit_metric = self.refit
 
+        # For multi-metric evaluation, store the best_index_, best_params_ and best_score_
+        # iff refit is one of the scorer names. In single metric evaluation, refit_metric is
+        # "score"
         if self.refit or not self.multimetric_:
             self.best_index_ = self._select_best_index(self.refit, refit_metric, results)
             if not callable(self.refit):
+                # With a non-custom callable, we can select the best score based on the best
+                # index
                 self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
             self.best_params_ = results["params"][self.best_index_]
 
         if self.refit:
-            start = time.time()
-            pre, own = pipeline.split_params(base_estimator, self.best_params_)
-            steps, X_model = pipeline.fit_preprocessing(base_estimator, pre, X, y)
-            model = clone(pipeline.final_step(base_estimator)[1]).set_params(
-                **clone(own, safe=False)
+            # here we clone the estimator as well as the parameters, since sometimes the
+            # parameters themselves might be estimators, e.g. when we search over different
+            # estimators in a pipeline.
+            # ref: https://github.com/scikit-learn/scikit-learn/pull/26786
+            self.best_estimator_ = clone(base_estimator).set_params(
+                **clone(self.best_params_, safe=False)
             )
-            sample_weight = pipeline.model_fit_params(base_estimator, routed_params.estimator.fit)[
-                "sample_weight"
-            ]
-            # The best candidate's cross-validation fits tell how long its refit will run.
-            epochs = [len(loss) for loss, _ in self._curves[self.best_index_]]
-            hint = int(np.ceil(np.mean(epochs))) if epochs and min(epochs) > 0 else None
-            (outcome,) = fit_estimators(
-                [FitJob(model, X_model, y, sample_weight, epochs_hint=hint)],
-                allow_numpy_fit=True,
-                n_threads=self._n_threads(),
-            )
-            self.refit_engine_ = outcome.engine
-            if self.verbose > 0 and self.refit_engine_ == "scikit-learn":
-                print(
-                    "vgrid: refit by scikit-learn's own fit (one model: cheaper than "
-                    "compiling a program for it)"
+
+            refit_subctx = root_callback_ctx.subcontext(task_name="refit-with-best-params")
+
+            with refit_subctx.propagate_callback_context(self.best_estimator_):
+                refit_subctx.call_on_fit_task_begin(
+                    estimator=self, X=X, y=y, metadata=metadata_callbacks
                 )
-            self.best_estimator_ = pipeline.assemble(
-                base_estimator, self.best_params_, steps, model
-            )
-            self.refit_time_ = time.time() - start
+
+                refit_start_time = time.time()
+                self.refit_engine_ = run.refit(self.best_estimator_, self.best_index_)
+                refit_end_time = time.time()
+            self.refit_time_ = refit_end_time - refit_start_time
+
             if hasattr(self.best_estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_
 
-        self.scorer_ = scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
+            refit_subctx.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata_callbacks)
+
+        # Store the only scorer not as a dict for single metric evaluation
+        if isinstance(scorers, _MultimetricScorer):
+            self.scorer_ = scorers._scorers
+        else:
+            self.scorer_ = scorers
+
         self.cv_results_ = results
-        self.learning_curves_ = _stack_curves(self._curves)
-        if self._checkpoint is not None:
-            self.checkpoint_chunks_ = {
-                "loaded": self._checkpoint.loaded,
-                "saved": self._checkpoint.saved,
-            }
-        del self._curves, self._survivors, self._checkpoint
-        if not self._continues_survivors():
-            del self.resumed_epochs_
-        root_ctx.call_on_fit_task_end(estimator=self, X=X, y=y)
+        vars(self).update(run.fitted_attributes())
+
+        root_callback_ctx.call_on_fit_task_end(
+            estimator=self, X=X, y=y, metadata=metadata_callbacks
+        )
+
         return self
 
 
