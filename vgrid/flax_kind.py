@@ -1110,7 +1110,7 @@ def _score(config: FlaxConfig, out, y, w):
             (out[:, 0] > 0).astype(jnp.int32) if out.shape[-1] == 1 else jnp.argmax(out, axis=-1)
         )
         return jnp.sum(w * (predicted == y)) / w_sum
-    mean = jnp.sum(w[:, None] * y, axis=0) / w_sum
+    mean = jnp.sum(w[:, None] * y, axis=0, keepdims=True) / w_sum
     numerator = jnp.sum(w[:, None] * (y - out) ** 2, axis=0)
     denominator = jnp.sum(w[:, None] * (y - mean) ** 2, axis=0)
     per_output = jnp.where(
