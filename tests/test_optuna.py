@@ -29,12 +29,12 @@ def _mlp(max_iter=30):
     return MLPClassifier(hidden_layer_sizes=(8,), max_iter=max_iter, random_state=0)
 
 
+_OPTIONS = dict(n_trials=9, trials_per_batch=3, cv=CV, refit=False)
+
+
 def _search(pruner=None, seed=0, **kwargs):
     options = dict(
-        n_trials=9,
-        trials_per_batch=3,
-        cv=CV,
-        refit=False,
+        **_OPTIONS,
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
         pruner=pruner,
     )
@@ -387,3 +387,49 @@ def test_flax_trials_are_pruned_inside_the_vectorized_loop(iris):
         step = max(search.study_.trials[row].intermediate_values)
         n_epochs = np.isfinite(search.learning_curves_["loss"][row]).sum(axis=1)
         assert list(n_epochs) == [step] * 3 and step < 30
+
+
+def test_one_program_for_the_whole_study(iris, monkeypatch):
+    """The first batch compiles a program wide enough for the whole search space (16 units,
+    the distribution's upper bound) and for a full batch's tables; the later batches train in
+    it and compile nothing. The numbers are those of compiling each batch's own program."""
+    from jax import monitoring
+
+    from vgrid import optuna_search, scheduling
+
+    compiles = []
+    monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: (
+            compiles.append(event)
+            if event == "/jax/core/compile/backend_compile_duration"
+            else None
+        )
+    )
+    X, y = iris
+    X = X[:, :3]  # a shape no other test uses, so nothing is cached yet
+    space = {**SPACE, "hidden_layer_sizes": optuna.distributions.IntDistribution(2, 16)}
+
+    def fit():
+        before = len(compiles)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            search = OptunaSearchCV(_mlp(12), space, random_state=0, **_OPTIONS).fit(X, y)
+        return search, len(compiles) - before
+
+    search, n_compiles = fit()
+    assert search.n_batches_ == 3 and n_compiles == 1
+    assert [r.hidden_widths for r in search.vectorization_] == [(16,)] * 3
+    assert [r.compile_seconds > 0 for r in search.vectorization_] == [True, False, False]
+    assert fit()[1] == 0  # warm: nothing
+    # Without the floor and without hosting, each batch compiles its own narrower program.
+    monkeypatch.setattr(optuna_search, "_batch_floor", lambda *args: None)
+    monkeypatch.setattr(scheduling.ProgramCache, "hosted_plan", lambda self, plan: None)
+    own, n_own = fit()
+    assert n_own >= 2
+    assert own.cv_results_["params"] == search.cv_results_["params"]
+    np.testing.assert_array_equal(
+        own.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_allclose(
+        own.learning_curves_["loss"], search.learning_curves_["loss"], rtol=0, atol=1e-10
+    )

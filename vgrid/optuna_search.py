@@ -60,6 +60,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
 from . import pipeline
+from .plan import PlanFloor
 from .scoring import FoldScorer
 from .search import _VectorizedSearchMixin
 
@@ -79,6 +80,51 @@ def _import_optuna():
 
 def _nan_like(scores):
     return {name: np.nan for name in scores} if isinstance(scores, dict) else np.nan
+
+
+def _widest_choices(dist):
+    """What a distribution of `hidden_layer_sizes` can produce that a program must hold:
+    tuples of hidden sizes (an integer range's widest, or every categorical choice), or None
+    when that is not known."""
+    optuna = _import_optuna()
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return [(dist.low + (dist.high - dist.low) // dist.step * dist.step,)]
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        archs = []
+        for choice in dist.choices:
+            arch = (choice,) if isinstance(choice, numbers.Integral) else choice
+            if not isinstance(arch, (tuple, list)) or not all(
+                isinstance(h, numbers.Integral) and h > 0 for h in arch
+            ):
+                return None
+            archs.append(tuple(int(h) for h in arch))
+        return archs
+    return None
+
+
+def _batch_floor(estimator, space, n_jobs, n_splits, later_batches):
+    """The `plan.PlanFloor` of one batch of an MLP study: room for every architecture and
+    activation the search space can produce (its distributions' bounds are known up front)
+    and for the tables a full batch of `n_jobs` (trial, fold) fits brings, so that the
+    program the first batch compiles can train every later batch (None for other models)."""
+    from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
+
+    name, model = pipeline.final_step(estimator)
+    if not isinstance(model, BaseMultilayerPerceptron):
+        return None
+    prefix = "" if name is None else f"{name}__"
+    archs, activations = (), ()
+    if prefix + "hidden_layer_sizes" in space:
+        archs = tuple(_widest_choices(space[prefix + "hidden_layer_sizes"]) or ())
+    dist = space.get(prefix + "activation")
+    if dist is not None and hasattr(dist, "choices"):
+        activations = tuple(str(c) for c in dist.choices)
+    return PlanFloor(
+        architectures=archs,
+        activations=activations,
+        min_shapes={"n_data": n_splits, "n_inits": n_jobs, "n_orders": n_jobs},
+        later_calls=later_batches,
+    )
 
 
 class _BatchPruning:
@@ -332,10 +378,11 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         self._prunes = not isinstance(self.study_.pruner, optuna.pruners.NopPruner)
         self._metric = self._objective_metric()
         self._pruning, self._pruned_rows, self._first_row = None, set(), 0
+        self._floor = None
         try:
             return super().fit.__wrapped__(self, X, y, **params)
         finally:
-            del self._pruning, self._pruned_rows, self._first_row, self._prunes
+            del self._pruning, self._pruned_rows, self._first_row, self._prunes, self._floor
 
     def _objective_metric(self) -> str:
         """The scorer name whose mean test score Optuna maximizes ("score" for one scorer)."""
@@ -369,6 +416,14 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             trials = [study.ask(dict(self.param_distributions)) for _ in range(size)]
             asked += size
             self.n_batches_ += 1
+            later = 1 if self.n_trials is None else -(-(self.n_trials - asked) // batch)
+            self._floor = _batch_floor(
+                self.estimator,
+                self.param_distributions,
+                batch * self.n_splits_,
+                self.n_splits_,
+                later,
+            )
             self._pruning = None
             if self._prunes:
                 self._pruning = _BatchPruning(
@@ -400,9 +455,13 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 study.tell(trial, float(value))
 
     def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
+        """`fit_estimators`' options for a batch: the floor of its programs (room for later
+        batches, see `_batch_floor`) and, with a pruner, the pruning hook."""
+        options = {} if self._floor is None else {"plan_floors": {"mlp": self._floor}}
         if self._pruning is None:
-            return {}
+            return options
         return {
+            **options,
             "on_segment": self._pruning.hook(jobs, FoldScorer(scorers, base_estimator)),
             "segment_epochs": self.segment_epochs,
         }

@@ -338,21 +338,38 @@ class ProgramCache:
                 )
         return True
 
+    def is_compiled(self, plan: GroupPlan) -> bool:
+        """Whether the plan's own program was compiled in this process."""
+        signature = _signature(_prepare_group(plan, place=False))[0]
+        with self._lock:
+            return signature in self._compiled
+
     def hosted_plan(self, plan: GroupPlan) -> GroupPlan | None:
-        """A lone model's plan in the shapes of a program already compiled in this process
-        that can train it with exactly its own numbers (a refit in a program given room for
-        it, say), or None. Its arrays are padded to that program's shapes, so running it
-        compiles nothing."""
-        (member,) = plan.members
+        """The plan in the shapes of a program already compiled in this process that can
+        train every one of its models with exactly its own numbers, or None: a lone model (a
+        refit in a program given room for it, say), or a whole group when its kind says
+        `hosts_groups` (the next batch of an Optuna study in the program the first batch
+        compiled wide enough). Its arrays are padded to that program's shapes, so running it
+        compiles nothing. A lone model takes the newest such program, a group the one with
+        the least padded work."""
+        kind = plan.kind
+        if plan.n_models > 1 and not getattr(kind, "hosts_groups", False):
+            return None
         with self._lock:
             hosts = list(reversed(self._hosts))
-        for kind, static_key, config, shapes in hosts:
-            if kind is plan.kind and kind.fits_in(member, static_key, config, shapes):
-                hosted = GroupPlan(config, plan.members, shapes, kind)
-                signature = _signature(_prepare_group(hosted, place=False))[0]
-                with self._lock:
-                    if signature in self._compiled:
-                        return hosted
+        candidates = [
+            GroupPlan(config, plan.members, shapes, kind)
+            for host_kind, static_key, config, shapes in hosts
+            if host_kind is kind
+            and all(kind.fits_in(member, static_key, config, shapes) for member in plan.members)
+        ]
+        if plan.n_models > 1:
+            candidates.sort(key=lambda hosted: hosted.padded_flops)
+        for hosted in candidates:
+            # The group's tables (distinct data sets, orders, initial weights) must fit too:
+            # the same signature means the same shapes.
+            if self.is_compiled(hosted):
+                return hosted
         return None
 
 
