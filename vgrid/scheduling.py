@@ -246,8 +246,12 @@ def _prepare_group(
     plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None, chunk_size=None, place=True
 ):
     """The group's arrays and how it runs; its shared arrays are put on the device(s) unless
-    `place` is False (enough for its `_signature`)."""
-    shared, inits, models = plan.kind.build_inputs(plan)
+    `place` is False (enough for its `_signature`: then the arrays are kept on the plan for
+    its run, which does not build them again)."""
+    built = plan.__dict__.pop("_built_inputs", None) or plan.kind.build_inputs(plan)
+    if not place:
+        plan._built_inputs = built
+    shared, inits, models = built
     n_devices = jax.local_device_count()
     n_threads = min(n_threads or _default_worker_threads(), plan.n_models)
     n_slots = n_slots or n_devices * _default_slots(
@@ -357,11 +361,13 @@ class ProgramCache:
             return None
         with self._lock:
             hosts = list(reversed(self._hosts))
+        first, *others = plan.members
         candidates = [
             GroupPlan(config, plan.members, shapes, kind)
             for host_kind, static_key, config, shapes in hosts
             if host_kind is kind
-            and all(kind.fits_in(member, static_key, config, shapes) for member in plan.members)
+            and kind.fits_in(first, static_key, config, shapes)  # most hosts fail here
+            and all(kind.fits_in(member, static_key, config, shapes) for member in others)
         ]
         if plan.n_models > 1:
             candidates.sort(key=lambda hosted: hosted.padded_flops)
