@@ -433,3 +433,49 @@ def test_one_program_for_the_whole_study(iris, monkeypatch):
     np.testing.assert_allclose(
         own.learning_curves_["loss"], search.learning_curves_["loss"], rtol=0, atol=1e-10
     )
+
+
+def test_batch_floor_covers_the_search_space(iris):
+    """The floor holds every architecture and activation the space can produce (an integer
+    range's widest, each categorical choice; a Pipeline's step prefix), and a full batch's
+    tables; the planner widens a group to it only when that pays."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from vgrid.engine import FitJob
+    from vgrid.mlp_kind import MLP_KIND
+    from vgrid.optuna_search import _batch_floor
+    from vgrid.plan import PlanFloor, plan_groups
+
+    floor = _batch_floor(_mlp(), {"hidden_layer_sizes": IntDistribution(4, 31, step=3)}, 12, 3, 2)
+    assert floor.architectures == ((31,),) and floor.activations == ()
+    assert floor.min_shapes == {"n_data": 3, "n_inits": 12, "n_orders": 12}
+    assert floor.later_calls == 2
+    pipe = Pipeline([("scale", StandardScaler()), ("mlp", _mlp())])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # tuples are fine in memory, not stored
+        layers = CategoricalDistribution([8, (16, 4), ()])
+    space = {
+        "mlp__hidden_layer_sizes": layers,
+        "mlp__activation": CategoricalDistribution(["relu", "tanh"]),
+    }
+    floor = _batch_floor(pipe, space, 6, 3, 1)
+    assert floor.architectures == ((8,), (16, 4), ())
+    assert floor.activations == ("relu", "tanh")
+    assert _batch_floor(GridSearchCV(_mlp(), {}), space, 6, 3, 1) is None  # not an MLP
+
+    X, y = iris
+    members = [
+        MLP_KIND.prepare(i, FitJob(_mlp().set_params(learning_rate_init=lr), X, y), {})
+        for i, lr in enumerate((1e-3, 1e-2))
+    ]
+    (wide,) = plan_groups(members, floor=floor)  # (16, 16): depths differ; activations mixed
+    assert wide.config.hidden_widths == (16, 16) and wide.config.mixed_depths
+    assert wide.config.activation == "mixed"
+    assert wide.min_shapes == floor.min_shapes
+    huge = PlanFloor(architectures=((4096, 4096),), later_calls=1)
+    (own,) = plan_groups(members, floor=huge)  # far more padded work than a compilation
+    assert own.config.hidden_widths == (8,) and own.config.activation == "relu"
+    (own,) = plan_groups(members, floor=PlanFloor(architectures=((16,),), later_calls=0))
+    assert own.config.hidden_widths == (8,)  # no later call to save a compilation for

@@ -262,7 +262,8 @@ def _make_plan(
     archs = [p.hidden for p in members]
     activations = {p.estimator.activation for p in members}
     if widen and floor is not None:
-        archs += [tuple(h) for h in floor.architectures]
+        # A network without hidden layers is a static key of its own: not this program's.
+        archs += [tuple(h) for h in floor.architectures if len(h)]
         activations |= set(floor.activations)
     activation = activations.pop() if len(activations) == 1 else "mixed"
     es = any(p.estimator.early_stopping for p in members)
@@ -379,12 +380,6 @@ def _floor_pays(own: list, wide: GroupPlan, later_calls: int, cost: CostModel, n
     return wide_seconds <= own_seconds + later_calls * cost.compile_seconds
 
 
-def _fits_floor(key, floor: PlanFloor) -> bool:
-    """Whether the floor's architectures can share this static key's program (a network
-    without hidden layers is a static key of its own)."""
-    return not key.no_hidden and all(len(h) > 0 for h in floor.architectures)
-
-
 def plan_groups(
     prepared: list,
     cost: CostModel = COST_MODEL,
@@ -404,7 +399,7 @@ def plan_groups(
             _make_plan(key, bucket, room_rows, cost, n_threads, floor)
             for bucket in _bucket_by_width(key, members, cost, n_threads)
         ]
-        if floor is not None and _fits_floor(key, floor):
+        if floor is not None and not key.no_hidden:
             wide = _make_plan(key, members, room_rows, cost, n_threads, floor, widen=True)
             if _floor_pays(own, wide, floor.later_calls, cost, min(n_threads, len(members))):
                 own = [wide]
