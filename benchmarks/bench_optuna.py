@@ -150,6 +150,11 @@ def _fit_once(side, args):
         out["compile_seconds"] = sum(r.compile_seconds for r in search.vectorization_)
         out["train_seconds"] = sum(r.train_seconds for r in search.vectorization_)
         out["n_programs_compiled"] = sum(r.compile_seconds > 0 for r in search.vectorization_)
+        # One entry per program run (one per batch here): did it compile, and its hidden widths.
+        out["programs"] = [
+            {"compiled": r.compile_seconds > 0, "hidden_widths": list(r.hidden_widths)}
+            for r in search.vectorization_
+        ]
         out["epochs_trained"] = int(np.isfinite(search.learning_curves_["loss"]).sum())
     if trials is not None:
         out["curve"] = _curve(trials, t0)
