@@ -261,3 +261,36 @@ def test_cost_model_compiles_small_programs_quickly(monkeypatch):
     assert not COST_MODEL.compiles_quickly(100e9, "float64", n_threads=1)
     monkeypatch.setattr(plan.jax, "default_backend", lambda: "gpu")
     assert not COST_MODEL.compiles_quickly(1e9, "float32", n_threads=2)
+
+
+def test_group_trains_in_a_wider_compiled_program(datasets, monkeypatch):
+    # A search whose widths all fit in a program compiled before (24 wide, the same tables'
+    # sizes) trains its whole group there, padded and masked, and compiles nothing; its
+    # numbers are those of compiling its own (12 wide) program: float64, to 1e-10 as the
+    # other hosting tests.
+    from collections import deque
+
+    from vgrid import scheduling
+
+    X, y = datasets["digits"]
+    X = X[:, :13]  # a shape no other test uses, so nothing is cached yet
+    est = neural_network.MLPClassifier(max_iter=12, random_state=0)
+
+    def search(widths):
+        grid = {"hidden_layer_sizes": widths, "learning_rate_init": [1e-3, 1e-2]}
+        return vgrid.GridSearchCV(est, grid, cv=3, refit=False)
+
+    wide = search([(24,), (6,)])
+    assert _count_compiles(lambda: wide.fit(X, y)) == 1
+    hosted = search([(8,), (12,)])
+    assert _count_compiles(lambda: hosted.fit(X, y)) == 0
+    assert [r.hidden_widths for r in hosted.vectorization_] == [(24,)]
+    monkeypatch.setattr(scheduling.PROGRAMS, "_hosts", deque())  # no host: its own program
+    own = search([(8,), (12,)])
+    assert _count_compiles(lambda: own.fit(X, y)) == 1
+    assert [r.hidden_widths for r in own.vectorization_] == [(12,)]
+    for key in ("mean_test_score", "split0_test_score", "split1_test_score", "split2_test_score"):
+        np.testing.assert_array_equal(hosted.cv_results_[key], own.cv_results_[key])
+    np.testing.assert_allclose(
+        hosted.learning_curves_["loss"], own.learning_curves_["loss"], rtol=0, atol=1e-10
+    )

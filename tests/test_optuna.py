@@ -29,12 +29,12 @@ def _mlp(max_iter=30):
     return MLPClassifier(hidden_layer_sizes=(8,), max_iter=max_iter, random_state=0)
 
 
+_OPTIONS = dict(n_trials=9, trials_per_batch=3, cv=CV, refit=False)
+
+
 def _search(pruner=None, seed=0, **kwargs):
     options = dict(
-        n_trials=9,
-        trials_per_batch=3,
-        cv=CV,
-        refit=False,
+        **_OPTIONS,
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
         pruner=pruner,
     )
@@ -362,3 +362,95 @@ def test_flax_trials_are_pruned_inside_the_vectorized_loop(iris):
         step = max(search.study_.trials[row].intermediate_values)
         n_epochs = np.isfinite(search.learning_curves_["loss"][row]).sum(axis=1)
         assert list(n_epochs) == [step] * 3 and step < 30
+
+
+def test_one_program_for_the_whole_study(iris, monkeypatch):
+    """The first batch compiles a program wide enough for the whole search space (16 units,
+    the distribution's upper bound) and for a full batch's tables; the later batches train in
+    it and compile nothing. The numbers are those of compiling each batch's own program."""
+    from jax import monitoring
+
+    from vgrid import optuna_search, scheduling
+
+    compiles = []
+    monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: (
+            compiles.append(event)
+            if event == "/jax/core/compile/backend_compile_duration"
+            else None
+        )
+    )
+    X, y = iris
+    X = X[:, :3]  # a shape no other test uses, so nothing is cached yet
+    space = {**SPACE, "hidden_layer_sizes": optuna.distributions.IntDistribution(2, 16)}
+
+    def fit():
+        before = len(compiles)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            search = OptunaSearchCV(_mlp(12), space, random_state=0, **_OPTIONS).fit(X, y)
+        return search, len(compiles) - before
+
+    search, n_compiles = fit()
+    assert search.n_batches_ == 3 and n_compiles == 1
+    assert [r.hidden_widths for r in search.vectorization_] == [(16,)] * 3
+    assert [r.compile_seconds > 0 for r in search.vectorization_] == [True, False, False]
+    assert fit()[1] == 0  # warm: nothing
+    # Without the floor and without hosting, each batch compiles its own narrower program.
+    monkeypatch.setattr(optuna_search, "_batch_floor", lambda *args: None)
+    monkeypatch.setattr(scheduling.ProgramCache, "hosted_plan", lambda self, plan: None)
+    own, n_own = fit()
+    assert n_own >= 2
+    assert own.cv_results_["params"] == search.cv_results_["params"]
+    np.testing.assert_array_equal(
+        own.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_allclose(
+        own.learning_curves_["loss"], search.learning_curves_["loss"], rtol=0, atol=1e-10
+    )
+
+
+def test_batch_floor_covers_the_search_space(iris):
+    """The floor holds every architecture and activation the space can produce (an integer
+    range's widest, each categorical choice; a Pipeline's step prefix), and a full batch's
+    tables; the planner widens a group to it only when that pays."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from vgrid.engine import FitJob
+    from vgrid.mlp_kind import MLP_KIND
+    from vgrid.optuna_search import _batch_floor
+    from vgrid.plan import PlanFloor, plan_groups
+
+    floor = _batch_floor(_mlp(), {"hidden_layer_sizes": IntDistribution(4, 31, step=3)}, 12, 3, 2)
+    assert floor.architectures == ((31,),) and floor.activations == ()
+    assert floor.min_shapes == {"n_data": 3, "n_inits": 12, "n_orders": 12}
+    assert floor.later_calls == 2
+    pipe = Pipeline([("scale", StandardScaler()), ("mlp", _mlp())])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # tuples are fine in memory, not stored
+        layers = CategoricalDistribution([8, (16, 4), ()])
+    space = {
+        "mlp__hidden_layer_sizes": layers,
+        "mlp__activation": CategoricalDistribution(["relu", "tanh"]),
+    }
+    floor = _batch_floor(pipe, space, 6, 3, 1)
+    assert floor.architectures == ((8,), (16, 4), ())
+    assert floor.activations == ("relu", "tanh")
+    assert _batch_floor(GridSearchCV(_mlp(), {}), space, 6, 3, 1) is None  # not an MLP
+
+    X, y = iris
+    members = [
+        MLP_KIND.prepare(i, FitJob(_mlp().set_params(learning_rate_init=lr), X, y), {})
+        for i, lr in enumerate((1e-3, 1e-2))
+    ]
+    (wide,) = plan_groups(members, floor=floor)  # (16, 16): depths differ; activations mixed
+    assert wide.config.hidden_widths == (16, 16) and wide.config.mixed_depths
+    assert wide.config.activation == "mixed"
+    assert wide.min_shapes == floor.min_shapes
+    huge = PlanFloor(architectures=((4096, 4096),), later_calls=1)
+    (own,) = plan_groups(members, floor=huge)  # far more padded work than a compilation
+    assert own.config.hidden_widths == (8,) and own.config.activation == "relu"
+    (own,) = plan_groups(members, floor=PlanFloor(architectures=((16,),), later_calls=0))
+    assert own.config.hidden_widths == (8,)  # no later call to save a compilation for

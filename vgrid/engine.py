@@ -171,6 +171,24 @@ def _route_lone_model(plan, job, outcome, allow_one_by_one, raise_errors):
     return plan
 
 
+def _route_group(plan, n_threads):
+    """A group of several models: train it in a compiled program that holds every one of
+    them (`ProgramCache.hosted_plan`, for kinds that host groups) when its own is not
+    compiled and its kind finds the host cheaper than compiling it. Returns the plan to train.
+    """
+    if not getattr(plan.kind, "hosts_groups", False):
+        return plan
+    hosted = PROGRAMS.hosted_plan(plan)
+    if hosted is None:
+        return plan
+    if hosted.config == plan.config:  # its own program, compiled for larger tables
+        return hosted
+    if PROGRAMS.is_compiled(plan):
+        return plan
+    threads = min(n_threads, plan.n_models)
+    return hosted if plan.kind.prefers_host(plan, hosted, None, threads) else plan
+
+
 def _job_segment_hook(on_segment):
     """The scheduler's `on_segment(plan, members, states)` in terms of jobs: calls
     `on_segment(job_indices, n_iter, done, snapshot)`, where `snapshot(k)` is a copy of the k-th
@@ -210,13 +228,16 @@ def fit_estimators(
     allow_numpy_fit: bool = False,
     refit_rows: int | None = None,
     on_segment=None,
+    plan_floors: dict | None = None,
     **schedule,
 ) -> list[FitOutcome]:
     """Fit every job's estimator in place, vectorizing all that can be; see the module docs.
 
     A model alone in its program trains in a program already compiled in this process when
     one can hold it (`scheduling.ProgramCache.hosted_plan`) and its kind finds that cheaper
-    than its own program.
+    than its own program. A group of models, too, trains in an already compiled program
+    that holds all of them (padded: the same numbers) when its kind hosts groups and finds
+    that cheaper than compiling its own.
 
     Parameters
     ----------
@@ -246,6 +267,10 @@ def fit_estimators(
         there (pruning): a stopped model's estimator is what it was at that epoch.
         `snapshot(k)` is a copy of the k-th model's estimator as if its training ended
         there (None if that fails, e.g. non-finite weights).
+    plan_floors : dict or None, default=None
+        ``{kind name: floor}``, e.g. a `vgrid.plan.PlanFloor` for ``"mlp"``: what later calls
+        will bring (the next batches of an Optuna study), so that the programs compiled now
+        can hold them.
     **schedule
         `n_threads` (CPU worker threads), `n_slots` (models per program call),
         `segment_epochs`, `chunk_size` and `checkpoint` (a `vgrid.checkpoint.Checkpoint`),
@@ -291,12 +316,16 @@ def fit_estimators(
     room_rows = refit_rows if skips_padding_batches(schedule.get("n_slots")) else None
     plans = []
     for kind, kind_members in members.items():
-        for plan in kind.plan(kind_members, n_threads=n_threads, room_rows=room_rows):
+        floor = (plan_floors or {}).get(kind.name)
+        options = {} if floor is None else {"floor": floor}
+        for plan in kind.plan(kind_members, n_threads=n_threads, room_rows=room_rows, **options):
             if plan.n_models == 1:
                 index = plan.members[0].job_index
                 plan = _route_lone_model(
                     plan, jobs[index], outcomes[index], allow_numpy_fit, raise_errors
                 )
+            else:
+                plan = _route_group(plan, n_threads)
             if plan is not None:
                 plans.append(plan)
     n_models = sum(plan.n_models for plan in plans)

@@ -55,13 +55,17 @@ class ModelKind(Protocol):
 
     def plan(self, members: list, *, n_threads: int, room_rows: int | None) -> list:
         """Split members into `plan.GroupPlan`s, one compiled program each (`kind` set);
-        with `room_rows`, programs get room for a later refit on that many rows."""
+        with `room_rows`, programs get room for a later refit on that many rows. A kind may
+        also take `floor=` (what later calls will bring, e.g. `plan.PlanFloor` for the MLPs:
+        `fit_estimators(plan_floors={kind name: floor})` passes it)."""
 
     def prefers_host(self, own, hosted, job) -> bool:
         """Whether a lone model trains sooner in an already compiled program (`hosted`, a
         plan in that program's shapes) than in its own (`own`). With `input_shapes` and
         `fits_in`, this lets the process's `scheduling.ProgramCache` host it. Optional, as is
-        `cheaper_one_by_one(plan, job, hosted)` (the MLPs': scikit-learn's NumPy fit)."""
+        `cheaper_one_by_one(plan, job, hosted)` (the MLPs': scikit-learn's NumPy fit). A kind
+        whose `hosts_groups` is True has whole groups hosted too: then it is also called as
+        `prefers_host(own, hosted, None, n_threads)`."""
 
     def build_inputs(self, plan) -> tuple:
         """(shared, inits, models): host arrays of a group; `models` has a leading model axis."""

@@ -384,8 +384,11 @@ class MLPKind:
     def prepare(self, index, job, cache):
         return _prepare(index, job, cache.setdefault("data", {}), cache.setdefault("replay", {}))
 
-    def plan(self, members, *, n_threads, room_rows):
-        plans = plan_groups(members, n_threads=n_threads, room_rows=room_rows)
+    #: A whole group may train in a wider program already compiled (`ProgramCache.hosted_plan`).
+    hosts_groups = True
+
+    def plan(self, members, *, n_threads, room_rows, floor=None):
+        plans = plan_groups(members, n_threads=n_threads, room_rows=room_rows, floor=floor)
         for plan in plans:
             plan.kind = self
         return plans
@@ -394,11 +397,13 @@ class MLPKind:
         """Whether scikit-learn's NumPy fit of a lone model beats training it with vgrid."""
         return COST_MODEL.numpy_fit_is_cheaper(plan, 1, job.epochs_hint, compiled=hosted)
 
-    def prefers_host(self, own, hosted, job) -> bool:
-        """Whether a lone model trains sooner in a compiled host program than in its own."""
-        return COST_MODEL.vgrid_seconds(
-            hosted, 1, job.epochs_hint, True
-        ) < COST_MODEL.vgrid_seconds(own, 1, job.epochs_hint)
+    def prefers_host(self, own, hosted, job, n_threads=1) -> bool:
+        """Whether a lone model (a group, with `job` None) trains sooner in a compiled host
+        program than in its own."""
+        epochs = None if job is None else job.epochs_hint
+        return COST_MODEL.vgrid_seconds(hosted, n_threads, epochs, True) < COST_MODEL.vgrid_seconds(
+            own, n_threads, epochs
+        )
 
     build_inputs = staticmethod(build_inputs)
     input_shapes = staticmethod(input_shapes)

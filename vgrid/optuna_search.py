@@ -61,6 +61,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
 from . import pipeline
+from .plan import PlanFloor
 from .scoring import FoldScorer
 from .search import _VectorizedSearchMixin
 
@@ -82,6 +83,52 @@ def _nan_like(scores):
     return {name: np.nan for name in scores} if isinstance(scores, dict) else np.nan
 
 
+def _widest_choices(dist):
+    """What a distribution of `hidden_layer_sizes` can produce that a program must hold:
+    tuples of hidden sizes (an integer range's widest, or every categorical choice), or None
+    when that is not known."""
+    optuna = _import_optuna()
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return [(dist.low + (dist.high - dist.low) // dist.step * dist.step,)]
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        archs = []
+        for choice in dist.choices:
+            arch = (choice,) if isinstance(choice, numbers.Integral) else choice
+            if not isinstance(arch, (tuple, list)) or not all(
+                isinstance(h, numbers.Integral) and int(h) > 0 for h in arch
+            ):
+                return None
+            archs.append(tuple(int(h) for h in arch))
+        return archs
+    return None
+
+
+def _batch_floor(estimator, space, n_jobs, n_splits, later_batches):
+    """The `plan.PlanFloor` of one batch of an MLP study: room for every architecture and
+    activation the search space can produce (its distributions' bounds are known up front)
+    and for the tables a full batch of `n_jobs` (trial, fold) fits brings, so that the
+    program the first batch compiles can train every later batch (None for other models)."""
+    from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
+
+    name, model = pipeline.final_step(estimator)
+    if not isinstance(model, BaseMultilayerPerceptron):
+        return None
+    prefix = "" if name is None else f"{name}__"
+    archs: tuple[tuple[int, ...], ...] = ()
+    activations: tuple[str, ...] = ()
+    if prefix + "hidden_layer_sizes" in space:
+        archs = tuple(_widest_choices(space[prefix + "hidden_layer_sizes"]) or ())
+    dist = space.get(prefix + "activation")
+    if dist is not None and hasattr(dist, "choices"):
+        activations = tuple(str(c) for c in dist.choices)
+    return PlanFloor(
+        architectures=archs,
+        activations=activations,
+        min_shapes={"n_data": n_splits, "n_inits": n_jobs, "n_orders": n_jobs},
+        later_calls=later_batches,
+    )
+
+
 class _BatchPruning:
     """Reports each trial of a batch to Optuna as its folds' models train, and names the
     models of pruned trials. One instance per batch; `hook` gives `fit_estimators` its
@@ -89,10 +136,12 @@ class _BatchPruning:
 
     def __init__(self, trials, n_splits: int, every: int, metric: str):
         self.trials, self.n_splits, self.every, self.metric = trials, n_splits, every, metric
-        self.scores = defaultdict(dict)  # (candidate, split) -> {epoch: test score}
-        self.ended = {}  # (candidate, split) -> the epoch its model finished at
-        self.next_step = defaultdict(lambda: every)  # candidate -> next epoch to report
-        self.pruned = {}  # candidate -> the epoch it was pruned at
+        #: (candidate, split) -> {epoch: test score}
+        self.scores: defaultdict[tuple, dict] = defaultdict(dict)
+        self.ended: dict[tuple, int] = {}  # (candidate, split) -> the epoch its model ended at
+        #: candidate -> next epoch to report
+        self.next_step: defaultdict[int, int] = defaultdict(lambda: every)
+        self.pruned: dict[int, int] = {}  # candidate -> the epoch it was pruned at
         self.lock = threading.Lock()
 
     def hook(self, jobs, scorer):
@@ -172,11 +221,10 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     trials_per_batch : int or "auto", default="auto"
         Trials asked, trained and told together. "auto": ``max(16, ceil(n_trials / 4))``
         (at most `n_trials`; 16 without `n_trials`), about four rounds of the sampler. More
-        trials per batch train faster, fewer let the sampler learn from more results: on the
-        CPU a batch whose widest model is new compiles a program (0.65 s unloaded), about what
-        training 8 trials x 3 folds of a small MLP costs (the setup of
-        benchmarks/bench_optuna.py, 48 trials, on the shared 2-core machine: 29.6 s cold with 8
-        per batch, best 0.9789; 22.6 s with 16, best 0.9794).
+        trials per batch keep more models training at once, fewer let the sampler learn from
+        more results. Batches after the first compile nothing (see "One program per study"
+        below). On the setup of benchmarks/bench_optuna.py (48 trials), 8, 12 and 16 per batch
+        reached about the same best scores over four sampler seeds.
     sampler : optuna.samplers.BaseSampler or None, default=None
         None: ``TPESampler(seed=..., constant_liar=True)``, seeded from `random_state`.
     pruner : optuna.pruners.BasePruner or None, default=None
@@ -211,6 +259,14 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         batch always runs).
     random_state : int, RandomState or None, default=None
         Seeds the default sampler (as optuna_integration's `OptunaSearchCV` does).
+
+    One program per study: for an MLP (or a Pipeline ending in one), the first batch compiles
+    a program wide enough for every architecture and activation the search space can produce
+    (the upper bound of an `IntDistribution` of ``hidden_layer_sizes``, every choice of a
+    `CategoricalDistribution`) and for the tables of a full batch, when the cost model finds
+    that padding the first batch costs less than the compilations it saves
+    (`vgrid.plan.PlanFloor`); every later batch trains in that program, padded and masked,
+    with the same numbers, and compiles nothing (`vgrid.scheduling.ProgramCache` hosts it).
 
     Attributes
     ----------
@@ -350,11 +406,13 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             )
         self._prunes = not isinstance(self.study_.pruner, optuna.pruners.NopPruner)
         self._metric = self._objective_metric()
-        self._pruning, self._pruned_rows, self._first_row = None, set(), 0
+        self._pruned_rows: set[int] = set()
+        self._pruning, self._first_row = None, 0
+        self._floor = None
         try:
             return super().fit.__wrapped__(self, X, y, **params)
         finally:
-            del self._pruning, self._pruned_rows, self._first_row, self._prunes
+            del self._pruning, self._pruned_rows, self._first_row, self._prunes, self._floor
 
     def _objective_metric(self) -> str:
         """The scorer name whose mean test score Optuna maximizes ("score" for one scorer)."""
@@ -388,6 +446,14 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             trials = [study.ask(dict(self.param_distributions)) for _ in range(size)]
             asked += size
             self.n_batches_ += 1
+            later = 1 if self.n_trials is None else -(-(self.n_trials - asked) // batch)
+            self._floor = _batch_floor(
+                self.estimator,
+                self.param_distributions,
+                batch * self.n_splits_,
+                self.n_splits_,
+                later,
+            )
             self._pruning = None
             if self._prunes:
                 self._pruning = _BatchPruning(
@@ -419,9 +485,13 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 study.tell(trial, float(value))
 
     def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
+        """`fit_estimators`' options for a batch: the floor of its programs (room for later
+        batches, see `_batch_floor`) and, with a pruner, the pruning hook."""
+        options = {} if self._floor is None else {"plan_floors": {"mlp": self._floor}}
         if self._pruning is None:
-            return {}
+            return options
         return {
+            **options,
             "on_segment": self._pruning.hook(jobs, FoldScorer(scorers, base_estimator)),
             "segment_epochs": self.segment_epochs,
         }

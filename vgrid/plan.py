@@ -7,6 +7,11 @@ which wastes the padded work; or be split into buckets, each costing one more co
 measured compile seconds and FLOP/s per worker thread. Given `room_rows` (the rows a later
 refit will train on), groups get room for that many rows and minibatches, so that the refit's
 lone model fits in a program already compiled (`fits_in`) instead of compiling its own.
+Given a `PlanFloor` (the architectures and table sizes that later calls may bring, e.g. the next
+batches of an Optuna study, whose search space is known up front), a static group is planned as
+one program wide enough for all of them when the cost model finds that the padded work it adds
+now costs less than the compilations it saves later; those later calls then train in it
+(`scheduling.ProgramCache.hosted_plan`) and compile nothing.
 
 Example:
     >>> cost = CostModel()
@@ -30,6 +35,7 @@ __all__ = [
     "CostModel",
     "COST_MODEL",
     "GroupPlan",
+    "PlanFloor",
     "ProgramReport",
     "contiguous_buckets",
     "plan_groups",
@@ -157,6 +163,9 @@ class GroupPlan:
     #: The `kinds.ModelKind` that builds, trains and writes back this group (set by its `plan`).
     #: (`kinds.ModelKind`, typed Any: its optional methods are looked up with getattr).
     kind: Any = None
+    #: The kind's `build_inputs(plan)`, kept by a signature check for the run that follows
+    #: it (`scheduling._prepare_group`), which then does not build them again.
+    built_inputs: Any = field(default=None, repr=False, compare=False)
 
     @property
     def n_models(self) -> int:
@@ -195,6 +204,28 @@ class GroupPlan:
         return self.padded_flops / useful - 1 if useful else 0.0
 
 
+@dataclass(frozen=True)
+class PlanFloor:
+    """What the programs of one planning call should hold beyond its own models, so that
+    later calls (the next batches of an Optuna study) train in them without compiling.
+
+    `architectures`: hidden layer sizes later models may have (tuples; the widest at each
+    depth is what counts, see `padded_widths`); `activations`: hidden activations they may
+    use (several make the program's activation "mixed"); `min_shapes`: floors on a group's
+    array shapes (`GroupPlan.min_shapes` keys: "n_data", "n_orders", "n_inits", ...), e.g. the
+    distinct data sets, minibatch orders and initial weights a whole batch can bring;
+    `later_calls`: how many later calls may reuse the program. Architectures and activations
+    are applied only when `plan_groups` finds it pays (`_floor_pays`); `min_shapes` always.
+    Padding is exact (masked units are zero and get zero gradient), so a floor changes which
+    program trains a model, never its numbers.
+    """
+
+    architectures: tuple = ()
+    activations: tuple = ()
+    min_shapes: dict = field(default_factory=dict)
+    later_calls: int = 1
+
+
 def padded_widths(archs) -> tuple:
     """Hidden widths one program needs for these architectures: the widest at each depth; when
     depths differ, skipped layers pass their input through, so every layer gets the widest."""
@@ -216,15 +247,28 @@ def _batch_size_on(p, n_rows: int) -> int:
 
 
 def _make_plan(
-    key, members, room_rows: int | None = None, cost: CostModel = COST_MODEL, n_threads: int = 1
+    key,
+    members,
+    room_rows: int | None = None,
+    cost: CostModel = COST_MODEL,
+    n_threads: int = 1,
+    floor: PlanFloor | None = None,
+    widen: bool = False,
 ) -> GroupPlan:
+    """One group's plan; with `floor`, its `min_shapes` floors, and with `widen` too, room
+    for the floor's architectures and activations."""
     dtype, solver, out_activation, loss = key.dtype, key.solver, key.out_activation, key.loss
     clf, n_out = key.is_classifier, key.n_outputs
+    archs = [p.hidden for p in members]
     activations = {p.estimator.activation for p in members}
+    if widen and floor is not None:
+        # A network without hidden layers is a static key of its own: not this program's.
+        archs += [tuple(h) for h in floor.architectures if len(h)]
+        activations |= set(floor.activations)
     activation = activations.pop() if len(activations) == 1 else "mixed"
     es = any(p.estimator.early_stopping for p in members)
-    widths = padded_widths([p.hidden for p in members])
-    mixed_depths = len({len(p.hidden) for p in members}) > 1
+    widths = padded_widths(archs)
+    mixed_depths = len({len(h) for h in archs}) > 1
     batch_size = max(p.batch_size for p in members)
     batches = [_n_minibatches(len(p.randomness.train_rows), p.batch_size) for p in members]
     n_batches = max(batches)
@@ -244,6 +288,9 @@ def _make_plan(
                 for p in members
                 if p.estimator.early_stopping
             )
+    if floor is not None:
+        for name, value in floor.min_shapes.items():
+            min_shapes[name] = max(min_shapes.get(name, 0), value)
     max_epochs = max(p.estimator.max_iter for p in members)
     config = GroupConfig(
         widths,
@@ -318,19 +365,46 @@ def contiguous_buckets(archs: list, members_of: dict, seconds) -> list[list]:
     return buckets[::-1]
 
 
+def _plan_seconds(plan: GroupPlan, cost: CostModel, n_threads: int) -> float:
+    """Estimated seconds to compile and train a plan (every model to its max_iter)."""
+    rate = cost.flops_per_second(plan.dtype, jax.default_backend()) * n_threads
+    return cost.compile_seconds + plan.padded_flops / rate
+
+
+def _floor_pays(own: list, wide: GroupPlan, later_calls: int, cost: CostModel, n_threads) -> bool:
+    """Whether one program wide enough for the floor (`wide`) beats the group's own plans:
+    its padded work now, against their compilations now and the `later_calls` compilations
+    it may save."""
+    wide_seconds = _plan_seconds(wide, cost, n_threads)
+    own_seconds = sum(_plan_seconds(plan, cost, n_threads) for plan in own)
+    return wide_seconds <= own_seconds + later_calls * cost.compile_seconds
+
+
 def plan_groups(
-    prepared: list, cost: CostModel = COST_MODEL, n_threads: int = 1, room_rows: int | None = None
+    prepared: list,
+    cost: CostModel = COST_MODEL,
+    n_threads: int = 1,
+    room_rows: int | None = None,
+    floor: PlanFloor | None = None,
 ):
     """Group prepared jobs by static settings, then bucket widths by the cost model; with
-    `room_rows`, every group has room for a later refit on that many rows."""
+    `room_rows`, every group has room for a later refit on that many rows. With a `floor`, a
+    static group is one program wide enough for the floor when that pays (`_floor_pays`)."""
     by_key: dict = {}
     for p in prepared:
         by_key.setdefault(p.static_key, []).append(p)
-    return [
-        _make_plan(key, bucket, room_rows, cost, n_threads)
-        for key, members in by_key.items()
-        for bucket in _bucket_by_width(key, members, cost, n_threads)
-    ]
+    plans = []
+    for key, members in by_key.items():
+        own = [
+            _make_plan(key, bucket, room_rows, cost, n_threads, floor)
+            for bucket in _bucket_by_width(key, members, cost, n_threads)
+        ]
+        if floor is not None and not key.no_hidden:
+            wide = _make_plan(key, members, room_rows, cost, n_threads, floor, widen=True)
+            if _floor_pays(own, wide, floor.later_calls, cost, min(n_threads, len(members))):
+                own = [wide]
+        plans.extend(own)
+    return plans
 
 
 def fits_in(p, static_key: tuple, config: GroupConfig, shapes: dict) -> bool:

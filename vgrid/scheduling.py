@@ -242,8 +242,11 @@ def _prepare_group(
     plan: GroupPlan, n_threads=None, n_slots=None, segment_epochs=None, chunk_size=None, place=True
 ):
     """The group's arrays and how it runs; its shared arrays are put on the device(s) unless
-    `place` is False (enough for its `_signature`)."""
-    shared, inits, models = plan.kind.build_inputs(plan)
+    `place` is False (enough for its `_signature`: then the arrays are kept on the plan for
+    its run, which does not build them again)."""
+    built = plan.built_inputs or plan.kind.build_inputs(plan)
+    plan.built_inputs = None if place else built
+    shared, inits, models = built
     n_devices = jax.local_device_count()
     n_threads = min(n_threads or _default_worker_threads(), plan.n_models)
     n_slots = n_slots or n_devices * _default_slots(
@@ -334,21 +337,40 @@ class ProgramCache:
                 )
         return True
 
+    def is_compiled(self, plan: GroupPlan) -> bool:
+        """Whether the plan's own program was compiled in this process."""
+        signature = _signature(_prepare_group(plan, place=False))[0]
+        with self._lock:
+            return signature in self._compiled
+
     def hosted_plan(self, plan: GroupPlan) -> GroupPlan | None:
-        """A lone model's plan in the shapes of a program already compiled in this process
-        that can train it with exactly its own numbers (a refit in a program given room for
-        it, say), or None. Its arrays are padded to that program's shapes, so running it
-        compiles nothing."""
-        (member,) = plan.members
+        """The plan in the shapes of a program already compiled in this process that can
+        train every one of its models with exactly its own numbers, or None: a lone model (a
+        refit in a program given room for it, say), or a whole group when its kind says
+        `hosts_groups` (the next batch of an Optuna study in the program the first batch
+        compiled wide enough). Its arrays are padded to that program's shapes, so running it
+        compiles nothing. A lone model takes the newest such program, a group the one with
+        the least padded work."""
+        kind = plan.kind
+        if plan.n_models > 1 and not getattr(kind, "hosts_groups", False):
+            return None
         with self._lock:
             hosts = list(reversed(self._hosts))
-        for kind, static_key, config, shapes in hosts:
-            if kind is plan.kind and kind.fits_in(member, static_key, config, shapes):
-                hosted = GroupPlan(config, plan.members, shapes, kind)
-                signature = _signature(_prepare_group(hosted, place=False))[0]
-                with self._lock:
-                    if signature in self._compiled:
-                        return hosted
+        first, *others = plan.members
+        candidates = [
+            GroupPlan(config, plan.members, shapes, kind)
+            for host_kind, static_key, config, shapes in hosts
+            if host_kind is kind
+            and kind.fits_in(first, static_key, config, shapes)  # most hosts fail here
+            and all(kind.fits_in(member, static_key, config, shapes) for member in others)
+        ]
+        if plan.n_models > 1:
+            candidates.sort(key=lambda hosted: hosted.padded_flops)
+        for hosted in candidates:
+            # The group's tables (distinct data sets, orders, initial weights) must fit too:
+            # the same signature means the same shapes.
+            if self.is_compiled(hosted):
+                return hosted
         return None
 
 
