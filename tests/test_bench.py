@@ -4,13 +4,11 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import jsonschema
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 
 import vgrid
@@ -47,9 +45,7 @@ def test_search_flop_counts_each_fits_own_epochs_and_minibatches_and_the_refit(d
     cv = StratifiedKFold(3)
     grid = {"hidden_layer_sizes": [(3,), (7, 2)], "learning_rate_init": [1e-3, 0.1]}
     est = vgrid.MLPClassifier(max_iter=30, batch_size=32, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        search = vgrid.GridSearchCV(est, grid, cv=cv).fit(X, y)
+    search = vgrid.GridSearchCV(est, grid, cv=cv).fit(X, y)
 
     def epoch(hidden, n_rows):  # full minibatches of 32 and the partial last one
         full, rest = divmod(n_rows, 32)
@@ -60,9 +56,7 @@ def test_search_flop_counts_each_fits_own_epochs_and_minibatches_and_the_refit(d
     for params in search.cv_results_["params"]:
         for train, _ in cv.split(X, y):
             alone = vgrid.MLPClassifier(max_iter=30, batch_size=32, random_state=0, **params)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                alone.fit(X[train], y[train])
+            alone.fit(X[train], y[train])
             expected += alone.n_iter_ * epoch(params["hidden_layer_sizes"], len(train))
     best = search.best_estimator_
     expected += best.n_iter_ * epoch(search.best_params_["hidden_layer_sizes"], len(X))
@@ -190,10 +184,19 @@ def test_bench_quick_prints_the_table_and_writes_json_that_validates_and_a_plot(
         assert r["warm"]["fits_per_second"] > 0 and r["compile_seconds"] > 0
         assert 0 < r["warm"]["share_of_peak"] < 1 and r["useful_gflop"] > 0
         assert r["host_peak_rss_mib"] > r["host_rss_before_fit_mib"] > 0
+        # on the CPU the devices share the cores: the peak is the probe's one-device rate
+        assert r["peak_gflops"] == doc["peak"][r["dtype"]]["per_device_gflops"]
+        for phase in ("cold", "warm"):  # each rate is its count over its measured time
+            rates = r[phase]
+            assert rates["fits_per_second"] == pytest.approx(1 / rates["seconds"], rel=1e-12)
+            gflops = r["useful_gflop"] / rates["seconds"]
+            assert rates["useful_gflops"] == pytest.approx(gflops, rel=1e-12)
+            share = gflops / r["peak_gflops"]
+            assert rates["share_of_peak"] == pytest.approx(share, rel=1e-12)
     assert [s["devices"] for s in doc["scaling"]] == [1, 2]
     assert doc["peak"]["float32"]["per_device_gflops"] > 0
     assert doc["options"]["devices"] == [1, 2] and doc["options"]["workloads"] == ["scaling"]
-    assert png.stat().st_size > 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_schema_rejects_a_document_missing_a_measurement(tmp_path):
@@ -234,6 +237,22 @@ def test_an_unwritable_json_path_is_one_line_and_status_2(capsys, tmp_path):
     assert "is a folder" in line
 
 
+def test_device_counts_beyond_the_machine_are_refused_by_name():
+    machine = {"platform": "cpu", "device_count": 2}
+    assert runner._device_counts(None, machine) == [2]
+    assert runner._device_counts([1, 2], machine) == [1, 2]
+    for bad in (3, 0):
+        with pytest.raises(runner.BenchError) as error:
+            runner._device_counts([1, bad], machine)
+        assert str(error.value) == (
+            f"--devices {bad}: this machine has 2 cpu device(s); choose 1 to 2"
+        )
+
+
+# Slow: a fresh process with two forced devices, probed and measured before the check. Covered
+# by test_device_counts_beyond_the_machine_are_refused_by_name (the check and its message) and
+# test_an_unknown_workload_is_one_line_and_status_2 (a BenchError: one line, status 2).
+@pytest.mark.slow
 def test_more_devices_than_exist_is_one_line_and_status_2():
     done = _bench(
         "--quick",

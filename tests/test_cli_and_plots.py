@@ -6,12 +6,33 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import key_kind
+from scipy.stats import loguniform
+from sklearn import model_selection, neural_network
+from sklearn.datasets import load_iris
+from sklearn.preprocessing import StandardScaler
 
 import vgrid
 import vgrid.plot
 from vgrid.cli import main
 
 matplotlib.use("Agg")
+
+
+def _assert_csv_holds(path, search):
+    """The cv_results.csv `vgrid run` wrote holds `search.cv_results_`: the same columns in the
+    same order, each candidate's parameters (as their repr), and every score, rank and other
+    number equal (timings aside)."""
+    frame = pd.read_csv(path)
+    results = search.cv_results_
+    assert list(frame.columns) == list(results)
+    assert len(frame) == len(results["params"])
+    for key, values in results.items():
+        if key_kind(key) == "params":
+            assert list(frame[key]) == [repr(p) for p in values]
+        elif key_kind(key) in ("score", "rank", "other"):
+            np.testing.assert_array_equal(frame[key].to_numpy(), np.asarray(values), err_msg=key)
+
 
 SPEC_TOML = """
 [data]
@@ -50,9 +71,15 @@ def test_run_spec_writes_results_and_plots(tmp_path, datasets, capsys):
         "learning_curves.png",
         "heatmap.png",
     }
-    results = pd.read_csv(out / "cv_results.csv")
-    assert len(results) == 4 and "mean_test_score" in results
     assert "max |split score difference|:       0" in capsys.readouterr().out
+    # The numbers written are scikit-learn's: its own search on the same file, scaled.
+    data = pd.read_csv(tmp_path / "data.csv")
+    ref = model_selection.GridSearchCV(
+        neural_network.MLPClassifier(max_iter=15, random_state=0, hidden_layer_sizes=(4,)),
+        {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]},
+        cv=3,
+    ).fit(StandardScaler().fit_transform(data.drop(columns="label")), data["label"])
+    _assert_csv_holds(out / "cv_results.csv", ref)
 
 
 def test_run_random_spec_from_json(tmp_path):
@@ -73,7 +100,15 @@ def test_run_random_spec_from_json(tmp_path):
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     assert main(["run", str(tmp_path / "spec.json"), "--quiet"]) == 0
-    assert (tmp_path / "random" / "cv_results.csv").exists()
+    X, y = load_iris(return_X_y=True)  # the spec's data: iris, not scaled
+    ref = model_selection.RandomizedSearchCV(
+        neural_network.MLPClassifier(max_iter=10, random_state=0),
+        {"alpha": loguniform(1e-5, 1.0), "hidden_layer_sizes": [(3,), (5, 2)]},
+        n_iter=3,
+        random_state=0,
+        cv=3,
+    ).fit(X, y)
+    _assert_csv_holds(tmp_path / "random" / "cv_results.csv", ref)
 
 
 # The error contract of `vgrid run` (one line, exit 2) is tested case by case in
@@ -142,5 +177,17 @@ def test_run_yaml_spec_with_parquet_data(tmp_path, datasets):
         "output: {folder: yaml-out}\n"
     )
     assert main(["run", str(tmp_path / "spec.yaml"), "--quiet"]) == 0
-    results = pd.read_csv(tmp_path / "yaml-out" / "cv_results.csv")
-    assert list(results.columns[:2]) == ["iter", "n_resources"]
+    # float32 (fast mode): the same search run in-process, not scikit-learn's, is the reference.
+    same = vgrid.HalvingGridSearchCV(
+        vgrid.MLPRegressor(max_iter=10, random_state=0, hidden_layer_sizes=(6,)),
+        {"alpha": [0.0001, 0.1, 1.0]},
+        resource="max_iter",
+        max_resources=12,
+        min_resources=3,
+        cv=3,
+    ).fit(X.astype(np.float32), y)  # the spec casts the features, not the target
+    _assert_csv_holds(tmp_path / "yaml-out" / "cv_results.csv", same)
+    assert list(pd.read_csv(tmp_path / "yaml-out" / "cv_results.csv").columns[:2]) == [
+        "iter",
+        "n_resources",
+    ]

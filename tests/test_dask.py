@@ -1,13 +1,13 @@
 """Chunks dispatched through joblib run on a Dask cluster, with a local run's exact scores."""
 
 import os
-import warnings
 
 import joblib
-import numpy as np
 import pytest
 
 distributed = pytest.importorskip("distributed")
+
+from helpers import assert_same_search  # noqa: E402
 
 import vgrid  # noqa: E402
 
@@ -22,24 +22,21 @@ def test_dask_cluster_runs_the_chunks_with_identical_results(datasets):
     make = lambda: vgrid.GridSearchCV(  # noqa: E731
         vgrid.MLPClassifier(max_iter=15, random_state=0), grid, cv=3
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        local = make().fit(X, y)
-        with (
-            distributed.LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            ) as cluster,
-            distributed.Client(cluster) as client,
-        ):
-            worker_pids = set(client.run(os.getpid).values())
-            with joblib.parallel_backend("dask"):
-                remote = make().fit(X, y)
+    local = make().fit(X, y)
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        worker_pids = set(client.run(os.getpid).values())
+        with joblib.parallel_backend("dask"):
+            remote = make().fit(X, y)
     ran_on = {w.rsplit(":", 1)[1] for r in remote.vectorization_ for w in r.workers}
     assert ran_on and ran_on <= {str(pid) for pid in worker_pids}
     assert str(os.getpid()) not in ran_on
-    for key in [k for k in local.cv_results_ if "test_score" in k]:
-        np.testing.assert_array_equal(remote.cv_results_[key], local.cv_results_[key])
+    assert_same_search(remote, local)

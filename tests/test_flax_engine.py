@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 
 import flax.linen as nn
 import jax
@@ -18,6 +17,7 @@ import numpy as np
 import optax
 import pytest
 from flax import nnx
+from helpers import assert_same_search
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.exceptions import FitFailedWarning
@@ -244,11 +244,29 @@ def test_halving_on_max_epochs_continues_survivors(datasets):
 
 def test_module_contract_optimizers_losses_and_nnx(datasets):
     X, y = datasets["wine"]
-    for optimizer in (optax.adam(1e-2), "adam", optax.sgd):
-        clf = vgrid.FlaxClassifier(module__hidden=(8,), optimizer=optimizer, max_epochs=3)
-        assert clf.fit(X, y).score(X, y) > 0.3
+    fitted = {}
+    for name, optimizer, args in [
+        ("instance", optax.adam(1e-2), {}),
+        ("factory", optax.adam, {"optimizer__learning_rate": 1e-2}),
+        ("name", "adam", {}),
+        ("default", optax.adam, {}),
+        ("sgd", optax.sgd, {}),
+    ]:
+        clf = vgrid.FlaxClassifier(
+            module__hidden=(8,), optimizer=optimizer, max_epochs=3, **args
+        ).fit(X, y)
+        assert clf.score(X, y) > 0.3
+        fitted[name] = clf.loss_curve_
+    # An instance trains as its factory with the same arguments; a name is its factory (with
+    # the default learning rate, 1e-3).
+    np.testing.assert_allclose(fitted["instance"], fitted["factory"], rtol=1e-5)
+    np.testing.assert_array_equal(fitted["name"], fitted["default"])
+    assert not np.allclose(fitted["name"], fitted["factory"])  # the learning rate counts
     nnx_clf = vgrid.FlaxClassifier(NNXNet, module__hidden=4, max_epochs=3).fit(X, y)
-    assert nnx_clf.predict_proba(X).shape == (len(X), 3)
+    proba = nnx_clf.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(nnx_clf.predict(X), nnx_clf.classes_[proba.argmax(axis=1)])
     Xr, yr = datasets["diabetes"]
     two = np.column_stack([yr, -yr])
     reg = vgrid.FlaxRegressor(module__hidden=(8,), max_epochs=3).fit(Xr, two)
@@ -315,7 +333,8 @@ def test_a_failing_candidate_is_scored_with_error_score():
         vgrid.FlaxClassifier(KerasStyleNet, max_epochs=2), {"module__filters": [-1, 4]}, cv=2
     )
     with pytest.warns(FitFailedWarning, match="fits failed"):
-        search.fit(X, y)
+        with pytest.warns(UserWarning, match="One or more of the test scores are non-finite"):
+            search.fit(X, y)
     assert np.isnan(search.cv_results_["mean_test_score"][0])
     assert np.isfinite(search.cv_results_["mean_test_score"][1])
 
@@ -332,7 +351,8 @@ def test_verbose_lines_name_the_program_and_its_compile_time(datasets, capsys):
 
 FLAX_CHECKPOINT_SCRIPT = """
 import sys, warnings
-warnings.simplefilter("ignore")
+from sklearn.exceptions import ConvergenceWarning
+warnings.simplefilter("ignore", ConvergenceWarning)
 sys.path.insert(0, sys.argv[2])
 from test_flax_engine import make_checkpointed_search
 search, X, y = make_checkpointed_search(sys.argv[1])
@@ -353,6 +373,35 @@ def make_checkpointed_search(checkpoint=None):
     )
 
 
+def test_flax_chunks_are_saved_loaded_and_a_cut_one_retrained(tmp_path, example_search):
+    # In this process: a Flax search's chunks written, then a rerun that loads every chunk but
+    # one cut short (as a kill mid-write leaves it), retrains that one, and scores the same.
+    _, X, y = example_search
+    folder = str(tmp_path / "ckpt")
+
+    def make():
+        return vgrid.GridSearchCV(
+            _pipeline(), EXAMPLE_GRID, cv=2, scoring="accuracy", chunk_size=4, checkpoint=folder
+        )
+
+    first = make().fit(X, y)
+    assert first.checkpoint_chunks_ == {"loaded": 0, "saved": 4}  # 16 fits, 4 per chunk
+    chunks = sorted(glob.glob(os.path.join(folder, "chunk-*.npz")))
+    with open(chunks[1], "r+b") as f:
+        f.truncate(100)
+    with pytest.warns(UserWarning, match="unreadable"):
+        again = make().fit(X, y)
+    assert again.checkpoint_chunks_ == {"loaded": 3, "saved": 1}
+    assert_same_search(again, first)
+    np.testing.assert_array_equal(again.learning_curves_["loss"], first.learning_curves_["loss"])
+
+
+# Slow: a fresh process killed with SIGKILL part way. Covered by
+# test_flax_chunks_are_saved_loaded_and_a_cut_one_retrained (a Flax search resumed from its
+# chunks, one cut short) and test_checkpoint.py::
+# test_ctrl_c_stops_within_a_segment_keeps_finished_chunks_and_resumes (a process interrupted
+# part way resumes with the uninterrupted scores; the checkpoint code is the same for both kinds).
+@pytest.mark.slow
 def test_killed_flax_run_resumes_with_identical_scores(tmp_path):
     folder = str(tmp_path / "ckpt")
     process = subprocess.Popen(
@@ -371,32 +420,35 @@ def test_killed_flax_run_resumes_with_identical_scores(tmp_path):
     assert resumed.checkpoint_chunks_["saved"] < 12
     reference, X, y = make_checkpointed_search()
     reference.fit(X, y)
-    for key in [k for k in reference.cv_results_ if "test_score" in k]:
-        np.testing.assert_array_equal(resumed.cv_results_[key], reference.cv_results_[key])
+    assert_same_search(resumed, reference)
 
 
+# Slow: a two-process Dask cluster. Covered by test_dask.py::
+# test_dask_cluster_runs_the_chunks_with_identical_results (chunks dispatched to a cluster, the
+# same joblib path for both kinds) and test_chunks_slots_and_devices_never_change_a_number (a
+# Flax search in chunks gives the same numbers).
+@pytest.mark.slow
 def test_dask_cluster_trains_flax_chunks_with_identical_results(example_search):
     distributed = pytest.importorskip("distributed")
     import joblib
 
     search, X, y = example_search
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with (
-            distributed.LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            ) as cluster,
-            distributed.Client(cluster),
-            joblib.parallel_backend("dask"),
-        ):
-            remote = vgrid.GridSearchCV(
-                _pipeline(), EXAMPLE_GRID, cv=2, scoring="accuracy", refit=False
-            ).fit(X, y)
-    assert any(r.workers for r in remote.vectorization_)
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_backend("dask"),
+    ):
+        remote = vgrid.GridSearchCV(
+            _pipeline(), EXAMPLE_GRID, cv=2, scoring="accuracy", refit=False
+        ).fit(X, y)
+    ran_on = {w.rsplit(":", 1)[1] for r in remote.vectorization_ for w in r.workers}
+    assert ran_on and str(os.getpid()) not in ran_on  # on the workers, not here
     np.testing.assert_allclose(
         remote.learning_curves_["loss"], search.learning_curves_["loss"], rtol=1e-6
     )

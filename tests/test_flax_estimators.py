@@ -3,6 +3,7 @@
 import numpy as np
 import optax
 import pytest
+from helpers import assert_same_search
 from sklearn import model_selection
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -50,9 +51,7 @@ def test_learning_rate_grid_is_one_program_and_agrees_with_sequential_fits(datas
     ours = vgrid.GridSearchCV(est, grid, cv=3).fit(X, y)
     assert len(ours.vectorization_) == 1 and ours.vectorization_[0].n_models == 18
     ref = model_selection.GridSearchCV(est, grid, cv=3).fit(X, y)  # one fit at a time
-    np.testing.assert_allclose(
-        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"], atol=1e-6
-    )
+    assert_same_search(ours, ref, atol=1e-6)
     report = vgrid.compare_with_sklearn(vgrid.GridSearchCV(est, grid, cv=3), X, y)
     assert report.same_keys and not report.dtype_mismatches
     assert report.max_abs_split_score_diff <= 0.02  # float32 rounding can flip a prediction
@@ -61,9 +60,13 @@ def test_learning_rate_grid_is_one_program_and_agrees_with_sequential_fits(datas
 def test_regressor_grid(datasets):
     X, y = datasets["diabetes"]
     est = vgrid.FlaxRegressor(module__hidden=(8,), max_epochs=10, optimizer=optax.sgd)
-    search = vgrid.GridSearchCV(est, {"optimizer__learning_rate": [1e-3, 1e-2]}, cv=3).fit(X, y)
+    grid = {"optimizer__learning_rate": [1e-3, 1e-2]}
+    search = vgrid.GridSearchCV(est, grid, cv=3).fit(X, y)
+    ref = model_selection.GridSearchCV(est, grid, cv=3).fit(X, y)  # one fit at a time
+    assert_same_search(search, ref, atol=1e-6)
     assert type(search.best_estimator_) is vgrid.FlaxRegressor
-    assert search.predict(X).shape == y.shape
+    alone = clone(est).set_params(**search.best_params_).fit(X, y)
+    np.testing.assert_allclose(search.predict(X), alone.predict(X), rtol=1e-5, atol=1e-6)
 
 
 def test_cnn_filters_and_kernel_size_share_one_program(datasets):

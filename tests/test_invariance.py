@@ -4,12 +4,10 @@ XLA may order a reduction differently for a different model-axis size, so across
 numbers agree to rounding (1e-13 here; observed 2e-16), not bit for bit; n_iter_ is equal.
 """
 
-import warnings
-
 import numpy as np
 import pytest
+from helpers import assert_same_search
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
 import vgrid
@@ -24,9 +22,7 @@ def _fit_grid(X, y, grid, **schedule):
         for params in ParameterGrid(grid)
         for f, (train, _) in enumerate(folds)
     ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        fit_estimators(jobs, **schedule)
+    fit_estimators(jobs, **schedule)
     return [
         (job.estimator.n_iter_, job.estimator.loss_curve_, job.estimator.coefs_) for job in jobs
     ]
@@ -76,9 +72,7 @@ def test_diverging_model_changes_no_other_model_in_any_layout(datasets, schedule
             for params in ParameterGrid(grid)
             for f, (train, _) in enumerate(folds)
         ]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            outcomes = fit_estimators(jobs, raise_errors=False, **schedule)
+        outcomes = fit_estimators(jobs, raise_errors=False, **schedule)
         return jobs, outcomes
 
     jobs, outcomes = fit(grid)
@@ -147,20 +141,19 @@ def test_chunk_size_never_changes_a_score(datasets, dtype):
     X, y = datasets["wine"]
     X = X.astype(dtype)
     grid = {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2, 1e-1]}
-    scores = []
+    searches = []
     for chunk_size in ("auto", 1, 7):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            search = vgrid.GridSearchCV(
+        searches.append(
+            vgrid.GridSearchCV(
                 vgrid.MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0),
                 grid,
                 cv=3,
                 chunk_size=chunk_size,
                 refit=False,
             ).fit(X, y)
-        scores.append([search.cv_results_[f"split{i}_test_score"] for i in range(3)])
-    np.testing.assert_array_equal(scores[1], scores[0])
-    np.testing.assert_array_equal(scores[2], scores[0])
+        )
+    assert_same_search(searches[1], searches[0])
+    assert_same_search(searches[2], searches[0])
     with pytest.raises(ValueError, match="chunk_size must be 'auto' or a positive integer"):
         vgrid.GridSearchCV(vgrid.MLPClassifier(), grid, chunk_size=0).fit(X, y)
 
@@ -173,14 +166,11 @@ def test_blocks_of_candidates_give_the_same_results(datasets, monkeypatch):
     make = lambda: vgrid.GridSearchCV(  # noqa: E731
         vgrid.MLPClassifier(hidden_layer_sizes=(5,), max_iter=10, random_state=0), grid, cv=3
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        whole = make().fit(X, y)
-        monkeypatch.setattr(vgrid.search, "BLOCK_MODELS", 6)  # 2 candidates x 3 folds a block
-        blocked = make().fit(X, y)
+    whole = make().fit(X, y)
+    monkeypatch.setattr(vgrid.search, "BLOCK_MODELS", 6)  # 2 candidates x 3 folds a block
+    blocked = make().fit(X, y)
     assert len(blocked.vectorization_) == 7  # one program call per block
-    for key in [k for k in whole.cv_results_ if "test_score" in k]:
-        np.testing.assert_array_equal(blocked.cv_results_[key], whole.cv_results_[key])
+    assert_same_search(blocked, whole)
     np.testing.assert_allclose(
         blocked.learning_curves_["loss"], whole.learning_curves_["loss"], rtol=0, atol=1e-13
     )  # other slot counts: rounding only

@@ -4,16 +4,18 @@ numbers."""
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
+from helpers import assert_same_search, fit_both
 from sklearn import model_selection, neural_network
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import vgrid
+
+#: Exact mode: every score within 1e-10 of scikit-learn's.
+SCORE_ATOL = 1e-10
 
 
 def _pipe(mlp_cls=neural_network.MLPClassifier):
@@ -26,21 +28,6 @@ def _pipe(mlp_cls=neural_network.MLPClassifier):
     )
 
 
-def _both(estimator, grid, X, y, **params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ref = model_selection.GridSearchCV(estimator, grid, **params).fit(X, y)
-        ours = vgrid.GridSearchCV(estimator, grid, **params).fit(X, y)
-    a, b = pd.DataFrame(ours.cv_results_), pd.DataFrame(ref.cv_results_)
-    assert list(a.columns) == list(b.columns) and list(a.dtypes) == list(b.dtypes)
-    for key in (k for k in b.columns if "score" in k and "time" not in k):  # exact mode: 1e-10
-        np.testing.assert_allclose(
-            a[key].to_numpy(float), b[key].to_numpy(float), rtol=0, atol=1e-10, err_msg=key
-        )
-    assert ours.best_params_.keys() == ref.best_params_.keys()
-    return ours, ref
-
-
 def test_pipeline_grid_equals_sklearn(datasets):
     X, y = datasets["wine"]
     grid = {
@@ -49,7 +36,8 @@ def test_pipeline_grid_equals_sklearn(datasets):
         "mlp__alpha": [1e-4, 1e-1],
         "mlp__learning_rate_init": [1e-3, 1e-2],
     }
-    ours, ref = _both(_pipe(), grid, X, y, cv=3, return_train_score=True)
+    ours, ref = fit_both(_pipe(), grid, X, y, cv=3, return_train_score=True)
+    assert_same_search(ours, ref, atol=SCORE_ATOL)
     assert sum(r.n_models for r in ours.vectorization_) == 16 * 3
     assert isinstance(ours.best_estimator_, Pipeline)
     assert type(ours.best_estimator_[-1]) is neural_network.MLPClassifier
@@ -63,7 +51,8 @@ def test_pipeline_with_swapped_steps_and_regression(datasets):
         "scale": [StandardScaler(), MinMaxScaler(), "passthrough"],
         "mlp__hidden_layer_sizes": [(4,), (8, 4)],
     }
-    ours, ref = _both(_pipe(vgrid.MLPRegressor), grid, X, y, cv=3)
+    ours, ref = fit_both(_pipe(vgrid.MLPRegressor), grid, X, y, cv=3)
+    assert_same_search(ours, ref, atol=SCORE_ATOL)
     assert type(ours.best_estimator_[-1]) is vgrid.MLPRegressor
     assert repr(ours.best_params_) == repr(ref.best_params_)
 
@@ -72,29 +61,21 @@ def test_pipeline_sample_weight_goes_to_the_network(datasets):
     X, y = datasets["iris"]
     weights = np.random.RandomState(0).uniform(0.5, 2, len(y))
     pipe = _pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ref = model_selection.GridSearchCV(pipe, {"mlp__alpha": [1e-4, 1.0]}, cv=3).fit(
-            X, y, mlp__sample_weight=weights
-        )
-        ours = vgrid.GridSearchCV(pipe, {"mlp__alpha": [1e-4, 1.0]}, cv=3).fit(
-            X, y, mlp__sample_weight=weights
-        )
-    np.testing.assert_array_equal(
-        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"]
+    ours, ref = fit_both(
+        pipe, {"mlp__alpha": [1e-4, 1.0]}, X, y, cv=3, fit_params={"mlp__sample_weight": weights}
     )
+    assert_same_search(ours, ref)
     with pytest.raises(TypeError, match="vgrid passes only mlp__sample_weight"):
         vgrid.GridSearchCV(pipe, {"mlp__alpha": [1e-4]}, cv=3).fit(X, y, pca__foo=1)
 
 
 def test_swapping_the_network_itself_falls_back_to_sklearn(datasets, caplog, monkeypatch):
     X, y = datasets["iris"]
-    grid = {"mlp": [LogisticRegression(), neural_network.MLPClassifier(max_iter=5)]}
+    grid = {"mlp": [LogisticRegression(), neural_network.MLPClassifier(max_iter=5, random_state=0)]}
     monkeypatch.setattr(vgrid.search, "_NOT_VECTORIZED_NOTED", set())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        vgrid.GridSearchCV(_pipe(), grid, cv=3).fit(X, y)
+    ours = vgrid.GridSearchCV(_pipe(), grid, cv=3).fit(X, y)
     assert any("vgrid does not vectorize Pipeline" in r.getMessage() for r in caplog.records)
+    assert_same_search(ours, model_selection.GridSearchCV(_pipe(), grid, cv=3).fit(X, y))
 
 
 def test_failing_preprocessing_gets_error_score(datasets):
@@ -109,7 +90,5 @@ def test_failing_preprocessing_gets_error_score(datasets):
         warnings.simplefilter("always")
         ours = vgrid.GridSearchCV(_pipe(), grid, cv=3).fit(X, y)
         ours_warning = {w.category.__name__ for w in caught}
-    np.testing.assert_array_equal(
-        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"]
-    )
+    assert_same_search(ours, ref)
     assert "FitFailedWarning" in ours_warning and ours_warning == ref_warning

@@ -1,10 +1,7 @@
 """Continuing a model from its saved state equals training it from scratch (exact mode)."""
 
-import warnings
-
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 
 import vgrid
 from vgrid import FitJob, fit_estimators
@@ -25,15 +22,13 @@ def test_resumed_fit_equals_fit_from_scratch(datasets, params):
     make = lambda max_iter, hidden: vgrid.MLPClassifier(  # noqa: E731
         hidden_layer_sizes=hidden, max_iter=max_iter, random_state=0, **params
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        # trained padded to (9,) beside a wider model, resumed padded to (8,)
-        outcome = fit_estimators(
-            [FitJob(make(6, (5,)), X, y, keep_state=True), FitJob(make(6, (9,)), X, y)]
-        )[0]
-        resumed = FitJob(make(20, (5,)), X, y, resume_state=outcome.state)
-        scratch = FitJob(make(20, (5,)), X, y)
-        outcomes = fit_estimators([resumed, scratch, FitJob(make(20, (8,)), X, y)])
+    # trained padded to (9,) beside a wider model, resumed padded to (8,)
+    outcome = fit_estimators(
+        [FitJob(make(6, (5,)), X, y, keep_state=True), FitJob(make(6, (9,)), X, y)]
+    )[0]
+    resumed = FitJob(make(20, (5,)), X, y, resume_state=outcome.state)
+    scratch = FitJob(make(20, (5,)), X, y)
+    outcomes = fit_estimators([resumed, scratch, FitJob(make(20, (8,)), X, y)])
     assert outcomes[0].resumed_epochs == min(6, outcome.state.n_iter)
     a, b = resumed.estimator, scratch.estimator
     assert a.n_iter_ == b.n_iter_
