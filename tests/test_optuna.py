@@ -52,15 +52,11 @@ def iris(datasets):
 
 @pytest.fixture(scope="module")
 def pruned(iris):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # ConvergenceWarning is a UserWarning
-        return _search(_median_pruner()).fit(*iris)
+    return _search(_median_pruner()).fit(*iris)
 
 
 def test_batches_are_asked_together_and_told_with_sklearn_scores(iris):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        search = _search().fit(*iris)
+    search = _search().fit(*iris)
     trials = search.study_.trials
     assert search.n_batches_ == 3 and len(trials) == 9
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 9
@@ -79,9 +75,7 @@ def test_batches_are_asked_together_and_told_with_sklearn_scores(iris):
     np.testing.assert_array_equal(results["mean_test_score"], [t.value for t in trials])
     # scikit-learn's keys, plus ours.
     reference = RandomizedSearchCV(_mlp(), {"alpha": [1e-3]}, n_iter=1, cv=CV, refit=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        reference.fit(*iris)
+    reference.fit(*iris)
     expected = set(reference.cv_results_) - {"param_alpha"} | {
         "param_alpha",
         "param_learning_rate_init",
@@ -91,9 +85,7 @@ def test_batches_are_asked_together_and_told_with_sklearn_scores(iris):
     assert set(results) == expected
     # The oracle: scikit-learn's own cross-validation of a trial's parameters (exact mode).
     best = trials[int(np.argmax(results["mean_test_score"]))]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        oracle = cross_val_score(_mlp().set_params(**best.params), *iris, cv=CV)
+    oracle = cross_val_score(_mlp().set_params(**best.params), *iris, cv=CV)
     np.testing.assert_array_equal(
         oracle, [results[f"split{s}_test_score"][best.number] for s in range(3)]
     )
@@ -130,9 +122,7 @@ def test_pruned_model_numbers_equal_its_unpruned_run(iris, pruned):
     trial = pruned.study_.trials[row]
     step = max(trial.intermediate_values)
     unpruned = GridSearchCV(_mlp(), {k: [v] for k, v in trial.params.items()}, cv=CV, refit=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        unpruned.fit(*iris)
+    unpruned.fit(*iris)
     np.testing.assert_array_equal(
         pruned.learning_curves_["loss"][row, :, :step],
         unpruned.learning_curves_["loss"][0, :, :step],
@@ -140,9 +130,7 @@ def test_pruned_model_numbers_equal_its_unpruned_run(iris, pruned):
     # Each reported value is the mean held-out score of the model as it was at that epoch:
     # scikit-learn's own fit for that many epochs (the same shuffles and initial weights).
     for epoch in (5, step):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            scores = cross_val_score(_mlp(epoch).set_params(**trial.params), *iris, cv=CV)
+        scores = cross_val_score(_mlp(epoch).set_params(**trial.params), *iris, cv=CV)
         assert trial.intermediate_values[epoch] == np.mean(scores)
 
 
@@ -163,9 +151,7 @@ def test_stopping_in_fit_estimators_keeps_every_number(iris, schedule):
         ]
 
     plain = jobs()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        fit_estimators(plain, n_threads=1, n_slots=1)
+    fit_estimators(plain, n_threads=1, n_slots=1)
     seen = []
 
     def stop_second_at_10(job_indices, n_iter, done, snapshot):
@@ -173,9 +159,7 @@ def test_stopping_in_fit_estimators_keeps_every_number(iris, schedule):
         return [j == 1 and n >= 10 for j, n in zip(job_indices, n_iter)]
 
     stopped = jobs()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        fit_estimators(stopped, on_segment=stop_second_at_10, segment_epochs=5, **schedule)
+    fit_estimators(stopped, on_segment=stop_second_at_10, segment_epochs=5, **schedule)
     atol = 0 if schedule["n_slots"] == 1 else 1e-13
     assert stopped[1].estimator.n_iter_ == 10 and max(n for j, n in seen if j == 1) == 10
     np.testing.assert_allclose(
@@ -194,9 +178,7 @@ def test_stopping_in_fit_estimators_keeps_every_number(iris, schedule):
 
 
 def test_same_seeds_same_trials_and_scores(iris, pruned):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        again = _search(_median_pruner()).fit(*iris)
+    again = _search(_median_pruner()).fit(*iris)
     assert again.cv_results_["params"] == pruned.cv_results_["params"]
     assert list(again.cv_results_["status"]) == list(pruned.cv_results_["status"])
     np.testing.assert_array_equal(
@@ -217,9 +199,7 @@ def test_random_state_seeds_the_default_sampler(iris):
             .cv_results_["params"]
         )
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        assert run(1) == run(1) != run(2)
+    assert run(1) == run(1) != run(2)
 
 
 def test_study_round_trip_through_storage(iris, tmp_path):
@@ -232,14 +212,12 @@ def test_study_round_trip_through_storage(iris, tmp_path):
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=0),
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        first = optimize_study(
-            study, _mlp(10), *iris, param_distributions=SPACE, n_trials=4, trials_per_batch=2, cv=CV
-        )
-        # Reloaded from its storage, the study continues in its own search space.
-        loaded = optuna.load_study(study_name="mlp", storage=storage)
-        second = optimize_study(loaded, _mlp(10), *iris, n_trials=3, cv=CV)
+    first = optimize_study(
+        study, _mlp(10), *iris, param_distributions=SPACE, n_trials=4, trials_per_batch=2, cv=CV
+    )
+    # Reloaded from its storage, the study continues in its own search space.
+    loaded = optuna.load_study(study_name="mlp", storage=storage)
+    second = optimize_study(loaded, _mlp(10), *iris, n_trials=3, cv=CV)
     assert first.study_ is study and second.study_ is loaded
     assert len(loaded.trials) == 7 and second.n_batches_ == 1
     assert set(loaded.trials[-1].params) == set(SPACE)
@@ -257,14 +235,13 @@ def test_study_round_trip_through_storage(iris, tmp_path):
 
 
 def test_refit_and_timeout(iris):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        search = OptunaSearchCV(
-            _mlp(10), SPACE, n_trials=None, timeout=1e-9, trials_per_batch=2, cv=CV, random_state=0
-        ).fit(*iris)
+    search = OptunaSearchCV(
+        _mlp(10), SPACE, n_trials=None, timeout=1e-9, trials_per_batch=2, cv=CV, random_state=0
+    ).fit(*iris)
     assert search.n_batches_ == 1 and len(search.study_.trials) == 2
     assert search.best_estimator_.get_params()["alpha"] == search.best_params_["alpha"]
-    assert search.predict(iris[0]).shape == iris[1].shape
+    refit = _mlp(10).set_params(**search.best_params_).fit(*iris)  # scikit-learn's own fit
+    np.testing.assert_array_equal(search.predict(iris[0]), refit.predict(iris[0]))
 
 
 def test_no_nonfinite_warning_for_pruned_trials(iris):
@@ -337,15 +314,13 @@ def test_pipeline_reports_the_pipelines_score(iris, early_stopping):
         StandardScaler(), _mlp().set_params(early_stopping=early_stopping, n_iter_no_change=100)
     )
     space = {f"mlpclassifier__{k}": v for k, v in SPACE.items()}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        search = OptunaSearchCV(
-            pipe, space, n_trials=3, cv=CV, refit=False, pruner=_median_pruner(), random_state=0
-        ).fit(*iris)
-        trial = search.study_.trials[0]
-        scores = cross_val_score(
-            pipe.set_params(mlpclassifier__max_iter=10, **trial.params), *iris, cv=CV
-        )
+    search = OptunaSearchCV(
+        pipe, space, n_trials=3, cv=CV, refit=False, pruner=_median_pruner(), random_state=0
+    ).fit(*iris)
+    trial = search.study_.trials[0]
+    scores = cross_val_score(
+        pipe.set_params(mlpclassifier__max_iter=10, **trial.params), *iris, cv=CV
+    )
     assert trial.intermediate_values[10] == np.mean(scores)
 
 
