@@ -12,6 +12,8 @@ from helpers import assert_same_search  # noqa: E402
 import vgrid  # noqa: E402
 
 
+# distributed's notice when another cluster on this machine holds its dashboard port.
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use:UserWarning")
 def test_dask_cluster_runs_the_chunks_with_identical_results(datasets):
     X, y = datasets["wine"]
     grid = {

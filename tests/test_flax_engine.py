@@ -428,6 +428,7 @@ def test_killed_flax_run_resumes_with_identical_scores(tmp_path):
 # same joblib path for both kinds) and test_chunks_slots_and_devices_never_change_a_number (a
 # Flax search in chunks gives the same numbers).
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use:UserWarning")  # see test_dask
 def test_dask_cluster_trains_flax_chunks_with_identical_results(example_search):
     distributed = pytest.importorskip("distributed")
     import joblib
