@@ -11,8 +11,9 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import assert_same_search
 from sklearn.model_selection import KFold
+
+from helpers import assert_same_search
 
 
 def make_search(checkpoint=None, chunk_size=4):

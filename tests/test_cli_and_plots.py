@@ -6,7 +6,6 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import key_kind
 from scipy.stats import loguniform
 from sklearn import model_selection, neural_network
 from sklearn.datasets import load_iris
@@ -15,6 +14,8 @@ from sklearn.preprocessing import StandardScaler
 import vgrid
 import vgrid.plot
 from vgrid.cli import main
+
+from helpers import key_kind
 
 matplotlib.use("Agg")
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from helpers import assert_same_search
 from jax import monitoring
 from sklearn import model_selection, neural_network
 from sklearn.datasets import load_wine
@@ -10,6 +9,8 @@ from sklearn.preprocessing import StandardScaler
 
 import vgrid
 from vgrid.cli import main
+
+from helpers import assert_same_search
 
 _COMPILES = []
 monitoring.register_event_duration_secs_listener(

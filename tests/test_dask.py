@@ -7,11 +7,13 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from helpers import assert_same_search  # noqa: E402
-
 import vgrid  # noqa: E402
 
+from helpers import assert_same_search  # noqa: E402
 
+
+# distributed's notice when another cluster on this machine holds its dashboard port.
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use:UserWarning")
 def test_dask_cluster_runs_the_chunks_with_identical_results(datasets):
     X, y = datasets["wine"]
     grid = {

@@ -17,7 +17,6 @@ import numpy as np
 import optax
 import pytest
 from flax import nnx
-from helpers import assert_same_search
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.exceptions import FitFailedWarning
@@ -27,6 +26,8 @@ from sklearn.preprocessing import StandardScaler
 
 import vgrid
 from vgrid.prng import HASH_PRNG
+
+from helpers import assert_same_search
 
 
 class KerasStyleNet(nn.Module):
@@ -428,6 +429,7 @@ def test_killed_flax_run_resumes_with_identical_scores(tmp_path):
 # same joblib path for both kinds) and test_chunks_slots_and_devices_never_change_a_number (a
 # Flax search in chunks gives the same numbers).
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use:UserWarning")  # see test_dask
 def test_dask_cluster_trains_flax_chunks_with_identical_results(example_search):
     distributed = pytest.importorskip("distributed")
     import joblib

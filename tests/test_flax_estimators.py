@@ -3,13 +3,14 @@
 import numpy as np
 import optax
 import pytest
-from helpers import assert_same_search
 from sklearn import model_selection
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import vgrid
 from vgrid.flax_models import DigitsCNN
+
+from helpers import assert_same_search
 
 
 def _expected_failures(estimator):

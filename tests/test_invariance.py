@@ -6,12 +6,13 @@ numbers agree to rounding (1e-13 here; observed 2e-16), not bit for bit; n_iter_
 
 import numpy as np
 import pytest
-from helpers import assert_same_search
 from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
 import vgrid
 from vgrid import FitJob, fit_estimators
+
+from helpers import assert_same_search
 
 
 def _fit_grid(X, y, grid, **schedule):

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-from helpers import assert_same_search, fit_both
 from scipy.stats import loguniform, randint
 from sklearn import neural_network
 
 import vgrid
+
+from helpers import assert_same_search, fit_both
 
 BASE = dict(hidden_layer_sizes=(6,), max_iter=20, random_state=0)
 

@@ -5,7 +5,6 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import assert_same_search, fit_both
 from sklearn import model_selection, neural_network
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -13,6 +12,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import vgrid
+
+from helpers import assert_same_search, fit_both
 
 #: Exact mode: every score within 1e-10 of scikit-learn's.
 SCORE_ATOL = 1e-10

@@ -3,12 +3,13 @@ equals scikit-learn's GridSearchCV, and a candidate's scores do not depend on th
 Derandomized (a fixed seed), few examples: each new shape compiles a program."""
 
 import numpy as np
-from helpers import assert_same_search, fit_both
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold
 
 import vgrid
+
+from helpers import assert_same_search, fit_both
 
 SETTINGS = settings(
     max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]

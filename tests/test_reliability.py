@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from helpers import assert_same_search
 from sklearn import model_selection, neural_network
 from sklearn.model_selection import KFold, StratifiedKFold
 
 import vgrid
+
+from helpers import assert_same_search
 
 EST = dict(hidden_layer_sizes=(4,), max_iter=8, random_state=0)
 

@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import assert_same_search
 from sklearn import model_selection, neural_network
 from sklearn.metrics import accuracy_score, get_scorer, r2_score
 from sklearn.metrics._scorer import _PassthroughScorer
@@ -13,6 +12,8 @@ from sklearn.model_selection._validation import _score
 
 import vgrid
 from vgrid.scoring import FoldScorer
+
+from helpers import assert_same_search
 
 
 def _fitted(cls, X, y, n=6):

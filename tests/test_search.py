@@ -5,13 +5,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import assert_same_cv_results, assert_same_search, fit_both
 from sklearn import model_selection, neural_network
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
 import vgrid
+
+from helpers import assert_same_cv_results, assert_same_search, fit_both
 
 BASE = dict(hidden_layer_sizes=(8,), max_iter=25, random_state=0)
 #: Exact mode: classification scores are equal; regression scores agree within 1e-10.

@@ -10,6 +10,7 @@ runs whole."""
 import collections
 
 import pytest
+
 from sklearn_suites import SUITES, rewrite, run_suites, write_suites
 
 #: test id: why it fails with vgrid's classes (empty: every test passes).

@@ -173,12 +173,12 @@ def learning_curves(search, *, top: int = 5, curve: str = "loss", ax=None):
     ranks = search.cv_results_[f"rank_test_{_metric(search, None)}"]
     ax = _axes(ax)
     for index in np.argsort(ranks, kind="stable")[:top]:
-        runs = curves[index]
-        if np.isnan(runs).all():
+        trained = ~np.isnan(curves[index]).all(axis=0)  # NaN past every fold's n_iter_
+        if not trained.any():
             continue
+        runs = curves[index][:, : np.flatnonzero(trained)[-1] + 1]
         epochs = np.arange(1, runs.shape[1] + 1)
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(runs, axis=0)
+        mean = np.nanmean(runs, axis=0)
         label = ", ".join(
             f"{k}={_label(v)}" for k, v in search.cv_results_["params"][index].items()
         )
