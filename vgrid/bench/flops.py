@@ -69,13 +69,11 @@ def mlp_step_flop(
         return params, m, v
 
     with jax.enable_x64(dtype == "float64"):
-        params = [
-            (jnp.zeros((a, b), dtype), jnp.zeros((b,), dtype))
-            for a, b in zip(sizes[:-1], sizes[1:])
-        ]
-        x = jnp.zeros((rows, n_features), dtype)
-        y = jnp.zeros((rows,) if n_outputs == 1 else (rows, n_outputs), dtype)
-        scalar = jnp.zeros((), dtype)
+        shape = functools.partial(jax.ShapeDtypeStruct, dtype=jnp.dtype(dtype))  # no values
+        params = [(shape((a, b)), shape((b,))) for a, b in zip(sizes[:-1], sizes[1:])]
+        x = shape((rows, n_features))
+        y = shape((rows,) if n_outputs == 1 else (rows, n_outputs))
+        scalar = shape(())
         return _lowered_flop(step, params, params, params, x, y, scalar, scalar)
 
 
@@ -120,10 +118,14 @@ def _flax_step_flop(
     import optax
 
     module = module_cls(n_outputs=n_outputs, **_unpadded_fields(module_cls, dict(fields)))
-    x = jnp.zeros((rows, n_features), jnp.float32)
-    y = jnp.zeros((rows,), jnp.int32)
-    params = module.init(jax.random.key(0), x[:1])
-    hyper = {k: jnp.float32(1e-3) for k in numeric_opt}
+    x = jax.ShapeDtypeStruct((rows, n_features), jnp.float32)
+    y = jax.ShapeDtypeStruct((rows,), jnp.int32)
+    # The parameters' shapes only: running `init` eagerly would compile each of its operations
+    # (seconds for a small CNN), and the count needs no values.
+    params = jax.eval_shape(
+        module.init, jax.random.key(0), jax.ShapeDtypeStruct((1, n_features), jnp.float32)
+    )
+    hyper = {k: jax.ShapeDtypeStruct((), jnp.float32) for k in numeric_opt}
 
     def step(params, hyper, x, y):
         tx = optax.inject_hyperparams(optimizer)(**dict(static_opt), **hyper)

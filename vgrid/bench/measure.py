@@ -238,6 +238,7 @@ def run_measurement(
         "n_splits": p.cv.get_n_splits(),
         "n_samples": int(p.X.shape[0]),
         "n_features": int(p.X.shape[1]),
+        "definition": p.describe(),
         "refit": refit,
         "useful_gflop": flop / 1e9,
         "cold": _rates(p.n_fits, cold_s, cold_compile, flop, peak),
