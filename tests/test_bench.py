@@ -249,12 +249,18 @@ def test_bench_quick_prints_the_table_and_writes_json_that_validates_and_a_plot(
     assert png.stat().st_size > 0
 
 
-@pytest.mark.parametrize("fork", [True, False])
-def test_a_failed_measurement_is_its_last_line_and_the_next_one_runs(fork):
+@pytest.mark.parametrize("fork, server_from_here", [(False, False), (True, False), (True, True)])
+def test_a_failed_measurement_is_its_last_line_and_the_next_one_runs(fork, server_from_here):
     if fork and not worker.fork_is_safe():
         pytest.skip("measurements are forked on Linux only")
+    if server_from_here:
+        # This process has started a JAX backend: it is never forked, a new interpreter serves.
+        import jax
+
+        jax.devices()
+        assert runner._jax_backend_started()
     bad = {"kind": "workload", "workload": "nope", "size": "quick", "dtype": "float32"}
-    with runner.Processes(fork) as processes:
+    with runner.Processes(fork, server_from_here) as processes:
         with pytest.raises(RuntimeError, match="unknown workload 'nope'"):
             processes.run(bad, dict(os.environ))
         probe = processes.run({"kind": "probe", "dtypes": []}, dict(os.environ))
@@ -263,8 +269,9 @@ def test_a_failed_measurement_is_its_last_line_and_the_next_one_runs(fork):
 
 def test_the_fork_server_preloads_only_what_a_new_measurement_imports_before_its_fit():
     # A forked measurement's cold fit must import what a new interpreter's would: the server's
-    # modules are all imported by a new worker before its first fit (here the fit of each kind
-    # of workload: scikit-learn's MLP and Flax), and add nothing to them.
+    # modules (`vgrid bench`'s own, from `python -m vgrid`, and PRELOAD) are all imported by a
+    # new worker before its first fit (here the fit of each kind of workload: scikit-learn's
+    # MLP and Flax), but for the command line's two, which no fit imports.
     script = (
         "import sys, importlib\n"
         "import jax\n"
@@ -273,6 +280,7 @@ def test_the_fork_server_preloads_only_what_a_new_measurement_imports_before_its
         "from vgrid.bench.flops import search_flop\n"
         "workloads.build('mlp_seed', 'quick'); workloads.build('flax_cnn', 'quick')\n"
         "before = set(sys.modules)\n"
+        "import vgrid.__main__, vgrid.cli\n"
         "for name in worker.PRELOAD: importlib.import_module(name)\n"
         "print(sorted(set(sys.modules) - before))\n"
     )
@@ -284,7 +292,7 @@ def test_the_fork_server_preloads_only_what_a_new_measurement_imports_before_its
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert done.stdout.strip() == "['vgrid.__main__', 'vgrid.cli']"
 
 
 def test_the_schema_rejects_a_document_missing_a_measurement(tmp_path):

@@ -148,15 +148,18 @@ def _run(args) -> int:
         _check_writable(args.json, "--json")
     if args.plot:
         _check_writable(args.plot, "--plot")
-        report.require_matplotlib()
     if args.max_models is not None and args.max_models < 1:
         raise BenchError(f"--max-models must be at least 1, got {args.max_models}")
     dtypes = sorted({"float32", args.dtype} | ({"float64"} if "core_a" in names else set()))
     fork = fork_is_safe() and not args.spawn
     started = time.perf_counter()
-    progress = report.progress(total=1, desc="probe")
-    try:
-        with Processes(fork) as processes:
+    # The measurement server is forked from this process first thing, before the progress bar
+    # (a thread) or matplotlib: what `python -m vgrid` imported is not imported again.
+    with Processes(fork, server_from_here=True) as processes:
+        progress = report.progress(total=1, desc="probe")
+        try:
+            if args.plot:
+                report.require_matplotlib()
             probe = processes.run(
                 {"kind": "probe", "dtypes": dtypes, "max_devices": max(args.devices or [1])},
                 env=dict(os.environ),
@@ -168,8 +171,8 @@ def _run(args) -> int:
             results, scaling = _measure_all(
                 processes, args, names, size, device_counts, machine, peak, progress
             )
-    finally:
-        progress.close()
+        finally:
+            progress.close()
     document = report.document(
         machine=machine,
         peak=peak,
@@ -279,17 +282,25 @@ def _device_env(n_devices: int, machine: dict) -> dict:
 
 
 class Processes:
-    """Runs each measurement in a process of its own, with an empty compilation cache: forked
-    from a server that has imported what a measurement imports (`fork=True`; see
-    `vgrid.bench.worker`) or a new interpreter. Use it as a context manager (it stops the
+    """Runs each measurement in a process of its own, with an empty compilation cache.
+
+    `fork=False`: a new interpreter each. `fork=True`: a child of a server that has imported
+    what a measurement imports (see `vgrid.bench.worker`); the server is a new interpreter, or,
+    with `server_from_here=True`, a fork of this process, which then skips importing it all
+    again: for a process that holds nothing a measurement should not inherit (`vgrid bench`
+    forks it first thing), and never one that has started a JAX backend (a forked backend
+    deadlocks; a new interpreter serves instead). Use it as a context manager (it stops the
     server)."""
 
-    def __init__(self, fork: bool):
+    def __init__(self, fork: bool, server_from_here: bool = False):
         self.fork = fork
-        self._server = None
+        self.server_from_here = server_from_here
+        self._server = None  # (requests, replies, wait): wait() reaps it, returns its status
         self._server_log = None
 
     def __enter__(self):
+        if self.fork:
+            self._start_server()
         return self
 
     def __exit__(self, *exc):
@@ -322,48 +333,100 @@ class Processes:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _forked(self, task_path, out_path, log_path, env) -> int:
-        if self._server is None:
-            self._server_log = tempfile.NamedTemporaryFile(
-                "w", prefix="vgrid-bench-server-", suffix=".log", delete=False
-            )
-            self._server = subprocess.Popen(
+    def _start_server(self) -> None:
+        log = tempfile.NamedTemporaryFile(
+            "w", prefix="vgrid-bench-server-", suffix=".log", delete=False
+        )
+        self._server_log = log.name
+        if not self.server_from_here or _jax_backend_started():
+            server = subprocess.Popen(
                 [sys.executable, "-m", "vgrid.bench.worker", "--serve"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=self._server_log,
+                stderr=log,
                 text=True,
             )
+            log.close()
+            self._server = (server.stdin, server.stdout, server.wait)
+            return
+        requests_in, requests_out = os.pipe()
+        replies_in, replies_out = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the server: never returns
+            code = 1
+            try:
+                os.close(requests_out)
+                os.close(replies_in)
+                os.dup2(log.fileno(), 1)
+                os.dup2(log.fileno(), 2)
+                from .worker import serve
+
+                code = serve(os.fdopen(requests_in), os.fdopen(replies_out, "w"))
+            except BaseException:  # noqa: BLE001 - reported through its log
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        os.close(requests_in)
+        os.close(replies_out)
+        log.close()
+
+        def wait():
+            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+        self._server = (os.fdopen(requests_out, "w"), os.fdopen(replies_in), wait)
+
+    def _forked(self, task_path, out_path, log_path, env) -> int:
+        if self._server is None:
+            self._start_server()
+        requests, replies, _ = self._server
         request = {"task": task_path, "out": out_path, "log": log_path, "env": env}
         try:
-            self._server.stdin.write(json.dumps(request) + "\n")
-            self._server.stdin.flush()
-            reply = self._server.stdout.readline()
+            requests.write(json.dumps(request) + "\n")
+            requests.flush()
+            reply = replies.readline()
         except OSError:
             reply = ""
-        if not reply:  # the server died: report it, and start a new one for the next task
-            server, self._server = self._server, None
-            server.wait()
-            self._server_log.close()
-            last = _last_line(self._server_log.name)
-            os.unlink(self._server_log.name)
-            self._server_log = None
-            raise RuntimeError(f"the measurement server stopped: {last or server.returncode}")
+        if not reply:  # the server died: report it; the next task starts a new one
+            log = self._server_log
+            status = self._stop_server()
+            raise RuntimeError(f"the measurement server stopped: {_last_line(log) or status}")
         return json.loads(reply)["returncode"]
 
-    def close(self) -> None:
-        if self._server is not None:
+    def _stop_server(self):
+        if self._server is None:
+            return None
+        requests, replies, wait = self._server
+        self._server = None
+        for stream in (requests, replies):
             try:
-                self._server.stdin.close()
-                self._server.wait(timeout=60)
-            except (OSError, subprocess.TimeoutExpired):
-                self._server.kill()
-                self._server.wait()
-            self._server = None
-        if self._server_log is not None:
-            self._server_log.close()
-            os.unlink(self._server_log.name)
-            self._server_log = None
+                stream.close()
+            except OSError:
+                pass
+        status = wait()  # the server ends when its requests end
+        os.unlink(self._server_log)
+        self._server_log = None
+        return status
+
+    def close(self) -> None:
+        self._stop_server()
+
+
+def _jax_backend_started() -> bool:
+    """Whether this process has started a JAX backend (then it must not be forked)."""
+    if "jax" not in sys.modules:
+        return False
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):  # a JAX without it: do not risk it
+        return True
 
 
 def _last_line(path) -> str | None:
