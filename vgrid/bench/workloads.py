@@ -3,11 +3,11 @@
 A workload is a fixed grid search: its data (generated from a seed), estimator, grid and
 cross-validation. Each has two sizes: "full", sized for an accelerator (a few seconds each on a
 large GPU, expected, not yet measured), and "quick", sized for a laptop CPU (`vgrid bench
---quick` runs the default set in under a minute: about 40 s on the quiet 2-core CPU it was
-tuned on). A result names the workload, its size and `WORKLOADS_VERSION`: figures compare
-across machines only for the same three. Change a workload's definition and bump
-`WORKLOADS_VERSION` (2: smaller quick sizes of `mlp_wide`, `flax_cnn`, `flax_1k`; v1's quick
-`mlp_wide` is now the suite's `large`).
+--quick` runs the default set in under a minute: about 30 s on the quiet 2-core CPU it was
+tuned on; not measured on a laptop). A result names the workload, its size and
+`WORKLOADS_VERSION`: figures compare across machines only for the same three. Change a
+workload's definition and bump `WORKLOADS_VERSION` (2: smaller quick sizes of `mlp_wide`,
+`flax_cnn`, `flax_1k`; v1's quick `mlp_wide` is now the suite's `large`).
 
 Example:
     >>> problem = build("mlp_seed", "quick", "float32")
