@@ -13,7 +13,7 @@ from sklearn.model_selection import StratifiedKFold
 
 import vgrid
 from vgrid import cli
-from vgrid.bench import flops, report, runner, workloads
+from vgrid.bench import flops, report, runner, worker, workloads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,7 +93,15 @@ def test_every_workload_builds_with_the_documented_sizes():
     assert sizes["mlp_seed"] == 10_000
     assert sizes["flax_1k"] >= 1000 and workloads.build("flax_1k", "quick").n_fits >= 1000
     assert sizes["mlp_wide"] == 160 and sizes["core_a"] == 27 and sizes["core_b"] == 80
+    assert sizes["large"] == 160
     assert workloads.build("mlp_seed", "quick").n_fits < 100
+    # workloads v2's quick sizes (the full ones are v1's)
+    assert workloads.WORKLOADS_VERSION == 2
+    wide = workloads.build("mlp_wide", "quick")
+    assert wide.n_fits == 40 and wide.estimator.max_iter == 1 and wide.X.shape == (10000, 64)
+    assert workloads.build("mlp_wide", "full").estimator.max_iter == 20
+    assert workloads.build("flax_cnn", "quick").estimator.max_epochs == 2
+    assert workloads.build("flax_1k", "quick").estimator.max_epochs == 1
     assert workloads.build("mlp_seed", "quick", "float64").X.dtype == np.float64
     assert workloads.build_scaling(16).n_fits == 16
     with pytest.raises(KeyError, match="unknown workload 'nope'; choose from mlp_seed"):
@@ -101,11 +109,44 @@ def test_every_workload_builds_with_the_documented_sizes():
     assert set(workloads.DEFAULT_WORKLOADS) <= set(workloads.WORKLOADS)
 
 
+def test_the_suites_large_grid_is_workloads_v1s_quick_mlp_wide():
+    large = workloads.build("large")
+    assert large.X.shape == (10000, 64) and large.n_fits == 160
+    assert large.grid == {
+        "hidden_layer_sizes": [(256,), (256, 256)],
+        "learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3],
+        "alpha": [1e-5, 1e-4, 1e-3, 1e-2],
+    }
+    assert large.estimator.max_iter == 5 and large.estimator.n_iter_no_change == 10**6
+
+
+def test_a_workloads_definition_says_what_runs_and_is_json():
+    quick, full = workloads.build("mlp_wide", "quick"), workloads.build("mlp_wide", "full")
+    described = json.loads(json.dumps(quick.describe()))
+    assert described["estimator"]["class"].endswith("MLPClassifier")
+    assert described["estimator"]["params"] == {
+        "max_iter": 1,
+        "n_iter_no_change": 10**6,
+        "random_state": 0,
+    }
+    assert described["grid"]["hidden_layer_sizes"] == [[256], [256, 256]]
+    assert described["cv"]["params"]["n_splits"] == 5
+    assert full.describe()["estimator"]["params"]["max_iter"] == 20
+    flax = workloads.build("flax_cnn", "quick").describe()
+    assert flax["estimator"]["params"]["module"] == "vgrid.flax_models.DigitsCNN"
+    assert flax["estimator"]["params"]["max_epochs"] == 2
+    for name in workloads.WORKLOADS:
+        if name != workloads.SCALING:
+            json.dumps(workloads.build(name, "quick").describe())
+
+
 def test_scaling_sizes_and_the_memory_stop():
     assert runner.scaling_sizes(1) == [1]
     assert runner.scaling_sizes(256) == [1, 4, 16, 64, 256]
     assert runner.scaling_sizes(100) == [1, 4, 16, 64, 100]
     assert runner.scaling_sizes(256, factor=16) == [1, 16, 256]
+    quick_cpu = runner.SCALING_CAP["cpu", "quick"], runner.SCALING_FACTOR["quick"]
+    assert runner.scaling_sizes(*quick_cpu) == [1, 16, 64]
 
     def row(models, peak, devices=1):
         return {
@@ -154,8 +195,14 @@ def _bench(*args, env=None):
     )
 
 
-def test_bench_quick_prints_the_table_and_writes_json_that_validates_and_a_plot(tmp_path):
-    # Two forced CPU devices: the scaling curve's one point on 1 device, then on both.
+@pytest.mark.parametrize("processes", ["fork", "spawn"])
+def test_bench_quick_prints_the_table_and_writes_json_that_validates_and_a_plot(
+    tmp_path, processes
+):
+    # Two forced CPU devices: the scaling curve's one point on 1 device, then on both (the
+    # device count reaches forked processes too: XLA reads its flags when the backend starts).
+    if processes == "fork" and not worker.fork_is_safe():
+        pytest.skip("measurements are forked on Linux only")
     out, png = tmp_path / "bench.json", tmp_path / "bench.png"
     done = _bench(
         "--quick",
@@ -170,17 +217,21 @@ def test_bench_quick_prints_the_table_and_writes_json_that_validates_and_a_plot(
         str(out),
         "--plot",
         str(png),
+        *(["--spawn"] if processes == "spawn" else []),
         env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 0, done.stderr
     assert "cold fits/s" in done.stdout and "scaling 1" in done.stdout
+    assert f"({processes}ed processes): probe" in done.stdout
     doc = json.loads(out.read_text())
     jsonschema.validate(doc, report.load_schema())
     assert doc["machine"]["device_count"] == 2 and doc["machine"]["jax"]
     assert doc["size"] == "quick" and doc["workloads_version"] == workloads.WORKLOADS_VERSION
+    assert doc["options"]["quick"] is True and doc["options"]["processes"] == processes
     assert [r["devices"] for r in doc["results"]] == [1, 2]
     for r in doc["results"]:
-        assert r["models"] == 1 and r["n_fits"] == 1
+        assert r["models"] == 1 and r["n_fits"] == 1 and r["size"] == "quick"
+        assert r["definition"] == json.loads(json.dumps(workloads.build_scaling(1).describe()))
         assert r["warm"]["fits_per_second"] > 0 and r["compile_seconds"] > 0
         assert 0 < r["warm"]["share_of_peak"] < 1 and r["useful_gflop"] > 0
         assert r["host_peak_rss_mib"] > r["host_rss_before_fit_mib"] > 0
@@ -193,10 +244,58 @@ def test_bench_quick_prints_the_table_and_writes_json_that_validates_and_a_plot(
             assert rates["useful_gflops"] == pytest.approx(gflops, rel=1e-12)
             share = gflops / r["peak_gflops"]
             assert rates["share_of_peak"] == pytest.approx(share, rel=1e-12)
+        assert r["process_seconds"] > r["cold"]["seconds"] + r["warm"]["seconds"]
+    assert doc["seconds"]["total"] > doc["seconds"]["probe"] > 0
     assert [s["devices"] for s in doc["scaling"]] == [1, 2]
     assert doc["peak"]["float32"]["per_device_gflops"] > 0
     assert doc["options"]["devices"] == [1, 2] and doc["options"]["workloads"] == ["scaling"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("fork, server_from_here", [(False, False), (True, False), (True, True)])
+def test_a_failed_measurement_is_its_last_line_and_the_next_one_runs(fork, server_from_here):
+    if fork and not worker.fork_is_safe():
+        pytest.skip("measurements are forked on Linux only")
+    if server_from_here:
+        # This process has started a JAX backend: it is never forked, a new interpreter serves.
+        import jax
+
+        jax.devices()
+        assert runner._jax_backend_started()
+    bad = {"kind": "workload", "workload": "nope", "size": "quick", "dtype": "float32"}
+    with runner.Processes(fork, server_from_here) as processes:
+        with pytest.raises(RuntimeError, match="unknown workload 'nope'"):
+            processes.run(bad, dict(os.environ))
+        probe = processes.run({"kind": "probe", "dtypes": []}, dict(os.environ))
+    assert probe["machine"]["platform"] == "cpu" and probe["peak"] == {}
+
+
+def test_the_fork_server_preloads_only_what_a_new_measurement_imports_before_its_fit():
+    # A forked measurement's cold fit must import what a new interpreter's would: the server's
+    # modules (`vgrid bench`'s own, from `python -m vgrid`, and PRELOAD) are all imported by a
+    # new worker before its first fit (here the fit of each kind of workload: scikit-learn's
+    # MLP and Flax), but for the command line's two, which no fit imports.
+    script = (
+        "import sys, importlib\n"
+        "import jax\n"
+        "from vgrid.bench import measure, workloads, worker\n"
+        "import vgrid\n"
+        "from vgrid.bench.flops import search_flop\n"
+        "workloads.build('mlp_seed', 'quick'); workloads.build('flax_cnn', 'quick')\n"
+        "before = set(sys.modules)\n"
+        "import vgrid.__main__, vgrid.cli\n"
+        "for name in worker.PRELOAD: importlib.import_module(name)\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['vgrid.__main__', 'vgrid.cli']"
 
 
 def test_the_schema_rejects_a_document_missing_a_measurement(tmp_path):
@@ -209,6 +308,7 @@ def test_the_schema_rejects_a_document_missing_a_measurement(tmp_path):
         scaling=[],
         options={},
         created="now",
+        seconds={"probe": 1.0, "total": 2.0},
     )
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, report.load_schema())
@@ -226,7 +326,7 @@ def test_an_unknown_workload_is_one_line_and_status_2(capsys):
     line = _one_error_line(capsys, ["bench", "--workloads", "mlp_seed,nope"])
     assert line == (
         "vgrid bench: error: unknown workload 'nope'; choose from mlp_seed, "
-        "mlp_wide, flax_cnn, flax_1k, scaling, core_a, core_b"
+        "mlp_wide, flax_cnn, flax_1k, scaling, core_a, core_b, large"
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +27,7 @@ __all__ = ["flax_step_flop", "mlp_step_flop", "search_flop"]
 
 
 def _lowered_flop(fn, *args) -> float:
-    analysis = jax.jit(fn).lower(*args).cost_analysis()
+    analysis: Any = jax.jit(fn).lower(*args).cost_analysis()
     if isinstance(analysis, list | tuple):  # older JAX: one dict per computation
         analysis = analysis[0]
     return float(analysis["flops"])
@@ -69,13 +70,11 @@ def mlp_step_flop(
         return params, m, v
 
     with jax.enable_x64(dtype == "float64"):
-        params = [
-            (jnp.zeros((a, b), dtype), jnp.zeros((b,), dtype))
-            for a, b in zip(sizes[:-1], sizes[1:])
-        ]
-        x = jnp.zeros((rows, n_features), dtype)
-        y = jnp.zeros((rows,) if n_outputs == 1 else (rows, n_outputs), dtype)
-        scalar = jnp.zeros((), dtype)
+        shape = functools.partial(jax.ShapeDtypeStruct, dtype=jnp.dtype(dtype))  # no values
+        params = [(shape((a, b)), shape((b,))) for a, b in zip(sizes[:-1], sizes[1:])]
+        x = shape((rows, n_features))
+        y = shape((rows,) if n_outputs == 1 else (rows, n_outputs))
+        scalar = shape(())
         return _lowered_flop(step, params, params, params, x, y, scalar, scalar)
 
 
@@ -120,10 +119,14 @@ def _flax_step_flop(
     import optax
 
     module = module_cls(n_outputs=n_outputs, **_unpadded_fields(module_cls, dict(fields)))
-    x = jnp.zeros((rows, n_features), jnp.float32)
-    y = jnp.zeros((rows,), jnp.int32)
-    params = module.init(jax.random.key(0), x[:1])
-    hyper = {k: jnp.float32(1e-3) for k in numeric_opt}
+    x = jax.ShapeDtypeStruct((rows, n_features), jnp.float32)
+    y = jax.ShapeDtypeStruct((rows,), jnp.int32)
+    # The parameters' shapes only: running `init` eagerly would compile each of its operations
+    # (seconds for a small CNN), and the count needs no values.
+    params = jax.eval_shape(
+        module.init, jax.random.key(0), jax.ShapeDtypeStruct((1, n_features), jnp.float32)
+    )
+    hyper = {k: jax.ShapeDtypeStruct((), jnp.float32) for k in numeric_opt}
 
     def step(params, hyper, x, y):
         tx = optax.inject_hyperparams(optimizer)(**dict(static_opt), **hyper)
@@ -159,8 +162,8 @@ def _model_epoch_flop(
                 "the FLOP count covers solver='adam' without early_stopping, got "
                 f"solver={est.solver!r}, early_stopping={est.early_stopping!r}"
             )
-        hidden = est.hidden_layer_sizes
-        hidden = (int(hidden),) if np.isscalar(hidden) else tuple(int(h) for h in hidden)
+        sizes = est.hidden_layer_sizes
+        hidden = (int(sizes),) if isinstance(sizes, numbers.Integral) else tuple(map(int, sizes))
         batch = min(200, n_rows) if est.batch_size == "auto" else int(est.batch_size)
         return _epoch_flop(
             lambda r: mlp_step_flop(n_features, hidden, n_outputs, r, dtype, est.activation),
@@ -183,10 +186,10 @@ def _model_epoch_flop(
         if k.startswith("optimizer__")
     }
     opt_args.setdefault("learning_rate", 1e-3)
-    opt_args = tuple(sorted((k, _hashable(v)) for k, v in opt_args.items()))
+    opt_items = tuple(sorted((k, _hashable(v)) for k, v in opt_args.items()))
     return _epoch_flop(
         lambda r: flax_step_flop(
-            module_cls, fields, est.optimizer, opt_args, n_features, n_outputs, r
+            module_cls, fields, est.optimizer, opt_items, n_features, n_outputs, r
         ),
         n_rows,
         int(est.batch_size),

@@ -52,9 +52,9 @@ class CompileClock:
         self.seconds = 0.0
         jax.monitoring.register_event_duration_secs_listener(self._record)
 
-    def _record(self, name, duration, **_):
-        if name in self.EVENTS:
-            self.seconds += duration
+    def _record(self, event: str, duration_secs: float, **_: str | int) -> None:
+        if event in self.EVENTS:
+            self.seconds += duration_secs
 
     def lap(self) -> float:
         seconds, self.seconds = self.seconds, 0.0
@@ -135,7 +135,7 @@ def machine() -> dict:
         "cpu_count": os.cpu_count(),
         "os": platform.platform(),
         "host_memory_mib": _host_memory_mib(),
-        "default_matmul_precision": jax.config.jax_default_matmul_precision,
+        "default_matmul_precision": jax.config.values["jax_default_matmul_precision"],
     }
 
 
@@ -273,6 +273,7 @@ def run_measurement(
         "n_splits": p.cv.get_n_splits(),
         "n_samples": int(p.X.shape[0]),
         "n_features": int(p.X.shape[1]),
+        "definition": p.describe(),
         "refit": refit,
         "useful_gflop": flop / 1e9,
         "cold": _rates(p.n_fits, cold_s, cold_compile, flop, peak),

@@ -25,9 +25,10 @@ __all__ = [
     "share",
     "table",
     "validate",
+    "wall_time",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def load_schema() -> dict:
@@ -44,7 +45,8 @@ def validate(doc: dict) -> None:
     jsonschema.validate(doc, load_schema())
 
 
-def document(*, machine, peak, size, dtype, results, scaling, options, created) -> dict:
+def document(*, machine, peak, size, dtype, results, scaling, options, created, seconds) -> dict:
+    """The JSON document; `seconds`: the run's wall seconds ("total") and the probe's."""
     return {
         "schema_version": SCHEMA_VERSION,
         "workloads_version": WORKLOADS_VERSION,
@@ -56,6 +58,7 @@ def document(*, machine, peak, size, dtype, results, scaling, options, created) 
         "peak": peak,
         "results": results,
         "scaling": scaling,
+        "seconds": seconds,
     }
 
 
@@ -115,9 +118,9 @@ def table(doc: dict) -> str:
         "models/dev",
         "sklearn fits/s",
     )
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for r in doc["results"]:
-        name = f"{r['workload']} {r['models']}" if r["workload"] == SCALING else r["workload"]
+        name = _name(r)
         if "error" in r:
             rows.append((name, str(r.get("devices", "")), "", f"error: {r['error']}"[:60]))
             continue
@@ -155,7 +158,23 @@ def table(doc: dict) -> str:
             f"{s['max_models']} models, stopped by {s['stopped_by']}"
             + (f"; warm fits/s from 1,000 models up within {spread:.2f}x" if spread else "")
         )
+    lines.append(wall_time(doc))
     return "\n".join(lines)
+
+
+def wall_time(doc: dict) -> str:
+    """One line: the run's wall seconds, the probe's and each measurement process's."""
+    parts = [f"probe {doc['seconds']['probe']:.1f}"] + [
+        f"{_name(r)} {r['process_seconds']:.1f}" for r in doc["results"] if "process_seconds" in r
+    ]
+    return (
+        f"wall time {doc['seconds']['total']:.1f} s ({doc['options']['processes']}ed "
+        f"processes): {', '.join(parts)}"
+    )
+
+
+def _name(row: dict) -> str:
+    return f"{row['workload']} {row['models']}" if row["workload"] == SCALING else row["workload"]
 
 
 def markdown(doc: dict) -> str:
@@ -174,7 +193,7 @@ def markdown(doc: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["results"]:
-        name = f"{r['workload']} {r['models']}" if r["workload"] == SCALING else r["workload"]
+        name = _name(r)
         if "error" in r:
             lines.append(f"| {name} | {r.get('devices', '')} | error: {r['error']} |||||||")
             continue
@@ -188,7 +207,7 @@ def markdown(doc: dict) -> str:
             f"| {device} | {r['host_peak_rss_mib']:,.0f} MiB | {r['models_per_device']:,} "
             f"| {sk_cell} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", wall_time(doc) + "."]) + "\n"
 
 
 def require_matplotlib() -> None:

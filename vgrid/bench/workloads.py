@@ -2,11 +2,12 @@
 
 A workload is a fixed grid search: its data (generated from a seed), estimator, grid and
 cross-validation. Each has two sizes: "full", sized for an accelerator (a few seconds each on a
-large GPU, expected, not yet measured), and "quick", sized for a laptop CPU (meant to take
-about a minute in all; not verified: on the shared 2-core CPU it was built on it took 8
-minutes). A result names the workload, its size and `WORKLOADS_VERSION`: figures compare
-across machines only for the same three. Change a workload's definition and bump
-`WORKLOADS_VERSION`.
+large GPU, expected, not yet measured), and "quick", sized for a laptop CPU (`vgrid bench
+--quick` runs the default set in under a minute: about 30 s on the quiet 2-core CPU it was
+tuned on; not measured on a laptop). A result names the workload, its size and
+`WORKLOADS_VERSION`: figures compare across machines only for the same three. Change a
+workload's definition and bump `WORKLOADS_VERSION` (2: smaller quick sizes of `mlp_wide`,
+`flax_cnn`, `flax_1k`; v1's quick `mlp_wide` is now the suite's `large`).
 
 Example:
     >>> problem = build("mlp_seed", "quick", "float32")
@@ -33,7 +34,7 @@ __all__ = [
     "classification_data",
 ]
 
-WORKLOADS_VERSION = 1
+WORKLOADS_VERSION = 2
 SIZES = ("full", "quick")
 SCALING = "scaling"
 
@@ -41,18 +42,21 @@ SCALING = "scaling"
 WORKLOADS = {
     "mlp_seed": "seed-sized MLP: 1000 x 20, 2 classes, widths 25-150, 200 epochs "
     "(full: 10,000 fits; quick: 27)",
-    "mlp_wide": "wide MLP: 10000 x 64, 3 classes, 1 and 2 layers (full: 1024 units, 20 epochs; "
-    "quick: 256 units, 5 epochs), 160 fits",
+    "mlp_wide": "wide MLP: 10000 x 64, 3 classes, 1 and 2 layers, 5 folds (full: 1024 units x 4 "
+    "lr x 4 alpha, 20 epochs, 160 fits; quick: 256 units x 2 lr x 2 alpha, 1 epoch, 40 fits)",
     "flax_cnn": "convolutional Flax grid: DigitsCNN on digits, filters x kernel x learning rate "
-    "(full: 108 fits, 20 epochs; quick: 12 fits, 3 epochs)",
+    "(full: 108 fits, 20 epochs; quick: 12 fits, 2 epochs)",
     "flax_1k": "1,024-model Flax MLP grid: learning rates x 2 beta_1, 4 folds (full: 4000 x "
-    "32, widths 32 and 64, 10 epochs; quick: 400 x 16, width 16, 2 epochs)",
+    "32, widths 32 and 64, 10 epochs; quick: 400 x 16, width 16, 1 epoch)",
     SCALING: "scaling curve: the seed-sized (100,) MLP, 20 epochs, one split, a grid over "
-    "alpha of 1, 4, 16, ... models up to what fits the device memory",
+    "alpha of 1, 4, 16, ... models up to what fits the device memory (quick: 1, 16, 256, ...; "
+    "1, 16, 64 on a CPU)",
     "core_a": "the suite's core grid (a): 1000 x 20 float64 (exact mode), 3 widths x 3 learning "
     "rates, 3 folds, max_iter=200 with tol stopping (27 fits; one size)",
     "core_b": "the suite's core grid (b): 4000 x 32 float32, 3 classes, 4 architectures x 2 "
     "learning rates x 2 alpha, 5 folds, max_iter=100 (80 fits; one size)",
+    "large": "the suite's large grid (workloads v1's quick mlp_wide): 10000 x 64, 3 classes, "
+    "(256,), (256, 256) x 4 lr x 4 alpha, 5 folds, 5 epochs (160 fits; one size)",
 }
 DEFAULT_WORKLOADS = ("mlp_seed", "mlp_wide", "flax_cnn", "flax_1k", SCALING)
 
@@ -100,6 +104,50 @@ class Problem:
     def n_fits(self) -> int:
         return self.n_candidates * self.cv.get_n_splits()
 
+    def describe(self) -> dict:
+        """What is run, as JSON: the estimator (its class and the parameters set away from
+        their defaults), the grid and the cross-validation."""
+        return {
+            "estimator": _plain(self.estimator),
+            "grid": {k: _plain(list(v)) for k, v in self.grid.items()},
+            "cv": _plain(self.cv),
+        }
+
+
+def _plain(value):
+    """`value` as JSON: numbers, strings and lists as they are, a class or function by its
+    dotted name, an estimator as its class and non-default parameters, a splitter as its class
+    and every parameter."""
+    import inspect
+
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if inspect.isclass(value) or inspect.isroutine(value):
+        return f"{value.__module__}.{value.__qualname__}"
+    if hasattr(value, "get_params"):  # an estimator
+        params = value.get_params(deep=False)
+    elif hasattr(value, "get_n_splits"):  # a splitter: its constructor's arguments
+        names = inspect.signature(type(value)).parameters
+        return {
+            "class": _plain(type(value)),
+            "params": {k: _plain(getattr(value, k)) for k in names},
+        }
+    else:
+        return repr(value)
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(type(value)).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    changed = {k: v for k, v in params.items() if k not in defaults or defaults[k] != v}
+    return {"class": _plain(type(value)), "params": _plain(changed)}
+
 
 def classification_data(n_samples, n_features, n_classes, n_informative, dtype):
     """make_classification(random_state=0), standardized, in `dtype`."""
@@ -133,15 +181,16 @@ def _flax(module, **params):
 
 
 def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
-    """The workload `name` at `size` ("full" or "quick"); `dtype` is the MLP grids' input
-    dtype (float64 trains in scikit-learn's exact mode); Flax grids always train in float32,
-    and `core_a` is float64, `core_b` float32 whatever `dtype` says (their definitions).
+    """The workload `name` at `size` ("full" or "quick"; the suite's `core_a`, `core_b` and
+    `large` have one size, whatever `size` says); `dtype` is the MLP grids' input dtype (float64
+    trains in scikit-learn's exact mode); Flax grids always train in float32, and `core_a` is
+    float64, `core_b` float32 whatever `dtype` says (their definitions).
 
     Parameters
     ----------
     name : str
-        A key of `WORKLOADS`: "mlp_seed", "mlp_wide", "flax_cnn", "flax_1k", "core_a" or
-        "core_b" ("scaling" points come from `build_scaling`).
+        A key of `WORKLOADS`: "mlp_seed", "mlp_wide", "flax_cnn", "flax_1k", "core_a",
+        "core_b" or "large" ("scaling" points come from `build_scaling`).
     size : str, default="full"
         "full" (sized for an accelerator) or "quick" (for a laptop CPU).
     dtype : str, default="float32"
@@ -156,7 +205,7 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
     --------
     >>> problem = build("mlp_wide", "quick")
     >>> problem.n_fits, problem.grid["hidden_layer_sizes"]
-    (160, [(256,), (256, 256)])
+    (40, [(256,), (256, 256)])
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -179,13 +228,19 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
             }
             cv = StratifiedKFold(4)
         return Problem(name, size, X, y, _fixed_epochs_mlp(200), grid, cv, dtype, 100)
-    if name == "mlp_wide":
+    if name in ("mlp_wide", "large"):
         X, y = classification_data(10000, 64, 3, 32, dtype)
-        width, epochs = (256, 5) if quick else (1024, 20)
+        rates, alphas = [1e-4, 3e-4, 1e-3, 3e-3], [1e-5, 1e-4, 1e-3, 1e-2]
+        if name == "large":  # the suite's: workloads v1's quick mlp_wide, kept as it was
+            width, epochs = 256, 5
+        elif quick:
+            width, epochs, rates, alphas = 256, 1, rates[1::2], alphas[1::2]
+        else:
+            width, epochs = 1024, 20
         grid = {
             "hidden_layer_sizes": [(width,), (width, width)],
-            "learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3],
-            "alpha": [1e-5, 1e-4, 1e-3, 1e-2],
+            "learning_rate_init": rates,
+            "alpha": alphas,
         }
         return Problem(
             name, size, X, y, _fixed_epochs_mlp(epochs), grid, StratifiedKFold(5), dtype, 20
@@ -203,7 +258,7 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
                 "module__kernel_size": [3],
                 "optimizer__learning_rate": [1e-3, 1e-2],
             }
-            est = _flax(DigitsCNN, max_epochs=3, batch_size=64)
+            est = _flax(DigitsCNN, max_epochs=2, batch_size=64)
         else:
             grid = {
                 "module__features": [4, 8, 16],
@@ -218,13 +273,13 @@ def build(name: str, size: str = "full", dtype: str = "float32") -> Problem:
 
         if quick:  # one width: one program to compile
             X, y = classification_data(400, 16, 3, 8, np.float32)
-            widths, rates, epochs, batch = [(16,)], 128, 2, 100
+            widths, n_rates, epochs, batch = [(16,)], 128, 1, 100
         else:
             X, y = classification_data(4000, 32, 3, 16, np.float32)
-            widths, rates, epochs, batch = [(32,), (64,)], 64, 10, 128
+            widths, n_rates, epochs, batch = [(32,), (64,)], 64, 10, 128
         grid = {
             "module__hidden": widths,
-            "optimizer__learning_rate": list(np.logspace(-4, -1, rates)),
+            "optimizer__learning_rate": list(np.logspace(-4, -1, n_rates)),
             "optimizer__b1": [0.8, 0.9],
         }
         est = _flax(MLP, max_epochs=epochs, batch_size=batch)
