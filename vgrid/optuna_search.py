@@ -207,6 +207,14 @@ class _BatchPruning:
 class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     """Bayesian optimization with Optuna, each batch of trials trained at once by vgrid.
 
+    One program per study: for an MLP (or a Pipeline ending in one), the first batch compiles
+    a program wide enough for every architecture and activation the search space can produce
+    (the upper bound of an `IntDistribution` of ``hidden_layer_sizes``, every choice of a
+    `CategoricalDistribution`) and for the tables of a full batch, when the cost model finds
+    that padding the first batch costs less than the compilations it saves
+    (`vgrid.plan.PlanFloor`); every later batch trains in that program, padded and masked,
+    with the same numbers, and compiles nothing (`vgrid.scheduling.ProgramCache` hosts it).
+
     Parameters
     ----------
     estimator : estimator
@@ -223,7 +231,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         (at most `n_trials`; 16 without `n_trials`), about four rounds of the sampler. More
         trials per batch keep more models training at once, fewer let the sampler learn from
         more results. Batches after the first compile nothing (see "One program per study"
-        below). On the setup of benchmarks/bench_optuna.py (48 trials), 8, 12 and 16 per batch
+        above). On the setup of benchmarks/bench_optuna.py (48 trials), 8, 12 and 16 per batch
         reached about the same best scores over four sampler seeds.
     sampler : optuna.samplers.BaseSampler or None, default=None
         None: ``TPESampler(seed=..., constant_liar=True)``, seeded from `random_state`.
@@ -259,14 +267,6 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         batch always runs).
     random_state : int, RandomState or None, default=None
         Seeds the default sampler (as optuna_integration's `OptunaSearchCV` does).
-
-    One program per study: for an MLP (or a Pipeline ending in one), the first batch compiles
-    a program wide enough for every architecture and activation the search space can produce
-    (the upper bound of an `IntDistribution` of ``hidden_layer_sizes``, every choice of a
-    `CategoricalDistribution`) and for the tables of a full batch, when the cost model finds
-    that padding the first batch costs less than the compilations it saves
-    (`vgrid.plan.PlanFloor`); every later batch trains in that program, padded and masked,
-    with the same numbers, and compiles nothing (`vgrid.scheduling.ProgramCache` hosts it).
 
     Attributes
     ----------
