@@ -195,7 +195,10 @@ def _bench(*args, env=None):
     )
 
 
-@pytest.mark.parametrize("processes", ["fork", "spawn"])
+# spawn is slow (a new interpreter per measurement): the fork case covers the table, JSON and
+# plot, and test_a_failed_measurement_is_its_last_line_and_the_next_one_runs[False-False] the
+# spawned processes.
+@pytest.mark.parametrize("processes", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
 def test_bench_quick_prints_the_table_and_writes_json_that_validates_and_a_plot(
     tmp_path, processes
 ):
