@@ -98,47 +98,21 @@ _SEARCH_OPTIONS = {
     "checkpoint": "a folder",
     "chunk_size": "an integer >= 1 or 'auto'",
 }
+_COMMON_ARGS = ("cv", "scoring", "refit", "verbose", "return_train_score", "error_score")
+_HALVING_ARGS = (
+    *_COMMON_ARGS,
+    "random_state",
+    "factor",
+    "resource",
+    "min_resources",
+    "max_resources",
+    "aggressive_elimination",
+)
 _SEARCH_ARGS = {  # constructor arguments of each kind, beyond estimator and the space
-    "grid": ("cv", "scoring", "refit", "verbose", "return_train_score", "error_score"),
-    "random": (
-        "cv",
-        "scoring",
-        "refit",
-        "verbose",
-        "return_train_score",
-        "error_score",
-        "n_iter",
-        "random_state",
-    ),
-    "halving_grid": (
-        "cv",
-        "scoring",
-        "refit",
-        "verbose",
-        "return_train_score",
-        "error_score",
-        "random_state",
-        "factor",
-        "resource",
-        "min_resources",
-        "max_resources",
-        "aggressive_elimination",
-    ),
-    "halving_random": (
-        "cv",
-        "scoring",
-        "refit",
-        "verbose",
-        "return_train_score",
-        "error_score",
-        "random_state",
-        "factor",
-        "resource",
-        "min_resources",
-        "max_resources",
-        "aggressive_elimination",
-        "n_candidates",
-    ),
+    "grid": _COMMON_ARGS,
+    "random": (*_COMMON_ARGS, "n_iter", "random_state"),
+    "halving_grid": _HALVING_ARGS,
+    "halving_random": (*_HALVING_ARGS, "n_candidates"),
 }
 
 
