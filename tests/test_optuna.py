@@ -454,3 +454,26 @@ def test_batch_floor_covers_the_search_space(iris):
     assert own.config.hidden_widths == (8,) and own.config.activation == "relu"
     (own,) = plan_groups(members, floor=PlanFloor(architectures=((16,),), later_calls=0))
     assert own.config.hidden_widths == (8,)  # no later call to save a compilation for
+
+
+def test_a_program_kept_for_later_batches_is_compiled_for_speed(iris):
+    """Whether a program is compiled quickly (slower kernels) weighs the training of every
+    call it will serve: a program kept for later batches counts theirs too."""
+    from vgrid.engine import FitJob
+    from vgrid.mlp_kind import MLP_KIND
+    from vgrid.plan import CostModel, PlanFloor, plan_groups
+
+    X, y = iris
+    members = [
+        MLP_KIND.prepare(i, FitJob(_mlp().set_params(alpha=alpha), X, y), {})
+        for i, alpha in enumerate((1e-4, 1e-3))
+    ]
+    (plan,) = plan_groups(members)
+    one_call = CostModel().vgrid_seconds(plan, compiled=True)  # both models' training
+    # float64 kernels compiled quickly are 20% slower: a quick compile saving 40% of one
+    # call's training pays for one call, not for four.
+    cost = CostModel(quick_compile_saving=0.2 * one_call * 2)
+    for later_calls, quick in ((0, True), (3, False)):
+        floor = PlanFloor(architectures=((8,),), later_calls=later_calls)
+        (plan,) = plan_groups(members, cost=cost, floor=floor)
+        assert plan.config.hidden_widths == (8,) and plan.config.quick_compile is quick

@@ -311,9 +311,12 @@ def _make_plan(
     # Longest first, so that worker threads finish together.
     members = sorted(members, key=lambda p: -p.estimator.max_iter * len(p.randomness.train_rows))
     plan = GroupPlan(config, members, min_shapes)
+    # A program widened for the floor trains the later calls too (about as much each): its
+    # slower quick-compiled kernels would cost on all of them.
+    calls = 1 + (floor.later_calls if widen and floor is not None else 0)
     plan.config = config._replace(
         quick_compile=cost.compiles_quickly(
-            plan.padded_flops, np.dtype(dtype).name, min(n_threads, len(members))
+            calls * plan.padded_flops, np.dtype(dtype).name, min(n_threads, len(members))
         )
     )
     return plan
