@@ -176,15 +176,13 @@ def _route_group(plan, n_threads):
     them (`ProgramCache.hosted_plan`, for kinds that host groups) when its own is not
     compiled and its kind finds the host cheaper than compiling it. Returns the plan to train.
     """
-    if not getattr(plan.kind, "hosts_groups", False):
+    if not getattr(plan.kind, "hosts_groups", False) or PROGRAMS.is_compiled(plan):
         return plan
     hosted = PROGRAMS.hosted_plan(plan)
     if hosted is None:
         return plan
     if hosted.config == plan.config:  # its own program, compiled for larger tables
         return hosted
-    if PROGRAMS.is_compiled(plan):
-        return plan
     threads = min(n_threads, plan.n_models)
     return hosted if plan.kind.prefers_host(plan, hosted, None, threads) else plan
 

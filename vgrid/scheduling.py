@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import NamedTuple
 
 import jax
@@ -410,6 +410,17 @@ def _train_chunk(plan: GroupPlan, n_slots: int, segment_epochs: int):
     return states, f"{socket.gethostname()}:{os.getpid()}"
 
 
+def results_interruptibly(futures, poll_seconds: float = 0.05) -> list:
+    """The futures' results, waiting in short timed waits: Python runs a signal's handler
+    (Ctrl-C's KeyboardInterrupt) in the main thread only when that thread runs Python code,
+    and a signal the kernel hands to another thread (a worker, one of XLA's) does not wake
+    the main thread from an untimed wait, which would then last until every future is done."""
+    while True:
+        done, pending = wait(futures, timeout=poll_seconds, return_when=FIRST_EXCEPTION)
+        if not pending or any(f.exception() is not None for f in done):
+            return [f.result() for f in futures]
+
+
 def _run_workers(scheduler: _SlotScheduler, n_threads: int, x64: bool) -> None:
     """Run the scheduler on `n_threads` worker threads (or this one). On Ctrl-C (or a worker's
     error) every worker stops after its current segment instead of training the rest of the
@@ -418,7 +429,7 @@ def _run_workers(scheduler: _SlotScheduler, n_threads: int, x64: bool) -> None:
         return scheduler.work(x64)
     pool = ThreadPoolExecutor(n_threads)
     try:
-        list(pool.map(lambda _: scheduler.work(x64), range(n_threads)))
+        results_interruptibly([pool.submit(scheduler.work, x64) for _ in range(n_threads)])
     except BaseException:
         scheduler.stop.set()
         raise
@@ -537,7 +548,7 @@ def run_groups(
         return time.perf_counter() - start if compiled else 0.0
 
     with ThreadPoolExecutor(max(1, len(runs))) as pool:
-        compile_seconds = list(pool.map(timed_compile, runs))
+        compile_seconds = results_interruptibly([pool.submit(timed_compile, run) for run in runs])
     finished = []
     for run, compile_time in zip(runs, compile_seconds):
         start = time.perf_counter()
