@@ -477,3 +477,75 @@ def test_a_program_kept_for_later_batches_is_compiled_for_speed(iris):
         floor = PlanFloor(architectures=((8,),), later_calls=later_calls)
         (plan,) = plan_groups(members, cost=cost, floor=floor)
         assert plan.config.hidden_widths == (8,) and plan.config.quick_compile is quick
+
+
+# A script written for optuna_integration's OptunaSearchCV, ported by changing the import.
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:`optuna.terminator` module has been deprecated:FutureWarning")
+def test_ported_optuna_integration_search_gives_its_trials_and_scores(iris):
+    """The peer's parameters (subsample, random_state, a study of one's own whose default
+    MedianPruner prunes only with enable_pruning=True) and attributes: the same sample rows,
+    trials and mean test scores as optuna_integration's own search (exact mode: float64 data;
+    the trials are TPE's random start-up ones, which constant liar does not change)."""
+    optuna_integration = pytest.importorskip("optuna_integration")
+
+    def run(search_class):
+        study = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.TPESampler(seed=3)
+        )
+        search = search_class(
+            _mlp(20), SPACE, n_trials=4, cv=3, subsample=0.6, random_state=0, study=study
+        )
+        return search.fit(*iris)
+
+    peer, ours = run(optuna_integration.OptunaSearchCV), run(OptunaSearchCV)
+    np.testing.assert_array_equal(ours.sample_indices_, peer.sample_indices_)
+    assert len(ours.sample_indices_) == int(0.6 * len(iris[0]))
+    assert [t.params for t in ours.trials_] == [t.params for t in peer.trials_]
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"],
+        [t.user_attrs["mean_test_score"] for t in peer.trials_],
+        rtol=0,
+        atol=1e-12,
+    )
+    assert set(ours.cv_results_["status"]) == {"complete"}  # the study's pruner unused
+    assert not any(t.intermediate_values for t in ours.trials_)
+    assert ours.n_trials_ == peer.n_trials_ == 4
+    assert ours.best_trial_.number == peer.best_trial_.number
+    assert ours.best_params_ == peer.best_params_
+    ours.set_user_attr("note", "ported")
+    assert ours.user_attrs_ == {"note": "ported"}
+    # The refit takes every sample, as the peer's does.
+    np.testing.assert_allclose(ours.best_estimator_.coefs_[0], peer.best_estimator_.coefs_[0])
+
+
+def test_enable_pruning_prunes_with_the_study_pruner_and_false_never_prunes(iris):
+    def study():
+        return optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=3),
+            pruner=_median_pruner(),
+        )
+
+    kwargs = {**_OPTIONS, "refit": False}
+    on = OptunaSearchCV(_mlp(), SPACE, study=study(), enable_pruning=True, **kwargs).fit(*iris)
+    assert all(t.intermediate_values for t in on.trials_)  # reported to the study's pruner
+    off = OptunaSearchCV(
+        _mlp(), SPACE, pruner=_median_pruner(), enable_pruning=False, **kwargs
+    ).fit(*iris)
+    assert not any(t.intermediate_values for t in off.trials_)
+    assert set(off.cv_results_["status"]) == {"complete"}
+
+
+def test_callbacks_see_every_trial_and_can_stop_the_search(iris):
+    seen = []
+    stop_at_four = optuna.study.MaxTrialsCallback(4, states=(TrialState.COMPLETE,))
+    search = _search(
+        n_trials=12,
+        trials_per_batch=2,
+        callbacks=[lambda study, trial: seen.append((trial.number, trial.state)), stop_at_four],
+    ).fit(*iris)
+    assert search.n_batches_ == 2 and search.n_trials_ == 4
+    assert seen == [(n, TrialState.COMPLETE) for n in range(4)]

@@ -54,10 +54,12 @@ from collections import defaultdict
 from contextlib import nullcontext
 
 import numpy as np
-from sklearn.base import _fit_context
+from sklearn.base import _fit_context, is_classifier
+from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _num_samples, check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import pipeline
@@ -204,6 +206,33 @@ class _BatchPruning:
                 self.pruned[c] = step
 
 
+def _read_from_study(name: str, doc: str) -> property:
+    """A fitted search's attribute that is the study's `name` (optuna_integration's)."""
+
+    def read(self):
+        check_is_fitted(self, "study_")
+        return getattr(self.study_, name)
+
+    return property(read, doc=f"{doc} (`study_.{name}`)")
+
+
+class _SubsampleFolds:
+    """`cv`'s folds of the rows `indices` of the data, as row numbers of the whole data."""
+
+    def __init__(self, cv, indices):
+        self.cv, self.indices = cv, indices
+
+    def _sample(self, *arrays):
+        return [None if a is None else _safe_indexing(a, self.indices) for a in arrays]
+
+    def split(self, X, y=None, groups=None):
+        for train, test in self.cv.split(*self._sample(X, y, groups)):
+            yield self.indices[train], self.indices[test]
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.cv.get_n_splits(*self._sample(X, y, groups))
+
+
 class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     """Bayesian optimization with Optuna, each batch of trials trained at once by vgrid.
 
@@ -236,12 +265,14 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     sampler : optuna.samplers.BaseSampler or None, default=None
         None: ``TPESampler(seed=..., constant_liar=True)``, seeded from `random_state`.
     pruner : optuna.pruners.BasePruner or None, default=None
-        None: no pruning. `MedianPruner` compares a trial with completed trials only, so
-        its decisions do not depend on the order of the worker threads; pruners that compare
-        running trials (`SuccessiveHalvingPruner`, `HyperbandPruner`) may.
+        None: no pruning (see `enable_pruning`). `MedianPruner` compares a trial with
+        completed trials only, so its decisions do not depend on the order of the worker
+        threads; pruners that compare running trials (`SuccessiveHalvingPruner`,
+        `HyperbandPruner`) may.
     study : optuna.study.Study or None, default=None
-        A study of your own (direction "maximize"); its sampler and pruner are used, and
-        `sampler` and `pruner` must then be None. None: a new in-memory study.
+        A study of your own (direction "maximize"); its sampler is used, and its pruner
+        with ``enable_pruning=True``; `sampler` and `pruner` must then be None. None: a
+        new in-memory study.
     segment_epochs : int, default=5
         With a pruner, epochs between two reports to it.
     scoring : str, callable, list, tuple, dict or None, default=None
@@ -266,7 +297,23 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         Seconds after which no new batch is asked (the batch in flight finishes; the first
         batch always runs).
     random_state : int, RandomState or None, default=None
-        Seeds the default sampler (as optuna_integration's `OptunaSearchCV` does).
+        Draws the `subsample`, then seeds the default sampler (as optuna_integration's
+        `OptunaSearchCV` does).
+    enable_pruning : bool or None, default=None
+        None: prune when `pruner` is given. True: prune with `pruner`, or else the study's
+        pruner (Optuna's default `MedianPruner` for a new study), as optuna_integration's
+        ``enable_pruning=True`` does. False: never prune. A study's own pruner is used only
+        with True, as in optuna_integration, so that a ported script prunes when it did.
+    subsample : float or int, default=1.0
+        The rows the search runs on, as in optuna_integration: a float, that share of the
+        samples; an int, that many; drawn at random (without replacement, from
+        `random_state`) when fewer than all. The folds split those rows; the refit uses
+        every sample.
+    callbacks : list of callables or None, default=None
+        Each is called as ``callback(study, frozen_trial)`` for every trial once it is told
+        (at the end of its batch, in trial order), as `study.optimize` calls its callbacks; one
+        that calls ``study.stop()`` (e.g. `optuna.study.MaxTrialsCallback`) ends the search
+        after that batch.
 
     Attributes
     ----------
@@ -283,6 +330,11 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         epoch).
     n_batches_ : int
         Batches run.
+    sample_indices_ : ndarray of int
+        The rows the search ran on (`subsample`).
+    best_trial_, trials_, n_trials_, user_attrs_, set_user_attr
+        optuna_integration's: the study's best trial, its trials (earlier fits' included),
+        their number, its user attributes and `study_.set_user_attr`.
 
     Examples
     --------
@@ -313,6 +365,12 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         "segment_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "timeout": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
+        "enable_pruning": ["boolean", None],
+        "subsample": [
+            Interval(numbers.Real, 0, 1, closed="right"),
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "callbacks": [list, None],
     }
 
     def __init__(
@@ -336,6 +394,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         return_train_score=False,
         n_jobs=None,
         pre_dispatch="2*n_jobs",
+        enable_pruning=None,
+        subsample=1.0,
+        callbacks=None,
     ):
         super().__init__(
             estimator,
@@ -357,6 +418,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         self.segment_epochs = segment_epochs
         self.timeout = timeout
         self.random_state = random_state
+        self.enable_pruning = enable_pruning
+        self.subsample = subsample
+        self.callbacks = callbacks
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **params):
@@ -390,29 +454,65 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                     "optuna.create_study(direction='maximize')."
                 )
             self.study_ = self.study
-        else:
+        # One RandomState, drawn from as optuna_integration draws: the subsample, then the seed.
+        random_state = check_random_state(self.random_state)
+        self.sample_indices_ = self._subsample(X, random_state)
+        if self.study is None:
             sampler = self.sampler
             if sampler is None:
                 seed = (
                     None
                     if self.random_state is None
-                    else int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+                    else int(random_state.randint(0, np.iinfo("int32").max))
                 )
                 sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
-            self.study_ = optuna.create_study(
-                direction="maximize",
-                sampler=sampler,
-                pruner=self.pruner or optuna.pruners.NopPruner(),
-            )
-        self._prunes = not isinstance(self.study_.pruner, optuna.pruners.NopPruner)
+            # Without a pruner, `enable_pruning=True` prunes with Optuna's default one.
+            pruner = self.pruner
+            if pruner is None and not self.enable_pruning:
+                pruner = optuna.pruners.NopPruner()
+            self.study_ = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+        prunes = self.pruner is not None if self.enable_pruning is None else self.enable_pruning
+        self._prunes = prunes and not isinstance(self.study_.pruner, optuna.pruners.NopPruner)
         self._metric = self._objective_metric()
         self._pruned_rows: set[int] = set()
         self._pruning, self._first_row = None, 0
         self._floor = None
+        cv = self.cv
+        if len(self.sample_indices_) < _num_samples(X):
+            # The search's folds split the subsample (the refit takes every sample).
+            y_sample = None if y is None else _safe_indexing(y, self.sample_indices_)
+            self.cv = _SubsampleFolds(
+                check_cv(cv, y_sample, classifier=is_classifier(self.estimator)),
+                self.sample_indices_,
+            )
         try:
             return super().fit.__wrapped__(self, X, y, **params)
         finally:
+            self.cv = cv
             del self._pruning, self._pruned_rows, self._first_row, self._prunes, self._floor
+
+    def _subsample(self, X, random_state):
+        """The rows the search runs on, as optuna_integration draws them: all of them, or a
+        sorted random choice of `subsample` rows (a float: that share of them)."""
+        n_samples = _num_samples(X)
+        size = self.subsample
+        if isinstance(size, float):
+            size = int(size * n_samples)
+        indices = np.arange(n_samples)
+        if size < n_samples:
+            indices = np.sort(random_state.choice(indices, size, replace=False))
+        return indices
+
+    # optuna_integration's OptunaSearchCV attributes, read from the study.
+    best_trial_ = _read_from_study("best_trial", "The study's best trial.")
+    trials_ = _read_from_study("trials", "Every trial of the study, earlier fits' included.")
+    user_attrs_ = _read_from_study("user_attrs", "The study's user attributes.")
+    set_user_attr = _read_from_study("set_user_attr", "The study's `set_user_attr(key, value)`.")
+
+    @property
+    def n_trials_(self) -> int:
+        """`len(trials_)`."""
+        return len(self.trials_)
 
     def _objective_metric(self) -> str:
         """The scorer name whose mean test score Optuna maximizes ("score" for one scorer)."""
@@ -467,22 +567,46 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                     more_results={"number": [t.number for t in trials]},
                 )
             self._first_row += size
-            self._tell(study, trials, results, optuna.trial.TrialState)
+            told = self._tell(study, trials, results, optuna.trial.TrialState)
+            if self._call_back(study, told):
+                break
 
     def _tell(self, study, trials, results, TrialState):
         first = len(results["params"]) - len(trials)
         keys = [k for k in results if k.startswith(("mean_", "std_", "split"))]
+        told = []
         for c, trial in enumerate(trials):
             row = first + c
             for key in keys:
                 trial.set_user_attr(key, float(results[key][row]))
             value = results[f"mean_test_{self._metric}"][row]
             if results["status"][row] == "pruned":
-                study.tell(trial, state=TrialState.PRUNED)
+                told.append(study.tell(trial, state=TrialState.PRUNED))
             elif not np.isfinite(value):
-                study.tell(trial, state=TrialState.FAIL)
+                told.append(study.tell(trial, state=TrialState.FAIL))
             else:
-                study.tell(trial, float(value))
+                told.append(study.tell(trial, float(value)))
+        return told
+
+    def _call_back(self, study, told) -> bool:
+        """Call each of `callbacks` with `(study, frozen_trial)` for every trial just told, in
+        trial order, as `study.optimize` calls its callbacks; True if one of them called
+        `study.stop()` (no further batch is asked)."""
+        if not self.callbacks:
+            return False
+        # `study.stop()` works only inside Optuna's optimize loop, which marks the thread it
+        # runs in and then reads the flag that stop() sets: the batches are that loop here.
+        in_loop = hasattr(study, "_thread_local") and hasattr(study, "_stop_flag")
+        if in_loop:
+            study._thread_local.in_optimize_loop, study._stop_flag = True, False
+        try:
+            for frozen in told:
+                for callback in self.callbacks:
+                    callback(study, frozen)
+        finally:
+            if in_loop:
+                study._thread_local.in_optimize_loop = False
+        return in_loop and bool(study._stop_flag)
 
     def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
         """`fit_estimators`' options for a batch: the floor of its programs (room for later
@@ -632,6 +756,7 @@ def optimize_study(
         n_trials=n_trials,
         trials_per_batch=trials_per_batch,
         study=study,
+        enable_pruning=True,
         segment_epochs=segment_epochs,
         cv=cv,
         scoring=scoring,
