@@ -177,6 +177,34 @@ def test_ctrl_c_handed_to_a_worker_thread_stops_the_workers_at_once():
     assert time.monotonic() - start < 10
 
 
+def test_a_failing_worker_stops_the_others_at_once():
+    """A worker's error is raised as soon as it happens and stops the other workers after
+    their current segment, instead of waiting for them to train the rest of the chunk."""
+    import threading
+
+    from vgrid.scheduling import _run_workers
+
+    class Workers:
+        stop = threading.Event()
+        first = threading.Lock()
+
+        def work(self, x64):
+            if self.first.acquire(blocking=False):  # the first worker trains on
+                self.stop.wait(30)
+                return
+            time.sleep(0.2)
+            raise RuntimeError("a worker failed")
+
+    workers = Workers()
+    start = time.monotonic()
+    try:
+        with pytest.raises(RuntimeError, match="a worker failed"):
+            _run_workers(workers, n_threads=2, x64=False)
+    finally:
+        workers.stop.set()
+    assert time.monotonic() - start < 10
+
+
 # Identity from content: no chunk of one search is ever read by another.
 
 

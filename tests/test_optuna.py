@@ -549,3 +549,31 @@ def test_callbacks_see_every_trial_and_can_stop_the_search(iris):
     ).fit(*iris)
     assert search.n_batches_ == 2 and search.n_trials_ == 4
     assert seen == [(n, TrialState.COMPLETE) for n in range(4)]
+
+
+def test_port_edge_cases_subsample_shares_routing_and_a_study_without_a_best_trial(iris):
+    import sklearn
+    from sklearn.model_selection import GroupKFold
+
+    X, y = iris
+    options = dict(n_trials=2, trials_per_batch=2, refit=False, random_state=0)
+    half = OptunaSearchCV(_mlp(5), SPACE, subsample=np.float64(0.5), cv=3, **options).fit(X, y)
+    assert len(half.sample_indices_) == len(X) // 2
+    with pytest.raises(ValueError, match=r"subsample=0.001 keeps no row of 150"):
+        OptunaSearchCV(_mlp(5), SPACE, subsample=0.001, **options).fit(X, y)
+    groups = np.arange(len(X)) % 10
+    with sklearn.config_context(enable_metadata_routing=True):
+        grouped = OptunaSearchCV(
+            _mlp(5), SPACE, subsample=0.5, cv=GroupKFold(3), callbacks=(), **options
+        ).fit(X, y, groups=groups)
+    # `groups` routed to the splitter of the subsample's folds (not "unexpected argument").
+    assert grouped.n_splits_ == 3 and np.isfinite(grouped.cv_results_["mean_test_score"]).all()
+
+    class PruneAll(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return True
+
+    pruned = OptunaSearchCV(_mlp(15), SPACE, pruner=PruneAll(), cv=3, **options).fit(X, y)
+    assert set(pruned.cv_results_["status"]) == {"pruned"}
+    assert not hasattr(pruned, "best_trial_")  # no completed trial: not an error
+    assert pruned.n_trials_ == 2

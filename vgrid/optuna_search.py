@@ -58,7 +58,8 @@ from sklearn.base import _fit_context, is_classifier
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._metadata_requests import get_routing_for_object
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -211,7 +212,10 @@ def _read_from_study(name: str, doc: str) -> property:
 
     def read(self):
         check_is_fitted(self, "study_")
-        return getattr(self.study_, name)
+        try:
+            return getattr(self.study_, name)
+        except ValueError as error:  # e.g. no completed trial: the attribute is not there
+            raise AttributeError(str(error)) from error
 
     return property(read, doc=f"{doc} (`study_.{name}`)")
 
@@ -231,6 +235,12 @@ class _SubsampleFolds:
 
     def get_n_splits(self, X=None, y=None, groups=None):
         return self.cv.get_n_splits(*self._sample(X, y, groups))
+
+    def get_metadata_routing(self):
+        return get_routing_for_object(self.cv)
+
+    def __repr__(self):
+        return f"{self.cv!r} on {len(self.indices)} rows (subsample)"
 
 
 class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
@@ -367,10 +377,10 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         "random_state": ["random_state"],
         "enable_pruning": ["boolean", None],
         "subsample": [
-            Interval(numbers.Real, 0, 1, closed="right"),
+            Interval(RealNotInt, 0, 1, closed="right"),
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
-        "callbacks": [list, None],
+        "callbacks": [list, tuple, None],
     }
 
     def __init__(
@@ -496,8 +506,13 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         sorted random choice of `subsample` rows (a float: that share of them)."""
         n_samples = _num_samples(X)
         size = self.subsample
-        if isinstance(size, float):
+        if not isinstance(size, numbers.Integral):
             size = int(size * n_samples)
+            if size < 1:
+                raise ValueError(
+                    f"subsample={self.subsample!r} keeps no row of {n_samples}: give a larger "
+                    "share, or a number of rows (an int)."
+                )
         indices = np.arange(n_samples)
         if size < n_samples:
             indices = np.sort(random_state.choice(indices, size, replace=False))
@@ -597,16 +612,21 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         # `study.stop()` works only inside Optuna's optimize loop, which marks the thread it
         # runs in and then reads the flag that stop() sets: the batches are that loop here.
         in_loop = hasattr(study, "_thread_local") and hasattr(study, "_stop_flag")
-        if in_loop:
-            study._thread_local.in_optimize_loop, study._stop_flag = True, False
+        if not in_loop:
+            for frozen in told:
+                for callback in self.callbacks:
+                    callback(study, frozen)
+            return False
+        # (Restored after: this search may itself run inside an optimize loop of the study.)
+        outer = getattr(study._thread_local, "in_optimize_loop", False), study._stop_flag
+        study._thread_local.in_optimize_loop, study._stop_flag = True, False
         try:
             for frozen in told:
                 for callback in self.callbacks:
                     callback(study, frozen)
+            return bool(study._stop_flag)
         finally:
-            if in_loop:
-                study._thread_local.in_optimize_loop = False
-        return in_loop and bool(study._stop_flag)
+            study._thread_local.in_optimize_loop, study._stop_flag = outer
 
     def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
         """`fit_estimators`' options for a batch: the floor of its programs (room for later

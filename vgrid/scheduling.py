@@ -417,7 +417,11 @@ def results_interruptibly(futures, poll_seconds: float = 0.05) -> list:
     the main thread from an untimed wait, which would then last until every future is done."""
     while True:
         done, pending = wait(futures, timeout=poll_seconds, return_when=FIRST_EXCEPTION)
-        if not pending or any(f.exception() is not None for f in done):
+        for future in done:
+            error = future.exception()
+            if error is not None:  # raised now, not once the other workers have finished
+                raise error
+        if not pending:
             return [f.result() for f in futures]
 
 
