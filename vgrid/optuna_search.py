@@ -611,22 +611,19 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             return False
         # `study.stop()` works only inside Optuna's optimize loop, which marks the thread it
         # runs in and then reads the flag that stop() sets: the batches are that loop here.
-        in_loop = hasattr(study, "_thread_local") and hasattr(study, "_stop_flag")
-        if not in_loop:
-            for frozen in told:
-                for callback in self.callbacks:
-                    callback(study, frozen)
-            return False
         # (Restored after: this search may itself run inside an optimize loop of the study.)
-        outer = getattr(study._thread_local, "in_optimize_loop", False), study._stop_flag
-        study._thread_local.in_optimize_loop, study._stop_flag = True, False
+        in_loop = hasattr(study, "_thread_local") and hasattr(study, "_stop_flag")
+        if in_loop:
+            outer = getattr(study._thread_local, "in_optimize_loop", False), study._stop_flag
+            study._thread_local.in_optimize_loop, study._stop_flag = True, False
         try:
             for frozen in told:
                 for callback in self.callbacks:
                     callback(study, frozen)
-            return bool(study._stop_flag)
+            return in_loop and bool(study._stop_flag)
         finally:
-            study._thread_local.in_optimize_loop, study._stop_flag = outer
+            if in_loop:
+                study._thread_local.in_optimize_loop, study._stop_flag = outer
 
     def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
         """`fit_estimators`' options for a batch: the floor of its programs (room for later
