@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, NamedSharding, PartitionSpec
 from joblib import Parallel, delayed
@@ -78,14 +79,38 @@ def _take(tree, index):
     return jax.tree.map(lambda a: np.array(a[index]), tree)
 
 
-def _put(tree, index, values):
-    jax.tree.map(lambda a, v: a.__setitem__(index, v), tree, values)
+def _host(tree):
+    """Every leaf as a NumPy array: on the CPU a read-only view of the device's buffer (no
+    copy, a tenth of `jax.device_get`'s time), from an accelerator a copy."""
+    return jax.tree.map(np.asarray, tree)
+
+
+#: Arrays to device arrays: jit's own argument handling, several times quicker than
+#: `jax.device_put` on a tree of small NumPy arrays (both copy).
+_on_device = jax.jit(lambda tree: tree)
+
+
+@jax.jit
+def _slot_row(tree, slot):
+    """Slot `slot` of every leaf, with a slot axis of one, on the device."""
+    return jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, slot, 1), tree)
+
+
+@jax.jit
+def _with_slot_row(tree, slot, row):
+    """`tree` with slot `slot` of every leaf replaced by `row`'s, on the device."""
+    return jax.tree.map(
+        lambda a, r: jax.lax.dynamic_update_slice_in_dim(a, r.astype(a.dtype), slot, 0), tree, row
+    )
 
 
 class _SlotScheduler:
     """Feeds a group's models through fixed-size sets of slots, refilling a slot when its model
     stops, so that a model that stopped early does not keep costing work. Each worker thread
-    owns one set of slots; all sets have the same size, so they share one compiled program."""
+    owns one set of slots; all sets have the same size, so they share one compiled program.
+    Between segments the slots' inputs and states stay on the device (so do the states of
+    models parked mid-training): only the `done` flags, and what `on_segment` reads, come
+    back to the host."""
 
     def __init__(
         self,
@@ -104,49 +129,74 @@ class _SlotScheduler:
         self.on_done, self.sharding, self.on_segment = on_done, sharding, on_segment
         self.n_slots, self.segment_epochs = n_slots, segment_epochs
         self.program = plan.kind.program(plan.config)
-        # Items: a model's index (fresh), or (index, state) for a model parked mid-training.
+        # Items: a model's index (fresh), or (index, inputs, state) for a model parked
+        # mid-training (its inputs and state with a slot axis of one, on the device).
         self.queue = deque(range(plan.n_models) if indices is None else indices)
         self.lock = threading.Lock()
         self.results = [None] * plan.n_models
         self.stop = threading.Event()  # set on Ctrl-C: every worker ends after its segment
+        self.x64 = False  # whether the program runs with 64-bit types (set by `work`)
 
     def _next(self):
         with self.lock:
             return self.queue.popleft() if self.queue else None
 
-    def _fresh(self, item):
-        index, parked = item if isinstance(item, tuple) else (item, None)
-        one = _take(self.models, np.array([index]))
-        resume = self.plan.members[index].resume
-        if parked is not None:
-            return one, parked
-        if resume is not None:
-            return one, self.plan.kind.pad_state(resume, self.plan.config, self.plan.members[index])
-        return one, self.plan.kind.fresh_states(self.plan, self.inits, one)
+    def _claim(self):
+        """The next waiting model to train, as (index, inputs, state) with a slot axis of one,
+        or None when none is left. A parked model that `on_segment` stops before it trains
+        again is finished instead."""
+        while (item := self._next()) is not None:
+            if isinstance(item, tuple):
+                index, _, state = item
+                host = _host(state)
+                if self._stops([index], host)[0]:
+                    self._finish(index, host, 0)
+                    continue
+                return item
+            one = _take(self.models, np.array([item]))
+            resume = self.plan.members[item].resume
+            if resume is not None:
+                state = self.plan.kind.pad_state(resume, self.plan.config, self.plan.members[item])
+            else:
+                state = self.plan.kind.fresh_states(self.plan, self.inits, one)
+            if self.segment_epochs < self.plan.config.max_epochs and self.sharding is None:
+                with jax.enable_x64(self.x64):  # trained in several calls: put there once
+                    one, state = _on_device((one, state))
+            return item, one, state
+        return None
 
     def _stops(self, members, states):
         """`on_segment(plan, members, states)`: which of these models to stop now."""
         return np.asarray(self.on_segment(self.plan, members, states), bool)
 
-    def _fill(self, slot, owner, models, states):
-        """Give `slot` the next waiting model, skipping (and finishing) parked ones that
-        `on_segment` stops before they train again; an empty slot is marked done."""
-        while (item := self._next()) is not None:
-            one_model, one_state = self._fresh(item)
-            if isinstance(item, tuple) and self._stops([item[0]], one_state)[0]:
-                self._finish(item[0], _take(one_state, 0))
-                continue
-            owner[slot] = item[0] if isinstance(item, tuple) else item
-            _put(models, slot, _take(one_model, 0))
-            _put(states, slot, _take(one_state, 0))
-            return
-        owner[slot] = None
-        states.done[slot] = True
-
-    def _finish(self, m, state):
-        self.results[m] = state
+    def _finish(self, m, host_states, slot):
+        """Model m's result: its final state (host arrays) in `slot` of `host_states`."""
+        state = jax.tree.map(lambda a: a[slot], host_states)
+        self.results[m] = state._replace(done=np.bool_(True))
         if self.on_done is not None:
             self.on_done()
+
+    def _row(self, tree, slot):
+        if self.n_slots == 1:
+            return tree
+        with jax.enable_x64(self.x64):
+            return _slot_row(tree, slot)
+
+    def _refill(self, slot, owner, models, states):
+        """The slots' inputs and states with `slot` given the next waiting model (or, when
+        none is left, marked done)."""
+        claim = self._claim()
+        if claim is None:
+            owner[slot] = None
+            if self.n_slots > 1:
+                with jax.enable_x64(self.x64):
+                    states = states._replace(done=states.done.at[slot].set(True))
+            return models, states
+        owner[slot], model, state = claim
+        if self.n_slots == 1:
+            return model, state
+        with jax.enable_x64(self.x64):
+            return _with_slot_row(models, slot, model), _with_slot_row(states, slot, state)
 
     def work(self, x64):
         """Train models until none is left. With `on_segment`, after every segment the models
@@ -155,38 +205,43 @@ class _SlotScheduler:
         models of a group take turns segment by segment (with one worker, every model advances
         one segment before any advances two), so that the checks compare models at about the
         same epoch. Exact: a state resumes where it stopped."""
-        owner = [self._next() for _ in range(self.n_slots)]
-        if owner[0] is None:
+        self.x64 = x64
+        claims = [self._claim() for _ in range(self.n_slots)]
+        if claims[0] is None:
             return
-        fresh = [self._fresh(m if m is not None else owner[0]) for m in owner]
-        models, states = jax.tree.map(lambda *rows: np.concatenate(rows), *fresh)
-        states.done[[i for i, m in enumerate(owner) if m is None]] = True
-        shared = self.shared
+        owner = [None if c is None else c[0] for c in claims]
+        if self.n_slots == 1:
+            models, states = claims[0][1], claims[0][2]
+        else:  # an empty slot holds a copy of the first model, marked done
+            with jax.enable_x64(x64):
+                rows = [(c or claims[0])[1:] for c in claims]
+                models, states = jax.tree.map(lambda *r: jnp.concatenate(r), *rows)
+                empty = np.array([slot for slot, m in enumerate(owner) if m is None], int)
+                states = states._replace(done=states.done.at[empty].set(True))
         while any(m is not None for m in owner) and not self.stop.is_set():
             with jax.enable_x64(x64):
-                placed = (
-                    (models, states)
-                    if self.sharding is None
-                    else jax.device_put((models, states), self.sharding)
+                if self.sharding is not None:
+                    models, states = jax.device_put((models, states), self.sharding)
+                states = self.program(
+                    self.plan.config, self.shared, models, states, np.int32(self.segment_epochs)
                 )
-                advanced = self.program(
-                    self.plan.config, shared, *placed, np.int32(self.segment_epochs)
-                )
-                states = jax.tree.map(np.array, advanced)
+                done = np.array(states.done)
             live = [slot for slot, m in enumerate(owner) if m is not None]
+            host = _host(states) if self.on_segment is not None or done[live].any() else None
             if self.on_segment is not None and live:
-                stop = self._stops([owner[s] for s in live], _take(states, np.array(live)))
-                states.done[np.array(live)[stop]] = True
+                shown = host if len(live) == self.n_slots else _take(host, live)
+                done[live] |= self._stops([owner[s] for s in live], shown)
             for slot in live:
                 m = owner[slot]
-                if states.done[slot]:
-                    self._finish(m, _take(states, slot))
+                if done[slot]:
+                    self._finish(m, host, slot)
                 elif self.on_segment is not None and self.queue:
+                    parked = (m, self._row(models, slot), self._row(states, slot))
                     with self.lock:
-                        self.queue.append((m, _take(states, np.array([slot]))))
+                        self.queue.append(parked)
                 else:
                     continue
-                self._fill(slot, owner, models, states)
+                models, states = self._refill(slot, owner, models, states)
 
 
 class _GroupRun(NamedTuple):
