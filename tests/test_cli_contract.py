@@ -328,6 +328,14 @@ CASES = {
         r"scoring = 'os.system' is not a scikit-learn scorer",
     ),
     "scoring typo": ("spec.json", grid(scoring="acuracy"), None, r"did you mean 'accuracy'\?"),
+    # found by the random-changes test: all 58 scorers listed made a 1,136-character message
+    "scoring empty": (
+        "spec.json",
+        grid(scoring=""),
+        None,
+        r"scoring = '' is not a scikit-learn scorer; expected one of accuracy, .*, \.\.\. "
+        r"\(\d+ in all\)\.$",
+    ),
     "scoring a number": (
         "spec.json",
         grid(scoring=3),

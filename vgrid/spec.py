@@ -185,9 +185,15 @@ def _expect(condition, message):
         raise SpecError(message)
 
 
-def _nearest(name, known) -> str:
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(known)}."
+def _nearest(name, known, listed: int = 16) -> str:
+    """The closest of `known` to `name`, or (the first `listed` of) them all."""
+    known = [str(k) for k in known]
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    if len(known) <= listed:
+        return f"; expected one of {', '.join(known)}."
+    return f"; expected one of {', '.join(known[:listed])}, ... ({len(known)} in all)."
 
 
 def _check_keys(where: str, table: dict, known, what: str = "key") -> None:
