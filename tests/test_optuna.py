@@ -177,6 +177,62 @@ def test_stopping_in_fit_estimators_keeps_every_number(iris, schedule):
         assert [n for _, n in first_seen] == sorted(n for _, n in first_seen)
 
 
+def test_a_resumed_model_is_shown_after_its_first_segment_in_any_job_order(iris):
+    """A model resumed from a saved state trains a segment before `on_segment` sees it,
+    whichever models come first, and every model is shown once per segment (the pipelined
+    scheduler, which makes the next call before looking at the last, once showed a resumed
+    model its saved state when another model had just been stopped: it then ended there)."""
+    X, y = iris
+
+    def mlp(lr=1e-3, max_iter=30):
+        return _mlp(max_iter).set_params(learning_rate_init=lr)
+
+    saved = fit_estimators([FitJob(mlp(max_iter=6), X, y, keep_state=True)])[0].state
+    for order in ("RXY", "XRY"):
+        jobs = {
+            "R": FitJob(mlp(), X, y, resume_state=saved),
+            "X": FitJob(mlp(1e-2), X, y),
+            "Y": FitJob(mlp(3e-2), X, y),
+        }
+        seen = []
+
+        def stop_x_at_5_and_r_at_6(job_indices, n_iter, done, snapshot, order=order, seen=seen):
+            names = [order[j] for j in job_indices]
+            seen.extend(zip(names, n_iter.tolist()))
+            return [(k == "X" and n >= 5) or (k == "R" and n >= 6) for k, n in zip(names, n_iter)]
+
+        fit_estimators(
+            [jobs[k] for k in order],
+            on_segment=stop_x_at_5_and_r_at_6,
+            segment_epochs=5,
+            n_threads=1,
+            n_slots=1,
+        )
+        assert jobs["R"].estimator.n_iter_ == 11 and jobs["X"].estimator.n_iter_ == 5
+        assert len(seen) == len(set(seen)) and ("R", 6) not in seen
+
+
+def test_a_snapshot_predicts_and_carries_no_optimizer(iris):
+    """`snapshot(k)` has the public fitted attributes (it scores as the model would) and not
+    the optimizer state a `partial_fit` would continue from, not even an earlier fit's; the
+    arrays shown to `on_segment` are the hook's own."""
+    X, y = iris
+    job = FitJob(_mlp(10), X, y)
+    fit_estimators([job])  # an earlier fit: the estimator now has an optimizer
+    assert hasattr(job.estimator, "_optimizer")
+    looked = []
+
+    def look(job_indices, n_iter, done, snapshot):
+        n_iter[:] = 0  # writable copies: changing them changes nothing
+        model = snapshot(0)
+        looked.append((model.score(X, y), hasattr(model, "_optimizer"), model.n_iter_))
+        return [False]
+
+    fit_estimators([job], on_segment=look, segment_epochs=5)
+    assert [(has, n) for _, has, n in looked] == [(False, 5), (False, 10)]
+    assert looked[-1][0] == job.estimator.score(X, y) and job.estimator.n_iter_ == 10
+
+
 @pytest.mark.parametrize("n_slots", [1, 2])
 def test_states_stay_on_the_device_between_segments(iris, monkeypatch, n_slots):
     """A model trained in segments (pruning) is not copied to the host and back between

@@ -190,9 +190,9 @@ def _route_group(plan, n_threads):
 def _job_segment_hook(on_segment):
     """The scheduler's `on_segment(plan, members, states)` in terms of jobs: calls
     `on_segment(job_indices, n_iter, done, snapshot)`, where `snapshot(k)` is a copy of the k-th
-    model's estimator with the fitted attributes it would have if its training ended here
-    (written by its kind's `finish`; None if that fails, e.g. non-finite weights), and returns
-    its stop mask."""
+    model's estimator with the public fitted attributes it would have if its training ended
+    here, enough to predict and score (written by its kind's `finish(..., snapshot=True)`;
+    None if that fails, e.g. non-finite weights), and returns its stop mask."""
 
     def hook(plan, members, states):
         chosen = [plan.members[i] for i in members]
@@ -202,15 +202,15 @@ def _job_segment_hook(on_segment):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # the final fit gives its own warnings
-                    plan.kind.finish(plan, member, states, k)
+                    plan.kind.finish(plan, member, states, k, snapshot=True)
             except ValueError:  # non-finite weights: the final fit reports it
                 return None
             return member.estimator
 
         return on_segment(
             [p.job_index for p in chosen],
-            np.asarray(states.n_iter),
-            np.asarray(states.done),
+            np.array(states.n_iter),
+            np.array(states.done),
             snapshot,
         )
 
@@ -264,7 +264,9 @@ def fit_estimators(
         model after each segment of `segment_epochs` epochs and stops the models it names
         there (pruning): a stopped model's estimator is what it was at that epoch.
         `snapshot(k)` is a copy of the k-th model's estimator as if its training ended
-        there (None if that fails, e.g. non-finite weights).
+        there, with its public fitted attributes (to predict and score; not the optimizer
+        state that `partial_fit` would continue from), or None if that fails (e.g.
+        non-finite weights).
     plan_floors : dict or None, default=None
         ``{kind name: floor}``, e.g. a `vgrid.plan.PlanFloor` for ``"mlp"``: what later calls
         will bring (the next batches of an Optuna study), so that the programs compiled now

@@ -1522,7 +1522,7 @@ class FlaxKind:
             **measured,
         )
 
-    def finish(self, plan, member, states, m):
+    def finish(self, plan, member, states, m, *, snapshot=False):
         est = member.estimator
         real = _real_shapes(member, plan.config)
 

@@ -94,8 +94,10 @@ class ModelKind(Protocol):
     def report(self, plan, shared, states, **measured):
         """The group's `plan.ProgramReport` (`measured`: slots, threads, seconds, workers)."""
 
-    def finish(self, plan, member, states, m: int) -> None:
-        """Write model `m` of a group's final states onto its estimator (may raise)."""
+    def finish(self, plan, member, states, m: int, *, snapshot: bool = False) -> None:
+        """Write model `m` of a group's final states onto its estimator (may raise). With
+        `snapshot` (a look at a model mid-training, e.g. by a pruning hook), what predicting
+        and scoring need suffices: a kind may skip what only further training reads."""
 
 
 def _kinds() -> tuple:

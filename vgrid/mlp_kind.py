@@ -262,8 +262,11 @@ def _output_and_loss(est, data):
     return "logistic", "binary_log_loss"
 
 
-def _materialize(p: MLPMember, result, m: int):
-    """Write model m of a group's result onto its estimator as scikit-learn's attributes."""
+def _materialize(p: MLPMember, result, m: int, snapshot: bool = False):
+    """Write model m of a group's result onto its estimator as scikit-learn's attributes. A
+    `snapshot` gets its public fitted attributes only: not the optimizer and random state
+    that `partial_fit` continues from (their construction is most of the time here), and no
+    training log or convergence warning."""
     est, dtype = p.estimator, p.data.X.dtype
     n_layers = len(p.hidden) + 1
     widths = [p.data.X.shape[1], *p.hidden, p.data.Y.shape[1]]
@@ -300,36 +303,45 @@ def _materialize(p: MLPMember, result, m: int):
         est.validation_scores_ = None
         est.best_validation_score_ = None
     est._best_coefs, est._best_intercepts = est.coefs_, est.intercepts_
-    est._random_state = check_random_state(est.random_state)
     params = est.coefs_ + est.intercepts_
-    first, second = take(result.opt.first), take(result.opt.second)
-    if est.solver == "adam":
-        opt = AdamOptimizer(params, est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon)
-        opt.ms, opt.vs, opt.t = first[0] + first[1], second[0] + second[1], int(result.opt.step[m])
+    if snapshot:  # nor those of an earlier fit of the estimator
+        est.__dict__.pop("_optimizer", None)
+        est.__dict__.pop("_random_state", None)
     else:
-        opt = SGDOptimizer(
-            params,
-            est.learning_rate_init,
-            est.learning_rate,
-            est.momentum,
-            est.nesterovs_momentum,
-            est.power_t,
-        )
-        opt.velocities = first[0] + first[1]
-        opt.learning_rate = float(result.opt.learning_rate[m])
-    est._optimizer = opt
-    print_training_log(est)  # verbose=True: scikit-learn's per-epoch lines, replayed
-    if n_iter == est.max_iter and not bool(result.stopped_by_rule[m]):
-        warnings.warn(  # noqa: B028 - scikit-learn's warning, raised as scikit-learn raises it
-            f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and the"
-            " optimization hasn't converged yet.",
-            ConvergenceWarning,
-        )
+        est._random_state = check_random_state(est.random_state)
+        est._optimizer = _optimizer(est, result, m, params, take)
+        print_training_log(est)  # verbose=True: scikit-learn's per-epoch lines, replayed
+        if n_iter == est.max_iter and not bool(result.stopped_by_rule[m]):
+            warnings.warn(  # noqa: B028 - scikit-learn's warning, raised as it raises it
+                f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and the"
+                " optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
     if not all(np.isfinite(w).all() for w in params):
         raise ValueError(
             "Solver produced non-finite parameter weights. The input data may"
             " contain large values and need to be preprocessed."
         )
+
+
+def _optimizer(est, result, m: int, params, take):
+    """scikit-learn's optimizer object for model m, in the state its training left it."""
+    first, second = take(result.opt.first), take(result.opt.second)
+    if est.solver == "adam":
+        opt = AdamOptimizer(params, est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon)
+        opt.ms, opt.vs, opt.t = first[0] + first[1], second[0] + second[1], int(result.opt.step[m])
+        return opt
+    opt = SGDOptimizer(
+        params,
+        est.learning_rate_init,
+        est.learning_rate,
+        est.momentum,
+        est.nesterovs_momentum,
+        est.power_t,
+    )
+    opt.velocities = first[0] + first[1]
+    opt.learning_rate = float(result.opt.learning_rate[m])
+    return opt
 
 
 def _fit_by_sklearn(job) -> None:
@@ -462,11 +474,10 @@ class MLPKind:
             **measured,
         )
 
-    def finish(self, plan, member, states, m):
+    def finish(self, plan, member, states, m, *, snapshot=False):
         one = jax.tree.map(lambda a: np.asarray(a)[m : m + 1], states)
-        _materialize(
-            member, results_from_states(one, np.array([bool(member.estimator.early_stopping)])), 0
-        )
+        early_stopping = np.array([bool(member.estimator.early_stopping)])
+        _materialize(member, results_from_states(one, early_stopping), 0, snapshot)
 
 
 MLP_KIND = MLPKind()

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -104,13 +104,24 @@ def _with_slot_row(tree, slot, row):
     )
 
 
+class _Waiting(NamedTuple):
+    """A model waiting for a slot: its inputs and state (a slot axis of one) and the number of
+    stops `on_segment` had made when it was last shown that state (None: never shown)."""
+
+    model_index: int
+    models: Any
+    state: Any
+    shown_at: int | None
+
+
 class _SlotScheduler:
     """Feeds a group's models through fixed-size sets of slots, refilling a slot when its model
     stops, so that a model that stopped early does not keep costing work. Each worker thread
     owns one set of slots; all sets have the same size, so they share one compiled program.
-    Between segments the slots' inputs and states stay on the device (so do the states of
-    models parked mid-training): only the `done` flags, and what `on_segment` reads, come
-    back to the host."""
+    Between segments the slots' inputs and states stay on the device, and so do the states of
+    models parked mid-training on the CPU (on an accelerator those wait in host memory, which
+    keeps a group within the memory `_default_slots` budgets): only the `done` flags, and what
+    `on_segment` reads, come back to the host."""
 
     def __init__(
         self,
@@ -129,29 +140,30 @@ class _SlotScheduler:
         self.on_done, self.sharding, self.on_segment = on_done, sharding, on_segment
         self.n_slots, self.segment_epochs = n_slots, segment_epochs
         self.program = plan.kind.program(plan.config)
-        # Items: a model's index (fresh), or (index, inputs, state) for a model parked
-        # mid-training (its inputs and state with a slot axis of one, on the device).
+        # Items: a model's index (fresh), or a `_Waiting` model parked mid-training.
         self.queue = deque(range(plan.n_models) if indices is None else indices)
         self.lock = threading.Lock()
         self.results = [None] * plan.n_models
         self.stop = threading.Event()  # set on Ctrl-C: every worker ends after its segment
         self.x64 = False  # whether the program runs with 64-bit types (set by `work`)
+        self.n_stops = 0  # how many times `on_segment` has stopped models
+        self.parks_on_host = jax.default_backend() != "cpu"
 
     def _next(self):
         with self.lock:
             return self.queue.popleft() if self.queue else None
 
-    def _claim(self):
-        """The next waiting model to train, as (index, inputs, state) with a slot axis of one,
-        or None when none is left. A parked model that `on_segment` stops before it trains
-        again is finished instead."""
+    def _claim(self) -> _Waiting | None:
+        """The next waiting model to train, or None when none is left. A parked model is shown
+        to `on_segment` again if it has stopped some model since it last saw this one (a
+        trial pruned meanwhile); if it stops this one too, it is finished instead."""
         while (item := self._next()) is not None:
-            if isinstance(item, tuple):
-                index, _, state = item
-                host = _host(state)
-                if self._stops([index], host)[0]:
-                    self._finish(index, host, 0)
-                    continue
+            if isinstance(item, _Waiting):
+                if self.on_segment is not None and item.shown_at != self.n_stops:
+                    host = _host(item.state)
+                    if self._stops([item.model_index], host)[0]:
+                        self._finish(item.model_index, host, 0)
+                        continue
                 return item
             one = _take(self.models, np.array([item]))
             resume = self.plan.members[item].resume
@@ -162,12 +174,28 @@ class _SlotScheduler:
             if self.segment_epochs < self.plan.config.max_epochs and self.sharding is None:
                 with jax.enable_x64(self.x64):  # trained in several calls: put there once
                     one, state = _on_device((one, state))
-            return item, one, state
+            return _Waiting(item, one, state, None)
         return None
+
+    def _park(self, m, models, state, shown_at):
+        """Queue model m mid-training: last with `on_segment` (the models take turns), first
+        without."""
+        if self.parks_on_host:
+            models, state = _host(models), _host(state)
+        waiting = _Waiting(m, models, state, shown_at)
+        with self.lock:
+            if self.on_segment is None:
+                self.queue.appendleft(waiting)
+            else:
+                self.queue.append(waiting)
 
     def _stops(self, members, states):
         """`on_segment(plan, members, states)`: which of these models to stop now."""
-        return np.asarray(self.on_segment(self.plan, members, states), bool)
+        stops = np.asarray(self.on_segment(self.plan, members, states), bool)
+        if stops.any():
+            with self.lock:
+                self.n_stops += 1
+        return stops
 
     def _finish(self, m, host_states, slot):
         """Model m's result: its final state (host arrays) in `slot` of `host_states`."""
@@ -176,27 +204,19 @@ class _SlotScheduler:
         if self.on_done is not None:
             self.on_done()
 
-    def _row(self, tree, slot):
-        if self.n_slots == 1:
-            return tree
-        with jax.enable_x64(self.x64):
-            return _slot_row(tree, slot)
-
     def _refill(self, slot, owner, models, states):
         """The slots' inputs and states with `slot` given the next waiting model (or, when
         none is left, marked done)."""
         claim = self._claim()
-        if claim is None:
-            owner[slot] = None
-            if self.n_slots > 1:
-                with jax.enable_x64(self.x64):
-                    states = states._replace(done=states.done.at[slot].set(True))
-            return models, states
-        owner[slot], model, state = claim
-        if self.n_slots == 1:
-            return model, state
         with jax.enable_x64(self.x64):
-            return _with_slot_row(models, slot, model), _with_slot_row(states, slot, state)
+            if claim is None:
+                owner[slot] = None
+                return models, states._replace(done=states.done.at[slot].set(True))
+            owner[slot] = claim.model_index
+            return (
+                _with_slot_row(models, slot, claim.models),
+                _with_slot_row(states, slot, claim.state),
+            )
 
     def work(self, x64):
         """Train models until none is left. With `on_segment`, after every segment the models
@@ -206,18 +226,17 @@ class _SlotScheduler:
         one segment before any advances two), so that the checks compare models at about the
         same epoch. Exact: a state resumes where it stopped."""
         self.x64 = x64
+        if self.n_slots == 1:  # one device (several shard more slots than one)
+            return self._work_pipelined()
         claims = [self._claim() for _ in range(self.n_slots)]
         if claims[0] is None:
             return
-        owner = [None if c is None else c[0] for c in claims]
-        if self.n_slots == 1:
-            models, states = claims[0][1], claims[0][2]
-        else:  # an empty slot holds a copy of the first model, marked done
-            with jax.enable_x64(x64):
-                rows = [(c or claims[0])[1:] for c in claims]
-                models, states = jax.tree.map(lambda *r: jnp.concatenate(r), *rows)
-                empty = np.array([slot for slot, m in enumerate(owner) if m is None], int)
-                states = states._replace(done=states.done.at[empty].set(True))
+        owner = [None if c is None else c.model_index for c in claims]
+        with jax.enable_x64(x64):  # an empty slot holds a copy of the first model, marked done
+            rows = [((c or claims[0]).models, (c or claims[0]).state) for c in claims]
+            models, states = jax.tree.map(lambda *r: jnp.concatenate(r), *rows)
+            empty = np.array([slot for slot, m in enumerate(owner) if m is None], int)
+            states = states._replace(done=states.done.at[empty].set(True))
         while any(m is not None for m in owner) and not self.stop.is_set():
             with jax.enable_x64(x64):
                 if self.sharding is not None:
@@ -228,6 +247,7 @@ class _SlotScheduler:
                 done = np.array(states.done)
             live = [slot for slot, m in enumerate(owner) if m is not None]
             host = _host(states) if self.on_segment is not None or done[live].any() else None
+            shown_at = self.n_stops
             if self.on_segment is not None and live:
                 shown = host if len(live) == self.n_slots else _take(host, live)
                 done[live] |= self._stops([owner[s] for s in live], shown)
@@ -236,12 +256,61 @@ class _SlotScheduler:
                 if done[slot]:
                     self._finish(m, host, slot)
                 elif self.on_segment is not None and self.queue:
-                    parked = (m, self._row(models, slot), self._row(states, slot))
-                    with self.lock:
-                        self.queue.append(parked)
+                    with jax.enable_x64(x64):
+                        row_models, row_state = _slot_row((models, states), slot)
+                    self._park(m, row_models, row_state, shown_at)
                 else:
                     continue
                 models, states = self._refill(slot, owner, models, states)
+
+    def _work_pipelined(self):
+        """`work` with one model per call (the CPU's). JAX returns from a call before the model
+        has trained, so the next model's call is made first and the last one's result is
+        looked at (by `on_segment` too) while the device trains."""
+        in_flight = None
+        while not self.stop.is_set():
+            stops_seen = self.n_stops
+            claim = self._claim()
+            if claim is None and in_flight is None:
+                return
+            if claim is not None:
+                with jax.enable_x64(self.x64):
+                    after = self.program(
+                        self.plan.config,
+                        self.shared,
+                        claim.models,
+                        claim.state,
+                        np.int32(self.segment_epochs),
+                    )
+            if in_flight is not None:
+                self._settle(*in_flight)
+            in_flight = None if claim is None else (claim, after, stops_seen)
+
+    def _settle(self, claim: _Waiting, after, stops_seen: int):
+        """A model after its call: finished if done (or stopped by `on_segment`), else parked.
+        If `on_segment` stopped some model after the call was made, a model it had been shown
+        before is first shown again as it was before the call (what `_claim` would have done
+        had the call been made later): if it stops there (its trial was pruned while the call
+        ran), that is where it ends, and the call's result is dropped."""
+        m = claim.model_index
+        if (
+            self.on_segment is not None
+            and claim.shown_at is not None
+            and self.n_stops != stops_seen
+        ):
+            before = _host(claim.state)
+            if self._stops([m], before)[0]:
+                self._finish(m, before, 0)
+                return
+        done = bool(np.asarray(after.done)[0])  # waits for the call
+        host = _host(after) if done or self.on_segment is not None else None
+        shown_at = self.n_stops
+        if self.on_segment is not None:
+            done |= bool(self._stops([m], host)[0])
+        if done:
+            self._finish(m, host, 0)
+        else:
+            self._park(m, claim.models, after, shown_at)
 
 
 class _GroupRun(NamedTuple):
