@@ -160,9 +160,7 @@ class _SlotScheduler:
         while (item := self._next()) is not None:
             if isinstance(item, _Waiting):
                 if self.on_segment is not None and item.shown_at != self.n_stops:
-                    host = _host(item.state)
-                    if self._stops([item.model_index], host)[0]:
-                        self._finish(item.model_index, host, 0)
+                    if self._ends_at(item.model_index, item.state):
                         continue
                 return item
             one = _take(self.models, np.array([item]))
@@ -171,8 +169,9 @@ class _SlotScheduler:
                 state = self.plan.kind.pad_state(resume, self.plan.config, self.plan.members[item])
             else:
                 state = self.plan.kind.fresh_states(self.plan, self.inits, one)
-            if self.segment_epochs < self.plan.config.max_epochs and self.sharding is None:
-                with jax.enable_x64(self.x64):  # trained in several calls: put there once
+            if self.n_slots == 1 and self.segment_epochs < self.plan.config.max_epochs:
+                # its own calls, several: put there once (slots copy a row in themselves)
+                with jax.enable_x64(self.x64):
                     one, state = _on_device((one, state))
             return _Waiting(item, one, state, None)
         return None
@@ -196,6 +195,15 @@ class _SlotScheduler:
             with self.lock:
                 self.n_stops += 1
         return stops
+
+    def _ends_at(self, m, state) -> bool:
+        """Show `on_segment` model m's `state` (slot axis of one); if it stops the model
+        there, finish the model with that state and return True."""
+        host = _host(state)
+        if not self._stops([m], host)[0]:
+            return False
+        self._finish(m, host, 0)
+        return True
 
     def _finish(self, m, host_states, slot):
         """Model m's result: its final state (host arrays) in `slot` of `host_states`."""
@@ -298,9 +306,7 @@ class _SlotScheduler:
             and claim.shown_at is not None
             and self.n_stops != stops_seen
         ):
-            before = _host(claim.state)
-            if self._stops([m], before)[0]:
-                self._finish(m, before, 0)
+            if self._ends_at(m, claim.state):
                 return
         done = bool(np.asarray(after.done)[0])  # waits for the call
         host = _host(after) if done or self.on_segment is not None else None
