@@ -295,3 +295,29 @@ def test_group_trains_in_a_wider_compiled_program(datasets, monkeypatch):
     np.testing.assert_allclose(
         hosted.learning_curves_["loss"], own.learning_curves_["loss"], rtol=0, atol=1e-10
     )
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_folds_of_one_size_share_one_replay(datasets, monkeypatch, early_stopping):
+    # Without early stopping, scikit-learn's draws (initial weights, then one shuffle per
+    # epoch) depend on the data only through its row count: three folds of 400 rows and one
+    # seed replay once per architecture. Early stopping's split is stratified by the fold's
+    # own labels, so there each fold replays. The numbers are scikit-learn's either way.
+    from vgrid import mlp_kind
+
+    calls = []
+    replay = mlp_kind.replay_fit_randomness
+    monkeypatch.setattr(
+        mlp_kind,
+        "replay_fit_randomness",
+        lambda *args, **kwargs: calls.append(kwargs["n_samples"]) or replay(*args, **kwargs),
+    )
+    X, y = datasets["digits"]
+    est = neural_network.MLPClassifier(max_iter=8, random_state=0, early_stopping=early_stopping)
+    grid = {"hidden_layer_sizes": [(5,), (9,)], "alpha": [1e-4, 1e-2]}
+    search = vgrid.GridSearchCV(est, grid, cv=3, refit=False).fit(X, y)
+    assert calls == [400] * (6 if early_stopping else 2)
+    reference = model_selection.GridSearchCV(est, grid, cv=3, refit=False).fit(X, y)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], atol=1e-12
+    )

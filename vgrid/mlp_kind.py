@@ -191,8 +191,10 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
     # name the classes 'True'/'False'); the split is the same as on 0.0/1.0.
     stratify = data.Y.astype(bool) if (is_classifier(est) and data.Y.shape[1] == 1) else None
     rs_key = _random_state_key(est.random_state, index)
+    # Without early stopping the replay depends on the data only through its row count: the
+    # folds of a search (equal sizes, one seed) share one replay, and one row of the tables.
     replay_key = (
-        data_key,
+        data_key if est.early_stopping else ("rows", n_samples),
         rs_key,
         tuple(units),
         est.activation == "logistic",

@@ -44,6 +44,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import numbers
 import os
@@ -167,6 +169,23 @@ else:
     _BaseSearchCV = object
 
 
+@contextlib.contextmanager
+def _old_objects_left_to_rest():
+    """Keep Python's cyclic garbage collector off the objects that existed before a fit
+    (`gc.freeze`, undone after): what the fit creates is still collected. A first fit in a
+    process compiles, which leaves enough new objects to set off a full collection over
+    everything loaded (JAX, scikit-learn, ...): 0.16 s of a 5-6 s Optuna study, measured.
+    Left alone when something else has frozen objects already."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 class _VectorizedSearchMixin(_BaseSearchCV):
     """Replaces BaseSearchCV.fit's per-pair evaluation with one vectorized evaluation. Each fit's
     state lives in its `SearchRun`; the search keeps only its parameters and fitted attributes
@@ -184,12 +203,13 @@ class _VectorizedSearchMixin(_BaseSearchCV):
         if not is_vectorizable(self.estimator, space):
             _note_not_vectorized(self.estimator)
             return super().fit.__wrapped__(self, X, y, **params)
-        if isinstance(self, BaseSuccessiveHalving):  # BaseSuccessiveHalving.fit, around ours
-            self._n_samples_orig = _num_samples(X)
-            self._fit_vectorized(X, y, **params)
-            self.best_score_ = self.cv_results_["mean_test_score"][self.best_index_]
-            return self
-        return self._fit_vectorized(X, y, **params)
+        with _old_objects_left_to_rest():
+            if isinstance(self, BaseSuccessiveHalving):  # BaseSuccessiveHalving.fit, around ours
+                self._n_samples_orig = _num_samples(X)
+                self._fit_vectorized(X, y, **params)
+                self.best_score_ = self.cv_results_["mean_test_score"][self.best_index_]
+                return self
+            return self._fit_vectorized(X, y, **params)
 
     def _start_run(self, base_estimator, X, y, params, scorers, routed_params) -> SearchRun:
         """This fit's `SearchRun`: the search's settings, and its checkpoint opened."""
