@@ -197,19 +197,19 @@ class _VectorizedSearchMixin(_BaseSearchCV):
     continue_survivors = True
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @_old_objects_left_to_rest()
     def fit(self, X, y=None, **params):
         """Run fit with all sets of parameters; see scikit-learn's `GridSearchCV.fit`."""
         space = getattr(self, "param_grid", getattr(self, "param_distributions", None))
         if not is_vectorizable(self.estimator, space):
             _note_not_vectorized(self.estimator)
             return super().fit.__wrapped__(self, X, y, **params)
-        with _old_objects_left_to_rest():
-            if isinstance(self, BaseSuccessiveHalving):  # BaseSuccessiveHalving.fit, around ours
-                self._n_samples_orig = _num_samples(X)
-                self._fit_vectorized(X, y, **params)
-                self.best_score_ = self.cv_results_["mean_test_score"][self.best_index_]
-                return self
-            return self._fit_vectorized(X, y, **params)
+        if isinstance(self, BaseSuccessiveHalving):  # BaseSuccessiveHalving.fit, around ours
+            self._n_samples_orig = _num_samples(X)
+            self._fit_vectorized(X, y, **params)
+            self.best_score_ = self.cv_results_["mean_test_score"][self.best_index_]
+            return self
+        return self._fit_vectorized(X, y, **params)
 
     def _start_run(self, base_estimator, X, y, params, scorers, routed_params) -> SearchRun:
         """This fit's `SearchRun`: the search's settings, and its checkpoint opened."""
