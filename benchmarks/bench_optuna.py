@@ -23,7 +23,14 @@ It records every trial's completion time (Optuna's `datetime_complete`) and scor
 the best mean cross-validation score against wall time (a plot), and the time each side takes
 to reach the peer's best score (the target).
 
+Which trials a search finds its best in is luck of its seed as much as anything: `--seeds`
+repeats the whole comparison for several search seeds (`random_state` of every search, the TPE
+seed; the network's own seed stays 0), each seed with its own target, and summarizes over them
+(`aggregate`: median ratios, and in how many seeds each side reached the peer's best score, and
+in at least 5x less wall time).
+
     python benchmarks/bench_optuna.py                  # writes benchmarks/results/optuna.{json,png}
+    python benchmarks/bench_optuna.py --seeds 0,1,2,3,4,5   # six comparisons (about 11 min)
     python benchmarks/bench_optuna.py --n-trials 16 --max-iter 20 --out /tmp/optuna.json  # quick
 """
 
@@ -105,6 +112,7 @@ def _fit_once(side, args):
     else:
         from vgrid import OptunaSearchCV, RandomizedSearchCV
     out["import_seconds"] = time.perf_counter() - start
+    common = {"cv": cv, "refit": False, "random_state": args.seed}  # every side's search
     t0 = datetime.now()
     start = time.perf_counter()
     if side.startswith("optuna_integration"):
@@ -112,19 +120,16 @@ def _fit_once(side, args):
             mlp,
             _optuna_space(args),
             n_trials=args.n_trials,
-            cv=cv,
-            refit=False,
-            random_state=0,
             max_iter=args.max_iter,
             enable_pruning=side.endswith("pruned"),
+            **common,
         )
         search.fit(X, y)
         wall = time.perf_counter() - start
         trials = search.study_.trials
     elif side == "vgrid_random":
-        search = RandomizedSearchCV(
-            mlp, _scipy_space(args), n_iter=args.n_trials, cv=cv, refit=False, random_state=0
-        ).fit(X, y)
+        search = RandomizedSearchCV(mlp, _scipy_space(args), n_iter=args.n_trials, **common)
+        search.fit(X, y)
         wall = time.perf_counter() - start
         trials = None
         scores = search.cv_results_["mean_test_score"]
@@ -142,9 +147,7 @@ def _fit_once(side, args):
             trials_per_batch=args.trials_per_batch,
             pruner=pruner,
             segment_epochs=args.segment_epochs,
-            cv=cv,
-            refit=False,
-            random_state=0,
+            **common,
         ).fit(X, y)
         wall = time.perf_counter() - start
         trials = search.study_.trials
@@ -196,41 +199,97 @@ def _time_to(curve, target):
 
 
 def _plot(report, path):
+    """Best score so far against wall time: one panel per search seed."""
     import matplotlib
     import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for side, runs in report["sides"].items():
-        for kind, style in (("cold", "-"), ("warm", ":"), ("cached", "--")):
-            if kind not in runs:
-                continue
-            curve = [(t, v) for t, v in runs[kind]["curve"] if v is not None]
-            times = [t for t, _ in curve]
-            best = np.maximum.accumulate([v for _, v in curve])
-            label = f"{side} ({kind})" if side in VGRID_SIDES else side
-            if len(curve) == 1:
-                ax.plot(times, best, "o", label=label)
-            else:
-                ax.step(times, best, style, where="post", label=label)
-    ax.axhline(report["target"], color="gray", lw=0.8, ls="--", label="target (peer's best)")
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel("wall time (s)")
-    ax.set_ylabel("best mean CV accuracy so far")
-    lo = report["target"] - 0.03
-    ax.set_ylim(lo, min(1.0, report["target"] + 0.015))
+    runs = [(seed, run) for seed, run in report["seeds"].items() if "target" in run]
+    n_cols = min(3, len(runs))
+    n_rows = -(-len(runs) // n_cols)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(5.2 * n_cols, 3.9 * n_rows), squeeze=False, sharex=True
+    )
+    colors = {}  # one color per side, one line style per kind of run
+    for ax, (seed, run) in zip(axes.flat, runs):
+        for side, kinds in run["sides"].items():
+            color = colors.setdefault(side, f"C{len(colors)}")
+            for kind, style in (("cold", "-"), ("warm", ":"), ("cached", "--")):
+                if kind not in kinds:
+                    continue
+                curve = [(t, v) for t, v in kinds[kind]["curve"] if v is not None]
+                times = [t for t, _ in curve]
+                best = np.maximum.accumulate([v for _, v in curve])
+                label = f"{side} ({kind})" if side in VGRID_SIDES else side
+                if len(curve) == 1:
+                    ax.plot(times, best, "o", color=color, label=label)
+                else:
+                    ax.step(times, best, style, color=color, where="post", label=label)
+        ax.axhline(run["target"], color="gray", lw=0.8, ls="--", label="target (peer's best)")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_ylim(run["target"] - 0.03, min(1.0, run["target"] + 0.015))
+        ax.set_title(f"search seed {seed}", fontsize=10)
+        ax.set_xlabel("wall time (s)")
+        ax.set_ylabel("best mean CV accuracy so far")
+    for ax in axes.flat[len(runs) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7, loc="lower right")
     a = report["args"]
-    ax.set_title(
+    fig.suptitle(
         f"digits, MLPClassifier, {a['n_trials']} trials x {a['cv']} folds, "
         f"max_iter={a['max_iter']} ({report['machine']['cpus']} CPUs)"
     )
-    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
+
+
+def _summary(sides):
+    """Each side's wall time, best score and time to the peer's best, and its ratios to the
+    peer (cold); None without the peer."""
+    peer = sides.get("optuna_integration")
+    if peer is None:
+        return None, None
+    target = peer["cold"]["best_score"]
+    peer_time = _time_to(peer["cold"]["curve"], target)
+    summary = {}
+    for side, runs in sides.items():
+        for kind, run in runs.items():
+            reached = _time_to(run["curve"], target)
+            summary[f"{side} ({kind})"] = {
+                "wall_seconds": run["wall_seconds"],
+                "best_score": run["best_score"],
+                "seconds_to_target": reached,
+                "speedup_to_target": None if reached is None else peer_time / reached,
+                "speedup_wall": peer["cold"]["wall_seconds"] / run["wall_seconds"],
+            }
+    return target, summary
+
+
+def _aggregate(runs):
+    """Over the seeds, per side: the median ratios, and in how many seeds the side's best
+    score reached the peer's (the issue's target: that score in at least 5x less wall time)."""
+    names = sorted({name for run in runs for name in run.get("summary", {})})
+    out = {}
+    for name in names:
+        rows = [run["summary"][name] for run in runs if name in run.get("summary", {})]
+        reached = [r for r in rows if r["seconds_to_target"] is not None]
+        out[name] = {
+            "n_seeds": len(rows),
+            "n_reached_target": len(reached),
+            "median_speedup_wall": float(np.median([r["speedup_wall"] for r in rows])),
+            "min_speedup_wall": float(min(r["speedup_wall"] for r in rows)),
+            "n_same_best_in_5x_less_wall": sum(
+                r["seconds_to_target"] is not None and r["speedup_wall"] >= 5 for r in rows
+            ),
+            "median_speedup_to_target": (
+                float(np.median([r["speedup_to_target"] for r in reached])) if reached else None
+            ),
+        }
+    return out
 
 
 def main(argv=None):
@@ -257,6 +316,13 @@ def main(argv=None):
         "--peer-pruning", action="store_true", help="also run the peer with enable_pruning=True"
     )
     parser.add_argument("--sides", default=None, help="comma-separated subset of the sides")
+    parser.add_argument(
+        "--seeds",
+        default="0",
+        help="comma-separated search seeds (random_state of every search: the TPE seed); "
+        "each is a separate comparison, summarized over all",
+    )
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)  # internal
     parser.add_argument("--side", help=argparse.SUPPRESS)  # internal: run one side, print JSON
     parser.add_argument("--cached", action="store_true", help=argparse.SUPPRESS)  # internal
     parser.add_argument("--out", default=os.path.join(HERE, "results", "optuna.json"))
@@ -270,8 +336,8 @@ def main(argv=None):
     if args.sides:
         sides = args.sides.split(",")
     report = {
-        "args": vars(args) | {"side": None},
-        "sides": {},
+        "args": vars(args) | {"side": None, "seed": None},
+        "seeds": {},
         "machine": {
             "cpus": len(os.sched_getaffinity(0)),
             "platform": platform.platform(),
@@ -282,12 +348,12 @@ def main(argv=None):
     passthrough = [
         f"--{name.replace('_', '-')}={value}"
         for name, value in vars(args).items()
-        if name not in ("side", "out", "sides", "peer_pruning", "cached")
+        if name not in ("side", "out", "sides", "peer_pruning", "cached", "seeds", "seed")
     ]
 
-    def run_side(side, env, *extra):
+    def run_side(side, seed, env, *extra):
         proc = subprocess.run(
-            [sys.executable, __file__, "--side", side, *passthrough, *extra],
+            [sys.executable, __file__, "--side", side, f"--seed={seed}", *passthrough, *extra],
             env=env,
             capture_output=True,
             text=True,
@@ -297,19 +363,35 @@ def main(argv=None):
             raise RuntimeError(f"{side} failed:\n{proc.stderr[-3000:]}")
         return json.loads(lines[-1][len("RESULT ") :])
 
-    for side in sides:
-        with tempfile.TemporaryDirectory() as cache:  # cold: an empty compilation cache
-            env = dict(os.environ, VGRID_COMPILATION_CACHE=cache)
-            report["sides"][side] = run_side(side, env)
-            if side in VGRID_SIDES:  # a new process over the cache the first one filled
-                report["sides"][side] |= run_side(side, env, "--cached")
-        report["machine"].setdefault("load_average_after_side", {})[side] = os.getloadavg()
-        cold = report["sides"][side]["cold"]
-        print(
-            f"{side}: {cold['wall_seconds']:.1f} s cold, best {cold['best_score']:.4f}, "
-            f"load {os.getloadavg()[0]:.1f}",
-            flush=True,
-        )
+    for seed in [int(seed) for seed in args.seeds.split(",")]:
+        run = report["seeds"][str(seed)] = {"sides": {}, "load_average_after_side": {}}
+        for side in sides:
+            with tempfile.TemporaryDirectory() as cache:  # cold: an empty compilation cache
+                env = dict(os.environ, VGRID_COMPILATION_CACHE=cache)
+                run["sides"][side] = run_side(side, seed, env)
+                if side in VGRID_SIDES:  # a new process over the cache the first one filled
+                    run["sides"][side] |= run_side(side, seed, env, "--cached")
+            run["load_average_after_side"][side] = os.getloadavg()
+            cold = run["sides"][side]["cold"]
+            print(
+                f"seed {seed} {side}: {cold['wall_seconds']:.1f} s cold, "
+                f"best {cold['best_score']:.4f}, load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+        target, summary = _summary(run["sides"])
+        if summary is None:
+            continue
+        run["target"], run["summary"] = target, summary
+        for name, row in summary.items():
+            to_target = (
+                "not reached"
+                if row["seconds_to_target"] is None
+                else f"{row['seconds_to_target']:.1f} s to target ({row['speedup_to_target']:.1f}x)"
+            )
+            print(
+                f"  {name:36s} wall {row['wall_seconds']:7.1f} s ({row['speedup_wall']:.1f}x)  "
+                f"best {row['best_score']:.4f}  {to_target}"
+            )
     report["machine"]["load_average_end"] = os.getloadavg()
     import optuna
     import optuna_integration
@@ -318,36 +400,19 @@ def main(argv=None):
         "optuna": optuna.__version__,
         "optuna_integration": optuna_integration.__version__,
     }
-    peer = report["sides"].get("optuna_integration")
-    if peer is not None:
-        target = report["target"] = peer["cold"]["best_score"]
-        peer_time = _time_to(peer["cold"]["curve"], target)
-        summary = {}
-        for side, runs in report["sides"].items():
-            for kind, run in runs.items():
-                reached = _time_to(run["curve"], target)
-                summary[f"{side} ({kind})"] = {
-                    "wall_seconds": run["wall_seconds"],
-                    "best_score": run["best_score"],
-                    "seconds_to_target": reached,
-                    "speedup_to_target": None if reached is None else peer_time / reached,
-                    "speedup_wall": peer["cold"]["wall_seconds"] / run["wall_seconds"],
-                }
-        report["summary"] = summary
-        for name, row in summary.items():
-            to_target = (
-                "not reached"
-                if row["seconds_to_target"] is None
-                else f"{row['seconds_to_target']:.1f} s to target ({row['speedup_to_target']:.1f}x)"
-            )
+    report["aggregate"] = _aggregate(list(report["seeds"].values()))
+    if len(report["seeds"]) > 1:
+        for name, row in report["aggregate"].items():
             print(
-                f"{name:36s} wall {row['wall_seconds']:7.1f} s ({row['speedup_wall']:.1f}x)  "
-                f"best {row['best_score']:.4f}  {to_target}"
+                f"{name:36s} over {row['n_seeds']} seeds: wall median "
+                f"{row['median_speedup_wall']:.1f}x (min {row['min_speedup_wall']:.1f}x), "
+                f"peer's best reached in {row['n_reached_target']}, and in 5x less wall time "
+                f"in {row['n_same_best_in_5x_less_wall']}"
             )
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
-    if peer is not None:
+    if report["aggregate"]:
         _plot(report, os.path.splitext(args.out)[0] + ".png")
 
 
