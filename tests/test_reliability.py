@@ -220,19 +220,30 @@ print(json.dumps({"devices": jax.device_count(), "scores": out}))
 """
 
 
-def _scores_with_devices(n_devices):
-    env = {
-        **__import__("os").environ,
-        "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", DEVICE_SCRIPT], env=env, check=True, capture_output=True, text=True
-    )
-    return __import__("json").loads(result.stdout.strip().splitlines()[-1])
+def _scores_with_devices(*device_counts):
+    """DEVICE_SCRIPT's output in one process per device count, the processes run at once
+    (each mostly imports and compiles on one core)."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", DEVICE_SCRIPT],
+            env={
+                **__import__("os").environ,
+                "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in device_counts
+    ]
+    outputs = [process.communicate() for process in processes]
+    for process, (_, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr[-3000:]
+    return [__import__("json").loads(out.strip().splitlines()[-1]) for out, _ in outputs]
 
 
 def test_scores_identical_on_1_2_and_4_devices_with_a_diverging_model():
-    runs = [_scores_with_devices(n) for n in (1, 2, 4)]
+    runs = _scores_with_devices(1, 2, 4)
     assert [run["devices"] for run in runs] == [1, 2, 4]
     for dtype in ("float64", "float32"):
         scores = [np.array(run["scores"][dtype]) for run in runs]
