@@ -321,3 +321,29 @@ def test_folds_of_one_size_share_one_replay(datasets, monkeypatch, early_stoppin
     np.testing.assert_allclose(
         search.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], atol=1e-12
     )
+
+
+def test_a_shared_replay_still_advances_each_estimators_random_state():
+    # An estimator given a RandomState instance ends its fit with that instance where
+    # scikit-learn's fit leaves it, though its replay came from another fold's (same size,
+    # same state): a later partial_fit then draws what scikit-learn's would.
+    import copy
+
+    from vgrid import FitJob, fit_estimators
+
+    rng = np.random.RandomState(0)
+    data = [(rng.rand(50, 3), rng.rand(50)) for _ in range(2)]
+    base = neural_network.MLPRegressor(
+        hidden_layer_sizes=(4,), max_iter=3, batch_size=10, random_state=np.random.RandomState(7)
+    )
+    ours = [copy.deepcopy(base) for _ in data]
+    theirs = [copy.deepcopy(base) for _ in data]
+    fit_estimators(
+        [FitJob(est, X, y, data_key=k) for k, (est, (X, y)) in enumerate(zip(ours, data))]
+    )
+    for ours_one, theirs_one, (X, y) in zip(ours, theirs, data):
+        theirs_one.fit(X, y)
+        assert ours_one.random_state.get_state()[2] == theirs_one.random_state.get_state()[2]
+        ours_one.partial_fit(X, y)
+        theirs_one.partial_fit(X, y)
+        np.testing.assert_allclose(ours_one.coefs_[0], theirs_one.coefs_[0], rtol=0, atol=1e-12)

@@ -285,34 +285,3 @@ def test_parameter_validation_checks_each_new_value():
         with pytest.raises(InvalidParameterError) as theirs:
             bad._validate_params()
         assert str(ours.value) == str(theirs.value)
-
-
-def test_a_fit_leaves_the_objects_before_it_to_rest_and_restores_the_collector(
-    datasets, monkeypatch
-):
-    # Python's collector skips the objects that existed before the fit (gc.freeze), undone
-    # after; a freeze the user made is theirs: left as it is.
-    import gc
-
-    calls = []
-    for name in ("freeze", "unfreeze"):
-        real = getattr(gc, name)
-        monkeypatch.setattr(gc, name, lambda real=real, name=name: calls.append(name) or real())
-    X, y = datasets["iris"]
-    during = []
-
-    def scorer(estimator, X, y):
-        during.append(gc.get_freeze_count() > 0)
-        return estimator.score(X, y)
-
-    est = neural_network.MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
-    search = vgrid.GridSearchCV(est, {"alpha": [1e-4, 1e-3]}, cv=2, scoring=scorer)
-    search.fit(X, y)
-    assert calls == ["freeze", "unfreeze"] and all(during) and gc.get_freeze_count() == 0
-    gc.freeze()
-    try:
-        calls.clear()
-        search.fit(X, y)
-        assert calls == [] and gc.get_freeze_count() > 0  # the user's freeze, untouched
-    finally:
-        gc.unfreeze()

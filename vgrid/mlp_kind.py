@@ -206,8 +206,9 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
     )
     randomness = replay_cache.get(replay_key)
     if randomness is None:
+        random_state = check_random_state(est.random_state)
         randomness = replay_fit_randomness(
-            check_random_state(est.random_state),
+            random_state,
             units,
             activation=est.activation,
             n_samples=n_samples,
@@ -219,6 +220,11 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
             dtype=data.X.dtype,
         )
         replay_cache[replay_key] = randomness
+        replay_cache[replay_key, "after"] = random_state.get_state()
+    elif rs_key[0] == "state":
+        # The estimator's own RandomState, drawn from as scikit-learn's fit draws from it (a
+        # copy of the one that was replayed): left where that replay left it.
+        est.random_state.set_state(replay_cache[replay_key, "after"])
     if est.early_stopping and len(randomness.val_rows) < 2:
         raise ValueError(
             "The validation set is too small. Increase 'validation_fraction' or "

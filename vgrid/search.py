@@ -44,8 +44,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import numbers
 import os
@@ -169,23 +167,6 @@ else:
     _BaseSearchCV = object
 
 
-@contextlib.contextmanager
-def _old_objects_left_to_rest():
-    """Keep Python's cyclic garbage collector off the objects that existed before a fit
-    (`gc.freeze`, undone after): what the fit creates is still collected. A first fit in a
-    process compiles, which leaves enough new objects to set off a full collection over
-    everything loaded (JAX, scikit-learn, ...): 0.16 s of a 5-6 s Optuna study, measured.
-    Left alone when something else has frozen objects already."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 class _VectorizedSearchMixin(_BaseSearchCV):
     """Replaces BaseSearchCV.fit's per-pair evaluation with one vectorized evaluation. Each fit's
     state lives in its `SearchRun`; the search keeps only its parameters and fitted attributes
@@ -197,7 +178,6 @@ class _VectorizedSearchMixin(_BaseSearchCV):
     continue_survivors = True
 
     @_fit_context(prefer_skip_nested_validation=False)
-    @_old_objects_left_to_rest()
     def fit(self, X, y=None, **params):
         """Run fit with all sets of parameters; see scikit-learn's `GridSearchCV.fit`."""
         space = getattr(self, "param_grid", getattr(self, "param_distributions", None))
