@@ -248,8 +248,8 @@ def _plot(report, path):
 
 
 def _summary(sides):
-    """Each side's wall time, best score and time to the peer's best, and its ratios to the
-    peer (cold); None without the peer."""
+    """(The target, each side's wall time, best score, time to the target and ratios to the
+    peer's cold run); (None, None) without the peer."""
     peer = sides.get("optuna_integration")
     if peer is None:
         return None, None

@@ -220,7 +220,8 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
             dtype=data.X.dtype,
         )
         replay_cache[replay_key] = randomness
-        replay_cache[replay_key, "after"] = random_state.get_state()
+        if rs_key[0] == "state":
+            replay_cache[replay_key, "after"] = random_state.get_state()
     elif rs_key[0] == "state":
         # The estimator's own RandomState, drawn from as scikit-learn's fit draws from it (a
         # copy of the one that was replayed): left where that replay left it.
