@@ -204,8 +204,8 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
         est.max_iter if est.shuffle else 1,
         data.X.dtype.str,
     )
-    randomness = replay_cache.get(replay_key)
-    if randomness is None:
+    cached = replay_cache.get(replay_key)
+    if cached is None:
         random_state = check_random_state(est.random_state)
         randomness = replay_fit_randomness(
             random_state,
@@ -219,13 +219,15 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
             n_epochs=est.max_iter,
             dtype=data.X.dtype,
         )
-        replay_cache[replay_key] = randomness
-        if rs_key[0] == "state":
-            replay_cache[replay_key, "after"] = random_state.get_state()
-    elif rs_key[0] == "state":
-        # The estimator's own RandomState, drawn from as scikit-learn's fit draws from it (a
-        # copy of the one that was replayed): left where that replay left it.
-        est.random_state.set_state(replay_cache[replay_key, "after"])
+        # With the estimator's own RandomState, also where the replay left it (below).
+        after = random_state.get_state() if rs_key[0] == "state" else None
+        replay_cache[replay_key] = randomness, after
+    else:
+        randomness, after = cached
+        if after is not None:
+            # The estimator's own RandomState, drawn from as scikit-learn's fit draws from it
+            # (a copy of the one that was replayed): left where that replay left it.
+            est.random_state.set_state(after)
     if est.early_stopping and len(randomness.val_rows) < 2:
         raise ValueError(
             "The validation set is too small. Increase 'validation_fraction' or "
