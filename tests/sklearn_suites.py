@@ -61,18 +61,19 @@ DESELECTED = {
 }
 
 
-def rewrite(source: str) -> tuple[str, list[str]]:
-    """The file with vgrid's classes imported over scikit-learn's, and the names replaced."""
+def rewrite(source: str, substitutes: dict = SUBSTITUTES) -> tuple[str, list[str]]:
+    """The file with vgrid's classes imported over those of `substitutes` ({module: names},
+    scikit-learn's by default), and the names replaced."""
     tree = ast.parse(source)
     names, last_import = [], None
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             last_import = node
-            if isinstance(node, ast.ImportFrom) and node.module in SUBSTITUTES:
+            if isinstance(node, ast.ImportFrom) and node.module in substitutes:
                 names += [
                     a.name
                     for a in node.names
-                    if a.name in SUBSTITUTES[node.module] and a.asname is None
+                    if a.name in substitutes[node.module] and a.asname is None
                 ]
     if not names:
         return source, []

@@ -350,7 +350,7 @@ def test_no_nonfinite_warning_for_pruned_trials(iris):
     [
         (
             dict(param_distributions={"alpha": [1e-3, 1e-2]}),
-            TypeError,
+            ValueError,
             r"param_distributions\['alpha'\] must be an Optuna distribution, got \[0.001, 0.01\] "
             "of type list",
         ),
@@ -670,3 +670,104 @@ def test_port_edge_cases_subsample_shares_routing_and_a_study_without_a_best_tri
     assert set(pruned.cv_results_["status"]) == {"pruned"}
     assert not hasattr(pruned, "best_trial_")  # no completed trial: not an error
     assert pruned.n_trials_ == 2
+
+
+def test_catch_fails_a_trial_whose_suggestion_raises_and_the_search_goes_on(iris):
+    """`catch`, as `study.optimize` takes it: a trial whose parameters cannot be suggested is
+    FAIL in the study and its batch trains without it; without `catch` the error is raised,
+    after the trial is told FAIL (no trial is left RUNNING)."""
+
+    class Flaky(FloatDistribution):  # the second suggestion of it raises
+        calls = 0
+
+        def to_internal_repr(self, value):
+            Flaky.calls += 1
+            if Flaky.calls == 2:
+                raise ArithmeticError("no value for this trial")
+            return super().to_internal_repr(value)
+
+    space = {**SPACE, "alpha": Flaky(1e-6, 1.0, log=True)}
+    search = OptunaSearchCV(
+        _mlp(5),
+        space,
+        n_trials=4,
+        trials_per_batch=2,
+        cv=CV,
+        refit=False,
+        random_state=0,
+        catch=ArithmeticError,
+    ).fit(*iris)
+    states = [t.state for t in search.trials_]
+    assert states.count(TrialState.FAIL) == 1 and states.count(TrialState.COMPLETE) == 3
+    assert list(search.cv_results_["number"]) == [0, 2, 3]  # trial 1 has no row
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    Flaky.calls = 0
+    uncaught = OptunaSearchCV(_mlp(5), space, n_trials=4, trials_per_batch=2, cv=CV, refit=False)
+    with pytest.raises(ArithmeticError, match="no value for this trial"):
+        uncaught.fit(*iris)
+    # The batch's first trial, asked before, is not left RUNNING.
+    assert [t.state for t in uncaught.study_.trials] == [TrialState.FAIL, TrialState.FAIL]
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_batch_whose_every_fit_fails_is_failed_and_the_study_goes_on(iris):
+    """scikit-learn's searches raise when every fit fails; a batch of a study whose fits all
+    fail (numeric error_score) is FAIL in the study, with a FitFailedWarning, and the next
+    batch runs, as optuna_integration's study goes on."""
+    from optuna.distributions import CategoricalDistribution
+    from sklearn.exceptions import FitFailedWarning
+
+    space = {"alpha": CategoricalDistribution([-1.0, 1e-4])}  # a negative alpha fails to fit
+    sampler = optuna.samplers.BruteForceSampler(seed=0)
+    search = OptunaSearchCV(
+        _mlp(5), space, n_trials=4, trials_per_batch=1, cv=CV, refit=False, sampler=sampler
+    )
+    with pytest.warns(FitFailedWarning, match="fits failed"):
+        search.fit(*iris)
+    # BruteForceSampler stops the study once it has seen both values (inside the loop, as in
+    # `study.optimize`; not a RuntimeError): two batches of one trial.
+    by_alpha = {t.params["alpha"]: t.state for t in search.trials_}
+    assert by_alpha == {-1.0: TrialState.FAIL, 1e-4: TrialState.COMPLETE}
+    assert search.n_trials_ == 2
+    assert list(search.cv_results_["params"]) == [{"alpha": 1e-4}]
+    with (
+        pytest.raises(ValueError, match="None of the 1 trials of this search could be"),
+        pytest.warns(FitFailedWarning),
+    ):
+        OptunaSearchCV(
+            _mlp(5), {"alpha": CategoricalDistribution([-1.0])}, n_trials=1, cv=CV, refit=False
+        ).fit(*iris)
+
+
+def test_folds_scores_are_reported_to_optunas_terminator(iris):
+    from optuna.terminator.erroreval import _CROSS_VALIDATION_SCORES_KEY
+
+    search = _search(n_trials=3).fit(*iris)
+    for row, trial in enumerate(search.trials_):
+        np.testing.assert_array_equal(
+            trial.system_attrs[_CROSS_VALIDATION_SCORES_KEY],
+            [search.cv_results_[f"split{s}_test_score"][row] for s in range(3)],
+        )
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(estimator="not an estimator"), "estimator must be a scikit-learn estimator"),
+        (dict(max_iter=0), "max_iter must be > 0, got 0"),
+        (dict(error_score="ignore"), "error_score must be 'raise' or numeric, got 'ignore'"),
+        (dict(catch=("ValueError",)), r"catch must be an exception class or a tuple of them"),
+    ],
+)
+def test_optuna_integrations_checks_raise_its_value_errors(iris, kwargs, match):
+    search = OptunaSearchCV(**{"estimator": _mlp(5), "param_distributions": SPACE, **kwargs})
+    with pytest.raises(ValueError, match=match):
+        search.fit(*iris)
+
+
+def test_max_iter_with_pruning_warns_that_the_estimators_own_is_used(iris):
+    search = _search(n_trials=3, enable_pruning=True, max_iter=7)
+    with pytest.warns(UserWarning, match="set the estimator's max_iter instead"):
+        search.fit(*iris)
+    assert search.learning_curves_["loss"].shape[-1] == 30  # the estimator's max_iter
+    assert isinstance(search.best_index_, int) if hasattr(search, "best_index_") else True

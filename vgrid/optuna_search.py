@@ -51,13 +51,14 @@ import threading
 import time
 import warnings
 from collections import defaultdict
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from sklearn.base import _fit_context, is_classifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import _safe_indexing, check_random_state, get_tags
 from sklearn.utils._metadata_requests import get_routing_for_object
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted
@@ -207,6 +208,40 @@ class _BatchPruning:
                 self.pruned[c] = step
 
 
+class _BatchFailed(Exception):
+    """Every fit of a batch failed (with a numeric `error_score`): its trials fail, the study
+    goes on."""
+
+
+def _every_fit_failed(error, error_score) -> bool:
+    """Whether `error` is scikit-learn's "All the N fits failed" (numeric `error_score`)."""
+    return (
+        isinstance(error, ValueError)
+        and not isinstance(error_score, str)
+        and "fits failed" in str(error).lstrip().split("\n", 1)[0]
+    )
+
+
+@contextmanager
+def _optimize_loop(study):
+    """Inside, `study.stop()` works as inside `study.optimize` (a callback's, or a sampler's
+    in `after_trial`, e.g. BruteForceSampler's once every combination is seen): Optuna marks
+    the thread of its optimize loop and then reads the flag that `stop()` sets; the batches
+    are that loop here. Yields a function that says whether `stop()` was called. The outer
+    state is restored after (a search may itself run inside an optimize loop of the study).
+    """
+    in_loop = hasattr(study, "_thread_local") and hasattr(study, "_stop_flag")
+    if not in_loop:  # another Optuna: stop() is not ours to honour
+        yield lambda: False
+        return
+    outer = getattr(study._thread_local, "in_optimize_loop", False), study._stop_flag
+    study._thread_local.in_optimize_loop, study._stop_flag = True, False
+    try:
+        yield lambda: bool(study._stop_flag)
+    finally:
+        study._thread_local.in_optimize_loop, study._stop_flag = outer
+
+
 def _read_from_study(name: str, doc: str) -> property:
     """A fitted search's attribute that is the study's `name` (optuna_integration's)."""
 
@@ -323,7 +358,21 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         Each is called as ``callback(study, frozen_trial)`` for every trial once it is told
         (at the end of its batch, in trial order), as `study.optimize` calls its callbacks; one
         that calls ``study.stop()`` (e.g. `optuna.study.MaxTrialsCallback`) ends the search
-        after that batch.
+        after that batch, as does a sampler that calls it (`BruteForceSampler`, every
+        combination seen).
+    max_iter : int, default=1000
+        optuna_integration's number of ``partial_fit`` epochs per fold when pruning. vgrid
+        trains each model as its own `fit` does (to the estimator's ``max_iter`` or
+        ``max_epochs``, with its stopping rule) and prunes inside that loop, so it does not
+        read `max_iter`; it checks it (> 0) and, with ``enable_pruning=True`` and another
+        value than the default, warns that the estimator's is used.
+    catch : exception class or tuple of them, default=()
+        As in `study.optimize`: a trial whose parameters raise one of these when suggested is
+        FAIL and the search goes on, as is a batch whose evaluation raises one (its trials
+        then have no rows in `cv_results_`); any other exception is raised, after the trials
+        of its batch are told FAIL. A batch whose every fit fails (a numeric `error_score`) is
+        FAIL, with scikit-learn's `FitFailedWarning`, and the search goes on, as
+        optuna_integration's study goes on; if no trial could be evaluated, `fit` raises.
 
     Attributes
     ----------
@@ -344,7 +393,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         The rows the search ran on (`subsample`).
     best_trial_, trials_, n_trials_, user_attrs_, set_user_attr
         optuna_integration's: the study's best trial, its trials (earlier fits' included),
-        their number, its user attributes and `study_.set_user_attr`.
+        their number, its user attributes and `study_.set_user_attr`. Each trial's folds'
+        scores are reported to Optuna's Terminator (`report_cross_validation_scores`), as
+        optuna_integration reports them.
 
     Examples
     --------
@@ -381,6 +432,11 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
         "callbacks": [list, tuple, None],
+        # Checked in `fit`, with optuna_integration's errors (ValueError, its wording).
+        "estimator": "no_validation",
+        "error_score": "no_validation",
+        "max_iter": [numbers.Integral],
+        "catch": "no_validation",
     }
 
     def __init__(
@@ -407,6 +463,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         enable_pruning=None,
         subsample=1.0,
         callbacks=None,
+        max_iter=1000,
+        catch=(),
     ):
         super().__init__(
             estimator,
@@ -431,18 +489,14 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         self.enable_pruning = enable_pruning
         self.subsample = subsample
         self.callbacks = callbacks
+        self.max_iter = max_iter
+        self.catch = catch
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **params):
         """Run the study's trials, batch by batch; see the class docs. Returns self."""
         optuna = _import_optuna()
-        for name, dist in self.param_distributions.items():
-            if not isinstance(dist, optuna.distributions.BaseDistribution):
-                raise TypeError(
-                    f"param_distributions[{name!r}] must be an Optuna distribution, got "
-                    f"{dist!r} of type {type(dist).__name__}; e.g. optuna.distributions."
-                    "FloatDistribution(1e-4, 1e-1, log=True) or CategoricalDistribution([...])."
-                )
+        self._check_compatible_params(optuna)
         if self.n_trials is None and self.timeout is None:
             raise ValueError(
                 "n_trials and timeout are both None: the search would never end. "
@@ -458,9 +512,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 self.study.direction != optuna.study.StudyDirection.MAXIMIZE
             ):
                 raise ValueError(
-                    "OptunaSearchCV maximizes one score (scikit-learn's scorers "
-                    "are greater-is-better); got a study with directions "
-                    f"{[d.name for d in self.study.directions]}. Create it with "
+                    "OptunaSearchCV maximizes one score (scikit-learn's scorers are "
+                    "greater-is-better): the direction of study must be 'maximize'; got "
+                    f"directions {[d.name for d in self.study.directions]}. Create it with "
                     "optuna.create_study(direction='maximize')."
                 )
             self.study_ = self.study
@@ -496,10 +550,80 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 self.sample_indices_,
             )
         try:
-            return super().fit.__wrapped__(self, X, y, **params)
+            super().fit.__wrapped__(self, X, y, **params)
+            if hasattr(self, "best_index_"):  # a row of cv_results_, as a Python int
+                self.best_index_ = int(self.best_index_)
+            return self
         finally:
             self.cv = cv
             del self._pruning, self._pruned_rows, self._first_row, self._prunes, self._floor
+
+    def _check_compatible_params(self, optuna):
+        """The checks of optuna_integration's `OptunaSearchCV`, raising its errors (a ported
+        script that catches them still does), with what was received and what to do."""
+        if not hasattr(self.estimator, "fit"):
+            raise ValueError(
+                "estimator must be a scikit-learn estimator (an object with a fit method); got "
+                f"{self.estimator!r} of type {type(self.estimator).__name__}."
+            )
+        for name, dist in self.param_distributions.items():
+            if not isinstance(dist, optuna.distributions.BaseDistribution):
+                raise ValueError(
+                    f"param_distributions[{name!r}] must be an Optuna distribution, got "
+                    f"{dist!r} of type {type(dist).__name__}; e.g. optuna.distributions."
+                    "FloatDistribution(1e-4, 1e-1, log=True) or CategoricalDistribution([...])."
+                )
+            # (private to Optuna, which keeps its old classes for a while; without it, none)
+            convert = getattr(
+                optuna.distributions, "_convert_old_distribution_to_new_distribution", lambda d: d
+            )
+            if dist != convert(dist):
+                raise ValueError(
+                    f"Deprecated distribution is specified in `{name}` of param_distributions: "
+                    f"{dist!r}. Use its successor, {convert(dist)!r}."
+                )
+        if self.max_iter <= 0:
+            raise ValueError(
+                f"max_iter must be > 0, got {self.max_iter}: optuna_integration's number of "
+                "partial_fit epochs when pruning (see the parameter's documentation)."
+            )
+        if self.enable_pruning and self.max_iter != 1000:
+            warnings.warn(
+                f"max_iter={self.max_iter} is optuna_integration's number of partial_fit "
+                "epochs per fold when pruning; vgrid trains each model as its own fit does "
+                "(to the estimator's max_iter, or max_epochs, and its stopping rule), reports "
+                "every segment_epochs epochs, and does not read max_iter: set the estimator's "
+                "max_iter instead.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if not (
+            isinstance(self.error_score, numbers.Real)
+            or (isinstance(self.error_score, str) and self.error_score == "raise")
+        ):
+            raise ValueError(
+                f"error_score must be 'raise' or numeric, got {self.error_score!r}: 'raise' "
+                "stops the search at a failed fit, a number (e.g. np.nan) is its score."
+            )
+        if not all(isinstance(c, type) and issubclass(c, BaseException) for c in self._catch()):
+            raise ValueError(
+                f"catch must be an exception class or a tuple of them, got {self.catch!r}."
+            )
+
+    def _check_is_fitted(self):
+        """Raise `NotFittedError` unless fitted (optuna_integration's method)."""
+        check_is_fitted(self, ["n_splits_", "sample_indices_", "scorer_", "study_"])
+        if self.refit:
+            check_is_fitted(self, ["best_estimator_", "refit_time_"])
+
+    def _catch(self) -> tuple:
+        """`catch` as a tuple, as `study.optimize` takes it (one class or an iterable)."""
+        return (self.catch,) if isinstance(self.catch, type) else tuple(self.catch)
+
+    @property
+    def _estimator_type(self):
+        """The estimator's type ("classifier", "regressor", ...), as optuna_integration's."""
+        return get_tags(self.estimator).estimator_type
 
     def _subsample(self, X, random_state):
         """The rows the search runs on, as optuna_integration draws them: all of them, or a
@@ -550,30 +674,69 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         return min(self.n_trials, max(16, math.ceil(self.n_trials / 4)))
 
     def _run_search(self, evaluate_candidates, callback_ctx=None):
-        """Ask a batch of trials, evaluate them at once, tell their scores; repeat."""
-        optuna = _import_optuna()
+        """Ask a batch of trials, evaluate them at once, tell their scores; repeat. The
+        batches are the study's optimize loop: `study.stop()` (a callback's, or a sampler's)
+        ends the search after the batch."""
         study, batch = self.study_, self._batch_size()
-        start, asked, self.n_batches_ = time.monotonic(), 0, 0
-        while (self.n_trials is None or asked < self.n_trials) and (
-            self.timeout is None or not asked or time.monotonic() - start < self.timeout
-        ):
-            size = batch if self.n_trials is None else min(batch, self.n_trials - asked)
-            trials = [study.ask(dict(self.param_distributions)) for _ in range(size)]
-            asked += size
-            self.n_batches_ += 1
-            later = 1 if self.n_trials is None else -(-(self.n_trials - asked) // batch)
-            self._floor = _batch_floor(
-                self.estimator,
-                self.param_distributions,
-                batch * self.n_splits_,
-                self.n_splits_,
-                later,
+        start, asked, self.n_batches_, evaluated = time.monotonic(), 0, 0, 0
+        with _optimize_loop(study) as stopped:
+            while (self.n_trials is None or asked < self.n_trials) and (
+                self.timeout is None or not asked or time.monotonic() - start < self.timeout
+            ):
+                size = batch if self.n_trials is None else min(batch, self.n_trials - asked)
+                trials, failed = self._ask(study, size)
+                asked += size
+                told = []
+                if trials:
+                    later = 1 if self.n_trials is None else -(-(self.n_trials - asked) // batch)
+                    told, ok = self._evaluate_batch(study, trials, evaluate_candidates, later)
+                    evaluated += len(trials) if ok else 0
+                for frozen in sorted(failed + told, key=lambda t: t.number):
+                    for callback in self.callbacks or ():
+                        callback(study, frozen)
+                if stopped():
+                    break
+        if not evaluated:
+            raise ValueError(
+                f"None of the {asked} trials of this search could be evaluated: each failed, "
+                "when its parameters were suggested or with every fit of its batch (see the "
+                "warnings and Optuna's log; the study has them as FAIL)."
             )
-            self._pruning = None
-            if self._prunes:
-                self._pruning = _BatchPruning(
-                    trials, self.n_splits_, self.segment_epochs, self._metric
-                )
+
+    def _ask(self, study, size):
+        """`size` trials, their parameters suggested: (those suggested, those FAIL)."""
+        trials: list = []
+        failed: list = []
+        for _ in range(size):
+            trial = study.ask()
+            try:
+                for name, dist in self.param_distributions.items():
+                    trial._suggest(name, dist)  # as study.ask(distributions) does
+            except Exception as error:  # noqa: BLE001 - as study.optimize: FAIL, then maybe raise
+                # Uncaught, it ends the search: the batch's other trials fail too.
+                caught = isinstance(error, self._catch())
+                failed += self._fail(study, [trial] if caught else [*trials, trial], error)
+            else:
+                trials.append(trial)
+        return trials, failed
+
+    def _evaluate_batch(self, study, trials, evaluate_candidates, later_batches):
+        """Train and score the batch's trials at once and tell the study: (the frozen trials,
+        whether the batch was evaluated). A batch that fails (with an exception of `catch`, or
+        every fit failing) is FAIL, and has no rows in `cv_results_`."""
+        optuna = _import_optuna()
+        self.n_batches_ += 1
+        self._floor = _batch_floor(
+            self.estimator,
+            self.param_distributions,
+            self._batch_size() * self.n_splits_,
+            self.n_splits_,
+            later_batches,
+        )
+        self._pruning = None
+        if self._prunes:
+            self._pruning = _BatchPruning(trials, self.n_splits_, self.segment_epochs, self._metric)
+        try:
             # Models are scored on the host while XLA's threads train on every core: BLAS
             # threads would contend with them (a test fold's forward pass measured 4x slower).
             with threadpool_limits(1, user_api="blas") if self._prunes else nullcontext():
@@ -581,10 +744,30 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                     [dict(t.params) for t in trials],
                     more_results={"number": [t.number for t in trials]},
                 )
-            self._first_row += size
-            told = self._tell(study, trials, results, optuna.trial.TrialState)
-            if self._call_back(study, told):
-                break
+        except Exception as error:  # noqa: BLE001 - as study.optimize: FAIL, then maybe raise
+            if _every_fit_failed(error, self.error_score):
+                # scikit-learn's searches raise when every fit fails; a study goes on, as
+                # optuna_integration's does, with the batch's trials FAIL.
+                warnings.warn(str(error), FitFailedWarning, stacklevel=3)
+                error = _BatchFailed(str(error))
+            return self._fail(study, trials, error), False
+        self._first_row += len(trials)
+        return self._tell(study, trials, results, optuna.trial.TrialState), True
+
+    def _fail(self, study, trials, error) -> list:
+        """Tell `trials` FAIL after `error`, as `study.optimize` does; re-raise it unless it
+        is one of `catch`. Returns the frozen trials."""
+        optuna = _import_optuna()
+        told = [study.tell(t, state=optuna.trial.TrialState.FAIL) for t in trials]
+        if not isinstance(error, (*self._catch(), _BatchFailed)):
+            raise error
+        reason = str(error).strip().split("\n", 1)[0] or repr(error)
+        for frozen in told:
+            optuna.logging.get_logger("optuna").warning(
+                f"Trial {frozen.number} failed with parameters: {frozen.params} because of "
+                f"the following error: {type(error).__name__}: {reason}"
+            )
+        return told
 
     def _tell(self, study, trials, results, TrialState):
         first = len(results["params"]) - len(trials)
@@ -597,33 +780,38 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             value = results[f"mean_test_{self._metric}"][row]
             if results["status"][row] == "pruned":
                 told.append(study.tell(trial, state=TrialState.PRUNED))
-            elif not np.isfinite(value):
+                continue
+            self._report_to_terminator(
+                trial,
+                [results[f"split{s}_test_{self._metric}"][row] for s in range(self.n_splits_)],
+            )
+            if not np.isfinite(value):
                 told.append(study.tell(trial, state=TrialState.FAIL))
             else:
                 told.append(study.tell(trial, float(value)))
         return told
 
-    def _call_back(self, study, told) -> bool:
-        """Call each of `callbacks` with `(study, frozen_trial)` for every trial just told, in
-        trial order, as `study.optimize` calls its callbacks; True if one of them called
-        `study.stop()` (no further batch is asked)."""
-        if not self.callbacks:
-            return False
-        # `study.stop()` works only inside Optuna's optimize loop, which marks the thread it
-        # runs in and then reads the flag that stop() sets: the batches are that loop here.
-        # (Restored after: this search may itself run inside an optimize loop of the study.)
-        in_loop = hasattr(study, "_thread_local") and hasattr(study, "_stop_flag")
-        if in_loop:
-            outer = getattr(study._thread_local, "in_optimize_loop", False), study._stop_flag
-            study._thread_local.in_optimize_loop, study._stop_flag = True, False
+    @staticmethod
+    def _report_to_terminator(trial, scores):
+        """The folds' scores, for Optuna's Terminator, as optuna_integration reports them
+        (its warning when they cannot be, e.g. for a single split). Optuna deprecates the
+        Terminator (4.9): its deprecation warning is for those who use it, not for every trial
+        here; an Optuna without it gets nothing."""
         try:
-            for frozen in told:
-                for callback in self.callbacks:
-                    callback(study, frozen)
-            return in_loop and bool(study._stop_flag)
-        finally:
-            if in_loop:
-                study._thread_local.in_optimize_loop, study._stop_flag = outer
+            from optuna.terminator import report_cross_validation_scores
+        except ImportError:
+            return
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                report_cross_validation_scores(trial, [float(s) for s in scores])
+        except ValueError as error:
+            warnings.warn(
+                f"Failed to report cross validation scores for TerminatorCallback, with error: "
+                f"{error}",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
         """`fit_estimators`' options for a batch: the floor of its programs (room for later
