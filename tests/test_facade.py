@@ -95,6 +95,9 @@ EXPECTED_CHANGES = [
         "evaluation_ctx in zip(candidate_split_pairs, evaluation_contexts)))",
     ),
     ("+", "out = self._evaluate_vectorized(run, candidate_params, cv_splits)"),
+    # a method, so that OptunaSearchCV's batches go on when every fit of one fails
+    ("-", "_warn_or_raise_about_fit_failures(out, self.error_score)"),
+    ("+", "self._warn_or_raise_about_fit_failures(out)"),
     # the refit: vgrid's engine (or scikit-learn's own fit, when cheaper) fits best_estimator_
     ("-", "if y is not None:"),
     ("-", "self.best_estimator_.fit(X, y, **routed_params.estimator.fit)"),

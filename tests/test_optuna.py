@@ -710,33 +710,106 @@ def test_catch_fails_a_trial_whose_suggestion_raises_and_the_search_goes_on(iris
 
 
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
-def test_a_batch_whose_every_fit_fails_is_failed_and_the_study_goes_on(iris):
-    """scikit-learn's searches raise when every fit fails; a batch of a study whose fits all
-    fail (numeric error_score) is FAIL in the study, with a FitFailedWarning, and the next
-    batch runs, as optuna_integration's study goes on."""
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite:UserWarning")
+@pytest.mark.parametrize("error_score", [np.nan, 0.0])
+def test_a_batch_whose_every_fit_fails_gets_error_score_rows_and_the_study_goes_on(
+    iris, error_score
+):
+    """scikit-learn's searches raise when every fit fails; a batch of a study warns, its
+    trials get `error_score` (FAIL in the study if NaN, else COMPLETE with it, as in
+    optuna_integration's study), and the next batch runs, whoever shares the batch."""
     from optuna.distributions import CategoricalDistribution
     from sklearn.exceptions import FitFailedWarning
 
     space = {"alpha": CategoricalDistribution([-1.0, 1e-4])}  # a negative alpha fails to fit
     sampler = optuna.samplers.BruteForceSampler(seed=0)
     search = OptunaSearchCV(
-        _mlp(5), space, n_trials=4, trials_per_batch=1, cv=CV, refit=False, sampler=sampler
+        _mlp(5),
+        space,
+        n_trials=4,
+        trials_per_batch=1,
+        cv=CV,
+        refit=False,
+        sampler=sampler,
+        error_score=error_score,
     )
-    with pytest.warns(FitFailedWarning, match="fits failed"):
+    with pytest.warns(FitFailedWarning, match="All the 3 fits failed"):
         search.fit(*iris)
     # BruteForceSampler stops the study once it has seen both values (inside the loop, as in
     # `study.optimize`; not a RuntimeError): two batches of one trial.
-    by_alpha = {t.params["alpha"]: t.state for t in search.trials_}
-    assert by_alpha == {-1.0: TrialState.FAIL, 1e-4: TrialState.COMPLETE}
-    assert search.n_trials_ == 2
-    assert list(search.cv_results_["params"]) == [{"alpha": 1e-4}]
+    assert search.n_trials_ == search.n_batches_ == 2
+    by_alpha = {t.params["alpha"]: (t.state, t.value) for t in search.trials_}
+    failed = (TrialState.FAIL, None) if np.isnan(error_score) else (TrialState.COMPLETE, 0.0)
+    assert by_alpha[-1.0] == failed and by_alpha[1e-4][0] == TrialState.COMPLETE
+    rows = {p["alpha"]: row for row, p in enumerate(search.cv_results_["params"])}
+    assert search.cv_results_["status"][rows[-1.0]] == (
+        "fail" if np.isnan(error_score) else "complete"
+    )
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"][rows[-1.0]], error_score)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_an_estimator_vgrid_hands_to_scikit_learn_fails_a_batch_whose_every_fit_fails(iris):
+    """scikit-learn's own search code raises when every fit of a batch fails: the batch's
+    trials are FAIL (no rows), with a FitFailedWarning, and the search goes on; a search in
+    which no trial could be evaluated raises."""
+    from optuna.distributions import IntDistribution
+    from sklearn.exceptions import FitFailedWarning
+    from sklearn.tree import DecisionTreeClassifier
+
+    space = {"max_depth": IntDistribution(0, 1)}  # max_depth=0 fails to fit
+    search = OptunaSearchCV(
+        DecisionTreeClassifier(random_state=0),
+        space,
+        n_trials=4,
+        trials_per_batch=1,
+        cv=CV,
+        refit=False,
+        sampler=optuna.samplers.BruteForceSampler(seed=0),
+    )
+    with pytest.warns(FitFailedWarning, match="fits failed"):
+        search.fit(*iris)
+    by_depth = {t.params["max_depth"]: t.state for t in search.trials_}
+    assert by_depth == {0: TrialState.FAIL, 1: TrialState.COMPLETE}
+    assert list(search.cv_results_["params"]) == [{"max_depth": 1}]
     with (
         pytest.raises(ValueError, match="None of the 1 trials of this search could be"),
         pytest.warns(FitFailedWarning),
     ):
         OptunaSearchCV(
-            _mlp(5), {"alpha": CategoricalDistribution([-1.0])}, n_trials=1, cv=CV, refit=False
+            DecisionTreeClassifier(), {"max_depth": IntDistribution(0, 0)}, n_trials=1, cv=CV
         ).fit(*iris)
+
+
+def test_an_interrupted_batch_leaves_no_trial_running_and_calls_back_the_finished(iris):
+    """As `study.optimize` does: an error (KeyboardInterrupt too) that ends the search leaves
+    no trial of its batch RUNNING, and the callbacks see every trial that finished."""
+
+    class Interrupting(FloatDistribution):
+        calls = 0
+
+        def to_internal_repr(self, value):
+            Interrupting.calls += 1
+            if Interrupting.calls == 3:
+                raise KeyboardInterrupt
+            return super().to_internal_repr(value)
+
+    seen = []
+    search = OptunaSearchCV(
+        _mlp(5),
+        {**SPACE, "alpha": Interrupting(1e-6, 1.0, log=True)},
+        n_trials=4,
+        trials_per_batch=2,
+        cv=CV,
+        refit=False,
+        random_state=0,
+        callbacks=[lambda study, trial: seen.append((trial.number, trial.state))],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(*iris)
+    states = [t.state for t in search.study_.trials]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
+    assert seen == [(0, TrialState.COMPLETE), (1, TrialState.COMPLETE), (2, TrialState.FAIL)]
 
 
 def test_folds_scores_are_reported_to_optunas_terminator(iris):
@@ -757,6 +830,7 @@ def test_folds_scores_are_reported_to_optunas_terminator(iris):
         (dict(max_iter=0), "max_iter must be > 0, got 0"),
         (dict(error_score="ignore"), "error_score must be 'raise' or numeric, got 'ignore'"),
         (dict(catch=("ValueError",)), r"catch must be an exception class or a tuple of them"),
+        (dict(catch=None), r"catch must be an exception class or a tuple of them, got None"),
     ],
 )
 def test_optuna_integrations_checks_raise_its_value_errors(iris, kwargs, match):

@@ -369,10 +369,13 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     catch : exception class or tuple of them, default=()
         As in `study.optimize`: a trial whose parameters raise one of these when suggested is
         FAIL and the search goes on, as is a batch whose evaluation raises one (its trials
-        then have no rows in `cv_results_`); any other exception is raised, after the trials
-        of its batch are told FAIL. A batch whose every fit fails (a numeric `error_score`) is
-        FAIL, with scikit-learn's `FitFailedWarning`, and the search goes on, as
-        optuna_integration's study goes on; if no trial could be evaluated, `fit` raises.
+        then have no rows in `cv_results_`); any other exception (KeyboardInterrupt too) is
+        raised after every trial of its batch not yet told is told FAIL and the callbacks
+        have seen those finished. Failed fits are scored `error_score`, as in scikit-learn;
+        a batch whose every fit fails only warns (scikit-learn's searches raise) and the
+        search goes on, as optuna_integration's does; for an estimator vgrid hands to
+        scikit-learn's search code, such a batch is FAIL, without rows. If no trial could be
+        evaluated, `fit` raises.
 
     Attributes
     ----------
@@ -605,9 +608,14 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 f"error_score must be 'raise' or numeric, got {self.error_score!r}: 'raise' "
                 "stops the search at a failed fit, a number (e.g. np.nan) is its score."
             )
-        if not all(isinstance(c, type) and issubclass(c, BaseException) for c in self._catch()):
+        try:
+            valid = all(isinstance(c, type) and issubclass(c, Exception) for c in self._catch())
+        except TypeError:  # not iterable
+            valid = False
+        if not valid:
             raise ValueError(
-                f"catch must be an exception class or a tuple of them, got {self.catch!r}."
+                f"catch must be an exception class or a tuple of them, got {self.catch!r} "
+                "(e.g. catch=(ValueError,); () catches nothing)."
             )
 
     def _check_is_fitted(self):
@@ -674,56 +682,84 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         return min(self.n_trials, max(16, math.ceil(self.n_trials / 4)))
 
     def _run_search(self, evaluate_candidates, callback_ctx=None):
-        """Ask a batch of trials, evaluate them at once, tell their scores; repeat. The
-        batches are the study's optimize loop: `study.stop()` (a callback's, or a sampler's)
-        ends the search after the batch."""
+        """Ask a batch of trials, evaluate them at once, tell their scores; repeat. Each batch
+        is run as `study.optimize` runs a trial: a trial whose suggestion or batch raises is
+        FAIL (and the search goes on if the error is one of `catch`); the callbacks see every
+        finished trial; `study.stop()` (a callback's, or a sampler's) ends the search after
+        the batch."""
         study, batch = self.study_, self._batch_size()
         start, asked, self.n_batches_, evaluated = time.monotonic(), 0, 0, 0
-        with _optimize_loop(study) as stopped:
-            while (self.n_trials is None or asked < self.n_trials) and (
-                self.timeout is None or not asked or time.monotonic() - start < self.timeout
-            ):
-                size = batch if self.n_trials is None else min(batch, self.n_trials - asked)
-                trials, failed = self._ask(study, size)
-                asked += size
-                told = []
-                if trials:
-                    later = 1 if self.n_trials is None else -(-(self.n_trials - asked) // batch)
-                    told, ok = self._evaluate_batch(study, trials, evaluate_candidates, later)
-                    evaluated += len(trials) if ok else 0
-                for frozen in sorted(failed + told, key=lambda t: t.number):
-                    for callback in self.callbacks or ():
-                        callback(study, frozen)
-                if stopped():
-                    break
+        while (self.n_trials is None or asked < self.n_trials) and (
+            self.timeout is None or not asked or time.monotonic() - start < self.timeout
+        ):
+            size = batch if self.n_trials is None else min(batch, self.n_trials - asked)
+            later = 1 if self.n_trials is None else -(-(self.n_trials - asked - size) // batch)
+            n_evaluated, stop = self._run_batch(study, size, evaluate_candidates, later)
+            asked += size
+            evaluated += n_evaluated
+            if stop:
+                break
         if not evaluated:
             raise ValueError(
                 f"None of the {asked} trials of this search could be evaluated: each failed, "
-                "when its parameters were suggested or with every fit of its batch (see the "
-                "warnings and Optuna's log; the study has them as FAIL)."
+                "when its parameters were suggested or with its batch (see the warnings and "
+                "Optuna's log; the study has them as FAIL)."
             )
 
-    def _ask(self, study, size):
-        """`size` trials, their parameters suggested: (those suggested, those FAIL)."""
-        trials: list = []
-        failed: list = []
-        for _ in range(size):
-            trial = study.ask()
-            try:
-                for name, dist in self.param_distributions.items():
-                    trial._suggest(name, dist)  # as study.ask(distributions) does
-            except Exception as error:  # noqa: BLE001 - as study.optimize: FAIL, then maybe raise
-                # Uncaught, it ends the search: the batch's other trials fail too.
-                caught = isinstance(error, self._catch())
-                failed += self._fail(study, [trial] if caught else [*trials, trial], error)
-            else:
-                trials.append(trial)
-        return trials, failed
+    def _run_batch(self, study, size, evaluate_candidates, later_batches):
+        """Ask, evaluate and tell one batch of `size` trials; call the callbacks. Returns
+        (how many trials were evaluated, whether `study.stop()` was called)."""
+        optuna = _import_optuna()
+        asked: list = []
+        try:
+            trials, failed = [], []
+            for _ in range(size):
+                trial = study.ask()
+                asked.append(trial)
+                try:
+                    for name, dist in self.param_distributions.items():
+                        trial._suggest(name, dist)  # as study.ask(distributions) does
+                except Exception as error:  # noqa: BLE001 - FAIL, then raised unless caught
+                    failed += self._fail(study, [trial], error)
+                else:
+                    trials.append(trial)
+            told, evaluated, stop = [], False, False
+            if trials:
+                with _optimize_loop(study) as stopped:
+                    told, evaluated = self._evaluate_batch(
+                        study, trials, evaluate_candidates, later_batches
+                    )
+                    stop = stopped()  # a sampler's after_trial (BruteForceSampler: all seen)
+        except (Exception, KeyboardInterrupt):
+            # As study.optimize: no trial is left RUNNING, the callbacks see those finished.
+            running = {
+                t.number
+                for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            }
+            for trial in asked:
+                if trial.number in running:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            finished = {t.number: t for t in study.get_trials(deepcopy=False)}
+            self._call_back(study, [finished[t.number] for t in asked])
+            raise
+        return (len(trials) if evaluated else 0), self._call_back(study, failed + told) or stop
+
+    def _call_back(self, study, finished) -> bool:
+        """Call each of `callbacks` as ``callback(study, frozen_trial)`` for these finished
+        trials, in trial order, as `study.optimize` calls its callbacks; whether one of them
+        called `study.stop()`."""
+        with _optimize_loop(study) as stopped:
+            for frozen in sorted(finished, key=lambda t: t.number):
+                for callback in self.callbacks or ():
+                    callback(study, frozen)
+            return stopped()
 
     def _evaluate_batch(self, study, trials, evaluate_candidates, later_batches):
         """Train and score the batch's trials at once and tell the study: (the frozen trials,
-        whether the batch was evaluated). A batch that fails (with an exception of `catch`, or
-        every fit failing) is FAIL, and has no rows in `cv_results_`."""
+        whether the batch was evaluated). A batch whose evaluation raises one of `catch` is
+        FAIL, without rows in `cv_results_`; as is, for an estimator vgrid hands to
+        scikit-learn's search, a batch whose every fit fails (vgrid's own go on with
+        `error_score` rows)."""
         optuna = _import_optuna()
         self.n_batches_ += 1
         self._floor = _batch_floor(
@@ -744,15 +780,23 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                     [dict(t.params) for t in trials],
                     more_results={"number": [t.number for t in trials]},
                 )
-        except Exception as error:  # noqa: BLE001 - as study.optimize: FAIL, then maybe raise
+        except Exception as error:  # noqa: BLE001 - FAIL, then raised unless caught
             if _every_fit_failed(error, self.error_score):
-                # scikit-learn's searches raise when every fit fails; a study goes on, as
-                # optuna_integration's does, with the batch's trials FAIL.
-                warnings.warn(str(error), FitFailedWarning, stacklevel=3)
+                # scikit-learn's search code raises when every fit fails; a study goes on.
+                warnings.warn(str(error), FitFailedWarning, stacklevel=4)
                 error = _BatchFailed(str(error))
             return self._fail(study, trials, error), False
         self._first_row += len(trials)
         return self._tell(study, trials, results, optuna.trial.TrialState), True
+
+    def _warn_or_raise_about_fit_failures(self, out) -> None:
+        """scikit-learn's check, but a batch whose every fit failed (a numeric `error_score`)
+        only warns: its trials get `error_score` rows, and the study goes on, as
+        optuna_integration's does."""
+        try:
+            super()._warn_or_raise_about_fit_failures(out)
+        except ValueError as error:  # every fit failed
+            warnings.warn(str(error), FitFailedWarning, stacklevel=3)
 
     def _fail(self, study, trials, error) -> list:
         """Tell `trials` FAIL after `error`, as `study.optimize` does; re-raise it unless it

@@ -237,6 +237,11 @@ class _VectorizedSearchMixin(_BaseSearchCV):
         that amend them override it (OptunaSearchCV: pruned trials)."""
         return run.evaluate(candidate_params, splits)
 
+    def _warn_or_raise_about_fit_failures(self, out) -> None:
+        """scikit-learn's check of one `evaluate_candidates` call's fits: raise if every fit
+        failed, warn if some did. OptunaSearchCV, whose calls are batches, overrides it."""
+        _warn_or_raise_about_fit_failures(out, self.error_score)
+
     def _segment_schedule(self, jobs, scorers, base_estimator) -> dict:
         """Extra `fit_estimators` options for one block's jobs, given per job as
         ((candidate, split, parameters), its fitted estimator, its fold): none here; a search
@@ -301,7 +306,7 @@ class _VectorizedSearchMixin(_BaseSearchCV):
                     "No fits were performed. Was the CV iterator empty? Were there no candidates?"
                 )
 
-            _warn_or_raise_about_fit_failures(out, self.error_score)
+            self._warn_or_raise_about_fit_failures(out)
 
             # For callable self.scoring, the return type is only know after calling. If the
             # return type is a dictionary, the error scores can now be inserted with the
