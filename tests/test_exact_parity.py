@@ -125,3 +125,48 @@ def test_float32_trains_in_float32(datasets):
     clf.fit(X.astype(np.float32), y)
     assert all(c.dtype == np.float32 for c in clf.coefs_)
     assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
+
+
+PARTIAL_FIT_CASES = [
+    ("digits", dict(solver="adam", batch_size=64)),
+    ("iris", dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=2)),
+    ("iris", dict(solver="adam", batch_size=32, random_state=np.random.RandomState(3))),
+    ("iris", dict(solver="sgd", learning_rate="invscaling", batch_size=32, random_state=None)),
+    ("diabetes", dict(solver="adam", learning_rate_init=1e-2)),
+    ("iris", dict(solver="adam", batch_size=47, shuffle=False)),
+]
+
+
+@pytest.mark.parametrize(
+    "name, params", PARTIAL_FIT_CASES, ids=[f"{n}-{p}" for n, p in PARTIAL_FIT_CASES]
+)
+def test_partial_fit_epochs_equal_sklearns_partial_fit_loop(datasets, name, params):
+    """`FitJob.partial_fit_epochs`: the fit equals scikit-learn's `partial_fit` called that
+    many times (each call shuffles afresh, with the RandomState that call draws: an int seed
+    reseeds, a RandomState goes on; no stop by tol; an adaptive rate still drops)."""
+    from sklearn.base import clone
+
+    X, y = datasets[name]
+    regression = y.dtype.kind == "f"
+    cls = neural_network.MLPRegressor if regression else neural_network.MLPClassifier
+    base = dict(hidden_layer_sizes=(10,), max_iter=200, random_state=0)
+    est = cls(**{**base, **params})
+    if params.get("random_state", 0) is None:
+        np.random.seed(7)  # the global RandomState, drawn from by both
+    ref = clone(est)
+    extra = {} if regression else {"classes": np.unique(y)}
+    for _ in range(12):
+        ref.partial_fit(X, y, **extra)
+    if params.get("random_state", 0) is None:
+        np.random.seed(7)
+    ours = clone(est)
+    (outcome,) = vgrid.fit_estimators([vgrid.FitJob(ours, X, y, partial_fit_epochs=12)])
+    assert outcome.error is None and ours.max_iter == 12 and ours.n_iter_ == 12
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=TOL)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-12, atol=TOL)
+    # As partial_fit: early stopping is an error (scikit-learn's message).
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        vgrid.fit_estimators(
+            [vgrid.FitJob(clone(est).set_params(early_stopping=True), X, y, partial_fit_epochs=3)]
+        )

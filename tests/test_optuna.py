@@ -575,6 +575,17 @@ def test_a_program_kept_for_later_batches_is_compiled_for_speed(iris):
 # A script written for optuna_integration's OptunaSearchCV, ported by changing the import.
 
 
+def _assert_same_trials_and_scores(ours, peer):
+    """The same trials, and each trial's mean test score to 1e-12 (float64 data)."""
+    assert [t.params for t in ours.trials_] == [t.params for t in peer.trials_]
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"],
+        [t.user_attrs["mean_test_score"] for t in peer.trials_],
+        rtol=0,
+        atol=1e-12,
+    )
+
+
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 @pytest.mark.filterwarnings("ignore:`optuna.terminator` module has been deprecated:FutureWarning")
 def test_ported_optuna_integration_search_gives_its_trials_and_scores(iris):
@@ -596,13 +607,7 @@ def test_ported_optuna_integration_search_gives_its_trials_and_scores(iris):
     peer, ours = run(optuna_integration.OptunaSearchCV), run(OptunaSearchCV)
     np.testing.assert_array_equal(ours.sample_indices_, peer.sample_indices_)
     assert len(ours.sample_indices_) == int(0.6 * len(iris[0]))
-    assert [t.params for t in ours.trials_] == [t.params for t in peer.trials_]
-    np.testing.assert_allclose(
-        ours.cv_results_["mean_test_score"],
-        [t.user_attrs["mean_test_score"] for t in peer.trials_],
-        rtol=0,
-        atol=1e-12,
-    )
+    _assert_same_trials_and_scores(ours, peer)
     assert set(ours.cv_results_["status"]) == {"complete"}  # the study's pruner unused
     assert not any(t.intermediate_values for t in ours.trials_)
     assert ours.n_trials_ == peer.n_trials_ == 4
@@ -839,9 +844,49 @@ def test_optuna_integrations_checks_raise_its_value_errors(iris, kwargs, match):
         search.fit(*iris)
 
 
-def test_max_iter_with_pruning_warns_that_the_estimators_own_is_used(iris):
-    search = _search(n_trials=3, enable_pruning=True, max_iter=7)
-    with pytest.warns(UserWarning, match="set the estimator's max_iter instead"):
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:`optuna.terminator` module has been deprecated:FutureWarning")
+def test_ported_pruned_search_trains_as_partial_fit_and_scores_as_optuna_integration(iris):
+    """With enable_pruning=True and max_iter, optuna_integration trains each fold by calling
+    partial_fit max_iter times; vgrid trains the MLPs the same way (FitJob.partial_fit_epochs,
+    in its vectorized loop): the same trials and mean test scores (float64: to 1e-12), with
+    several minibatches per epoch (each partial_fit call reseeds its shuffle)."""
+    optuna_integration = pytest.importorskip("optuna_integration")
+
+    def run(search_class):
+        study = optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=1),
+            pruner=optuna.pruners.NopPruner(),  # the same trials finish on both sides
+        )
+        mlp = MLPClassifier(hidden_layer_sizes=(8,), batch_size=32, random_state=0)
+        search = search_class(
+            mlp, SPACE, n_trials=4, cv=3, enable_pruning=True, max_iter=6, study=study
+        )
+        return search.fit(*iris)
+
+    peer, ours = run(optuna_integration.OptunaSearchCV), run(OptunaSearchCV)
+    _assert_same_trials_and_scores(ours, peer)
+    assert ours.learning_curves_["loss"].shape[-1] == 6  # max_iter epochs, not the MLP's 200
+    # The refit is a plain fit, as the peer's.
+    np.testing.assert_allclose(ours.best_estimator_.coefs_[0], peer.best_estimator_.coefs_[0])
+
+
+def test_max_iter_for_an_estimator_that_fits_whole_warns(iris):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    space = {f"mlpclassifier__{name}": dist for name, dist in SPACE.items()}
+    search = OptunaSearchCV(
+        make_pipeline(StandardScaler(), _mlp(5)),
+        space,
+        n_trials=2,
+        cv=CV,
+        refit=False,
+        enable_pruning=True,
+        max_iter=7,
+    )
+    with pytest.warns(UserWarning, match="Pipeline trains as its own fit does"):
         search.fit(*iris)
-    assert search.learning_curves_["loss"].shape[-1] == 30  # the estimator's max_iter
-    assert isinstance(search.best_index_, int) if hasattr(search, "best_index_") else True
+    assert search.learning_curves_["loss"].shape[-1] == 5
+    assert isinstance(search.best_index_, int)

@@ -25,9 +25,10 @@ UPSTREAM = os.path.join(
 )
 
 _PARTIAL_FIT = (
-    "optuna_integration prunes by calling partial_fit max_iter times; vgrid prunes the models "
-    "it trains (MLPs, Flax estimators) inside its training loop, as their own fit trains them, "
-    "and fits other estimators whole, unpruned"
+    "optuna_integration prunes any estimator by calling its partial_fit max_iter times; vgrid "
+    "prunes the models it trains (MLPs, as partial_fit would train them; Flax estimators) "
+    "inside its training loop, and fits other estimators (here SGDClassifier, KernelDensity) "
+    "whole, unpruned"
 )
 #: test id: why vgrid differs there, on purpose.
 EXPECTED_DIFFERENCES = {

@@ -70,6 +70,13 @@ class FitJob:
         Epochs this fit is expected to run (e.g. the mean over the same candidate's
         cross-validation fits); only the cost estimates for a lone model use it (its own
         program, a host program, or scikit-learn's NumPy fit).
+    partial_fit_epochs : int or None, default=None
+        For scikit-learn's MLPs: train as ``partial_fit`` called this many times on the
+        data (``classes`` its labels), not as ``fit``: exactly that many epochs, the sample
+        order shuffled afresh each epoch (with the RandomState of each call, as scikit-learn
+        draws it), no stop by the tolerance rule (an 'adaptive' learning rate still drops),
+        and, as ``partial_fit``, an error with ``early_stopping=True``. The estimator's
+        ``max_iter`` is set to it.
 
     Examples
     --------
@@ -96,6 +103,8 @@ class FitJob:
     #: cross-validation fits); only the cost estimates for a lone model use it (its own
     #: program, a host program, or scikit-learn's NumPy fit).
     epochs_hint: int | None = None
+    #: scikit-learn's MLPs: train as `partial_fit` called this many times, not as `fit`.
+    partial_fit_epochs: int | None = None
 
 
 @dataclass

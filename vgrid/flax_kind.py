@@ -1429,6 +1429,11 @@ class FlaxKind:
         return True
 
     def prepare(self, index, job, cache):
+        if job.partial_fit_epochs is not None:
+            raise ValueError(
+                "partial_fit_epochs is for scikit-learn's MLPs; a Flax estimator trains as "
+                "its fit does: set its max_epochs instead."
+            )
         return _prepare(index, job, cache)
 
     def plan(self, members, *, n_threads, room_rows):

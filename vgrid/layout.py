@@ -134,6 +134,7 @@ def build_inputs(plan: GroupPlan):
         schedule=np.array([SCHEDULES[e.learning_rate] for e in ests], np.int32),
         early_stopping=np.array([bool(e.early_stopping) for e in ests]),
         activation=np.array([ACTIVATION_CODES[e.activation] for e in ests], np.int32),
+        stops_by_rule=np.array([p.partial_fit_epochs is None for p in members]),
     )
     masks = tuple(
         np.array(

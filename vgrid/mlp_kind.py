@@ -101,6 +101,7 @@ class MLPMember(NamedTuple):
     replay_key: Hashable
     static_key: MLPStaticKey
     resume: ModelState | None
+    partial_fit_epochs: int | None = None  # `FitJob.partial_fit_epochs`
 
 
 def _is_vectorizable(est) -> bool:
@@ -178,6 +179,11 @@ def _param_names(klass) -> frozenset:
 
 def _prepare(index, job, cache, replay_cache) -> MLPMember:
     est = job.estimator
+    partial = job.partial_fit_epochs
+    if partial is not None:
+        if est.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")  # sklearn's
+        est.set_params(max_iter=partial)  # partial_fit once per epoch
     _validate_params(est)
     hidden = est.hidden_layer_sizes
     hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
@@ -203,6 +209,7 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
         est.shuffle,
         est.max_iter if est.shuffle else 1,
         data.X.dtype.str,
+        partial is not None,
     )
     cached = replay_cache.get(replay_key)
     if cached is None:
@@ -218,6 +225,9 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
             shuffle=est.shuffle,
             n_epochs=est.max_iter,
             dtype=data.X.dtype,
+            partial_fit_state=(
+                None if partial is None else lambda: check_random_state(est.random_state)
+            ),
         )
         # With the estimator's own RandomState, also where the replay left it (below).
         after = random_state.get_state() if rs_key[0] == "state" else None
@@ -257,6 +267,7 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
         replay_key,
         static_key,
         job.resume_state,
+        partial,
     )
 
 
@@ -322,7 +333,11 @@ def _materialize(p: MLPMember, result, m: int, snapshot: bool = False):
         est._random_state = check_random_state(est.random_state)
         est._optimizer = _optimizer(est, result, m, params, take)
         print_training_log(est)  # verbose=True: scikit-learn's per-epoch lines, replayed
-        if n_iter == est.max_iter and not bool(result.stopped_by_rule[m]):
+        if (
+            n_iter == est.max_iter
+            and not bool(result.stopped_by_rule[m])
+            and p.partial_fit_epochs is None  # partial_fit does not warn
+        ):
             warnings.warn(  # noqa: B028 - scikit-learn's warning, raised as it raises it
                 f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and the"
                 " optimization hasn't converged yet.",
@@ -356,9 +371,17 @@ def _optimizer(est, result, m: int, params, take):
 
 
 def _fit_by_sklearn(job) -> None:
-    """Fit the job's estimator with scikit-learn's own (NumPy) training code."""
-    job.estimator._validate_params()
-    BaseMultilayerPerceptron._fit(job.estimator, job.X, job.y, sample_weight=job.sample_weight)
+    """Fit the job's estimator with scikit-learn's own (NumPy) training code (its
+    `partial_fit`, `FitJob.partial_fit_epochs` times, when the job asks for that)."""
+    est = job.estimator
+    if job.partial_fit_epochs is not None:
+        est.set_params(max_iter=job.partial_fit_epochs)
+        extra = {"classes": np.unique(job.y)} if is_classifier(est) else {}
+        for _ in range(job.partial_fit_epochs):
+            est.partial_fit(job.X, job.y, sample_weight=job.sample_weight, **extra)
+        return
+    est._validate_params()
+    BaseMultilayerPerceptron._fit(est, job.X, job.y, sample_weight=job.sample_weight)
 
 
 def _units(config: GroupConfig, n_features: int) -> list[int]:

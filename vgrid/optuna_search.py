@@ -360,12 +360,15 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         that calls ``study.stop()`` (e.g. `optuna.study.MaxTrialsCallback`) ends the search
         after that batch, as does a sampler that calls it (`BruteForceSampler`, every
         combination seen).
-    max_iter : int, default=1000
-        optuna_integration's number of ``partial_fit`` epochs per fold when pruning. vgrid
-        trains each model as its own `fit` does (to the estimator's ``max_iter`` or
-        ``max_epochs``, with its stopping rule) and prunes inside that loop, so it does not
-        read `max_iter`; it checks it (> 0) and, with ``enable_pruning=True`` and another
-        value than the default, warns that the estimator's is used.
+    max_iter : int or None, default=None
+        optuna_integration's number of ``partial_fit`` epochs per fold when pruning. With
+        ``enable_pruning=True`` and an int, each fold of a scikit-learn MLP trains as
+        ``partial_fit`` called `max_iter` times (``classes`` the fold's labels): exactly that
+        many epochs, shuffled as those calls shuffle, with no stop by the tolerance rule, as
+        optuna_integration trains it; an unpruned trial then scores as there (the refit is a
+        plain ``fit``, as there). None (optuna_integration's default is 1000): each model
+        trains as its own ``fit`` does. Ignored without pruning, as there; other estimators
+        train as their own ``fit`` does (with a warning if `max_iter` is set).
     catch : exception class or tuple of them, default=()
         As in `study.optimize`: a trial whose parameters raise one of these when suggested is
         FAIL and the search goes on, as is a batch whose evaluation raises one (its trials
@@ -438,7 +441,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         # Checked in `fit`, with optuna_integration's errors (ValueError, its wording).
         "estimator": "no_validation",
         "error_score": "no_validation",
-        "max_iter": [numbers.Integral],
+        "max_iter": [numbers.Integral, None],
         "catch": "no_validation",
     }
 
@@ -466,7 +469,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         enable_pruning=None,
         subsample=1.0,
         callbacks=None,
-        max_iter=1000,
+        max_iter=None,
         catch=(),
     ):
         super().__init__(
@@ -585,21 +588,21 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                     f"Deprecated distribution is specified in `{name}` of param_distributions: "
                     f"{dist!r}. Use its successor, {convert(dist)!r}."
                 )
-        if self.max_iter <= 0:
+        if self.max_iter is not None and self.max_iter <= 0:
             raise ValueError(
                 f"max_iter must be > 0, got {self.max_iter}: optuna_integration's number of "
                 "partial_fit epochs when pruning (see the parameter's documentation)."
             )
-        if self.enable_pruning and self.max_iter != 1000:
+        if self.enable_pruning and self.max_iter is not None and not self._partial_fit_epochs():
             warnings.warn(
                 f"max_iter={self.max_iter} is optuna_integration's number of partial_fit "
-                "epochs per fold when pruning; vgrid trains each model as its own fit does "
-                "(to the estimator's max_iter, or max_epochs, and its stopping rule), reports "
-                "every segment_epochs epochs, and does not read max_iter: set the estimator's "
-                "max_iter instead.",
+                "epochs per fold when pruning, which vgrid follows for scikit-learn's MLPs; "
+                f"{type(self.estimator).__name__} trains as its own fit does (set its own "
+                "epochs instead).",
                 UserWarning,
                 stacklevel=3,
             )
+
         if not (
             isinstance(self.error_score, numbers.Real)
             or (isinstance(self.error_score, str) and self.error_score == "raise")
@@ -617,6 +620,20 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 f"catch must be an exception class or a tuple of them, got {self.catch!r} "
                 "(e.g. catch=(ValueError,); () catches nothing)."
             )
+
+    def _partial_fit_epochs(self):
+        """`max_iter` when the folds train as optuna_integration trains them when pruning:
+        `partial_fit` called `max_iter` times (scikit-learn's MLPs, `enable_pruning=True`)."""
+        from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
+
+        if self.enable_pruning and isinstance(self.estimator, BaseMultilayerPerceptron):
+            return self.max_iter
+        return None
+
+    def _start_run(self, *args, **kwargs):
+        run = super()._start_run(*args, **kwargs)
+        run.partial_fit_epochs = self._partial_fit_epochs()
+        return run
 
     def _check_is_fitted(self):
         """Raise `NotFittedError` unless fitted (optuna_integration's method)."""

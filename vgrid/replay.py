@@ -44,8 +44,14 @@ def replay_fit_randomness(
     n_epochs,
     dtype,
     draw_init=True,
+    partial_fit_state=None,
 ) -> FitRandomness:
-    """Consume `random_state` exactly as scikit-learn's MLP `_fit` does for these settings."""
+    """Consume `random_state` exactly as scikit-learn's MLP `_fit` does for these settings.
+    With `partial_fit_state` (a function giving the RandomState of a `partial_fit` call), as
+    `partial_fit` called once per epoch does: each call after the first shuffles with a
+    RandomState of its own (scikit-learn's `check_random_state(random_state)`: a fresh one
+    for an int seed, the same one for a RandomState), and shuffles the sample order afresh
+    instead of shuffling the previous epoch's."""
     rs = random_state
     init = []
     if draw_init:
@@ -70,6 +76,9 @@ def replay_fit_randomness(
         orders = np.empty((n_epochs, n_train), dtype=np.int64)
         permutation = np.empty(n_train, dtype=np.int64)
         for epoch in range(n_epochs):
+            if partial_fit_state is not None:
+                rs = rs if epoch == 0 else partial_fit_state()
+                sample_idx = np.arange(n_train)
             permutation[:] = np.arange(n_train)
             rs.shuffle(permutation)
             sample_idx = sample_idx[permutation]

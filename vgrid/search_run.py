@@ -60,6 +60,9 @@ class SearchRun:
     block_models: int  # models fitted, scored and dropped at a time
     #: The search's hook: `fit_estimators` options for a block's jobs (pruning).
     segment_schedule: Callable[[list, Any, Any], dict]
+    #: Train every (candidate, fold) as `partial_fit` called this many times (scikit-learn's
+    #: MLPs; `FitJob.partial_fit_epochs`): OptunaSearchCV's `max_iter` when pruning.
+    partial_fit_epochs: int | None = None
     curves: list = field(default_factory=list)  # per evaluated candidate: per split, its curves
     reports: list = field(default_factory=list)  # a ProgramReport per compiled program
     resumed_epochs: int = 0  # epochs that survivors did not train again
@@ -78,7 +81,12 @@ class SearchRun:
         for first in range(0, len(candidate_params), size):
             candidates = list(enumerate(candidate_params[first : first + size], start=first))
             block = build_jobs(
-                self.base_estimator, candidates, folds, preprocessing, self.survivors
+                self.base_estimator,
+                candidates,
+                folds,
+                preprocessing,
+                self.survivors,
+                self.partial_fit_epochs,
             )
             outcomes = self._fit_block(block, folds)
             for fitted, outcome, (c, s, parameters) in zip(block.fitted, outcomes, block.pairs):
@@ -204,10 +212,12 @@ def build_jobs(
     folds: list[Fold],
     preprocessing: Preprocessing,
     survivors: Survivors | None,
+    partial_fit_epochs: int | None = None,
 ) -> Block:
     """A job per (candidate, fold) of `candidates` ((index, parameters) pairs): the network with
     the candidate's parameters, on the fold's training data preprocessed by the candidate's
-    steps, continuing from its survivor's state when there is one."""
+    steps, continuing from its survivor's state when there is one (trained as `partial_fit`
+    called `partial_fit_epochs` times, when given)."""
     _, base_model = pipeline.final_step(base_estimator)
     template = clone(base_model)
     block = Block()
@@ -230,6 +240,7 @@ def build_jobs(
                     data_key=data_key,
                     resume_state=None if survivors is None else survivors.state(parameters, s),
                     keep_state=survivors is not None,
+                    partial_fit_epochs=partial_fit_epochs,
                 )
             )
             block.fitted.append(pipeline.assemble(base_estimator, parameters, steps, model))

@@ -94,6 +94,9 @@ class HyperParams(NamedTuple):
     schedule: ModelArray  # int32, see SCHEDULES
     early_stopping: ModelArray  # bool
     activation: ModelArray  # int32, see network.ACTIVATION_CODES
+    #: bool; False: the stopping rule never ends training, only max_iter does (partial_fit
+    #: called once per epoch: its count and an 'adaptive' rate's drops still happen)
+    stops_by_rule: ModelArray
 
 
 class ModelInputs(NamedTuple):
@@ -311,6 +314,7 @@ def _advance_one(
             stop = triggered & ~reduce
         else:
             stop = triggered
+        stop = stop & hp.stops_by_rule
         return ModelState(
             params=params,
             best_params=best_params,
