@@ -161,7 +161,8 @@ def test_partial_fit_epochs_equal_sklearns_partial_fit_loop(datasets, name, para
         np.random.seed(7)
     ours = clone(est)
     (outcome,) = vgrid.fit_estimators([vgrid.FitJob(ours, X, y, partial_fit_epochs=12)])
-    assert outcome.error is None and ours.max_iter == 12 and ours.n_iter_ == 12
+    assert outcome.error is None and ours.max_iter == 12
+    assert ours.n_iter_ == ref.n_iter_ == 1 and ours.t_ == ref.t_  # as after a partial_fit call
     for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
         np.testing.assert_allclose(a, b, rtol=0, atol=TOL)
     np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-12, atol=TOL)
@@ -170,3 +171,20 @@ def test_partial_fit_epochs_equal_sklearns_partial_fit_loop(datasets, name, para
         vgrid.fit_estimators(
             [vgrid.FitJob(clone(est).set_params(early_stopping=True), X, y, partial_fit_epochs=3)]
         )
+
+
+def test_partial_fit_epochs_take_partial_fits_classes(datasets):
+    """`FitJob.classes`: labels y may lack (a fold without a class), as partial_fit's
+    `classes`: the same output layer and numbers as scikit-learn's loop."""
+    X, y = datasets["iris"]
+    keep = y != 2
+    est = neural_network.MLPClassifier(hidden_layer_sizes=(6,), batch_size=40, random_state=0)
+    ref = neural_network.MLPClassifier(**est.get_params())
+    for _ in range(5):
+        ref.partial_fit(X[keep], y[keep], classes=[0, 1, 2])
+    job = vgrid.FitJob(est, X[keep], y[keep], partial_fit_epochs=5, classes=[0, 1, 2])
+    vgrid.fit_estimators([job])
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+    for a, b in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=TOL)
+    np.testing.assert_array_equal(est.predict_proba(X).shape, (len(X), 3))

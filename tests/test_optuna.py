@@ -890,3 +890,53 @@ def test_max_iter_for_an_estimator_that_fits_whole_warns(iris):
         search.fit(*iris)
     assert search.learning_curves_["loss"].shape[-1] == 5
     assert isinstance(search.best_index_, int)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:`optuna.terminator` module has been deprecated:FutureWarning")
+def test_ported_pruned_search_reports_and_prunes_as_optuna_integration(iris):
+    """One trial per batch and a report every epoch (segment_epochs=1): the same reports
+    (optuna_integration's step numbers, the last epoch's included) and so the same pruned
+    trials as optuna_integration's search, with the study's MedianPruner."""
+    optuna_integration = pytest.importorskip("optuna_integration")
+
+    def run(search_class, **options):
+        study = optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.RandomSampler(seed=0),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=2),
+        )
+        mlp = MLPClassifier(hidden_layer_sizes=(8,), batch_size=32, random_state=0)
+        search = search_class(
+            mlp,
+            SPACE,
+            n_trials=6,
+            cv=3,
+            enable_pruning=True,
+            max_iter=6,
+            study=study,
+            refit=False,
+            **options,
+        )
+        return search.fit(*iris)
+
+    peer = run(optuna_integration.OptunaSearchCV)
+    ours = run(OptunaSearchCV, trials_per_batch=1, segment_epochs=1)
+    assert [t.state for t in ours.trials_] == [t.state for t in peer.trials_]
+    assert TrialState.PRUNED in [t.state for t in peer.trials_]
+    for mine, theirs in zip(ours.trials_, peer.trials_):
+        assert sorted(mine.intermediate_values) == sorted(theirs.intermediate_values)
+        np.testing.assert_allclose(
+            [mine.intermediate_values[k] for k in sorted(mine.intermediate_values)],
+            [theirs.intermediate_values[k] for k in sorted(theirs.intermediate_values)],
+            rtol=0,
+            atol=1e-12,
+        )
+
+
+def test_partial_fit_pruning_needs_partial_fit(iris):
+    search = OptunaSearchCV(
+        MLPClassifier(solver="lbfgs"), SPACE, n_trials=2, enable_pruning=True, max_iter=5
+    )
+    with pytest.raises(ValueError, match="estimator must support partial_fit"):
+        search.fit(*iris)

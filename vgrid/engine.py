@@ -76,7 +76,11 @@ class FitJob:
         order shuffled afresh each epoch (with the RandomState of each call, as scikit-learn
         draws it), no stop by the tolerance rule (an 'adaptive' learning rate still drops),
         and, as ``partial_fit``, an error with ``early_stopping=True``. The estimator's
-        ``max_iter`` is set to it.
+        ``max_iter`` is set to it; it trains from scratch (it is unfitted), and ends with
+        ``n_iter_`` 1, as after a ``partial_fit`` call.
+    classes : array-like or None, default=None
+        With `partial_fit_epochs`, a classifier's ``classes`` for ``partial_fit`` (every
+        label the data may have, as there); None: the labels of `y`.
 
     Examples
     --------
@@ -105,6 +109,7 @@ class FitJob:
     epochs_hint: int | None = None
     #: scikit-learn's MLPs: train as `partial_fit` called this many times, not as `fit`.
     partial_fit_epochs: int | None = None
+    classes: Any = None  # with partial_fit_epochs: partial_fit's `classes`
 
 
 @dataclass

@@ -33,8 +33,10 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import validate_parameter_constraints
+from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight
 
 from .layout import build_inputs, input_shapes, pad_state, positions, unpad_state
@@ -109,13 +111,19 @@ def _is_vectorizable(est) -> bool:
 
 
 def _validated_data(est, job, data_key, cache) -> _FitData:
-    key = (data_key, is_classifier(est))
+    classes = _partial_fit_classes(est, job)
+    key = (data_key, is_classifier(est), classes)
     if key in cache:
         data = cache[key]
         est.__dict__.update(copy.deepcopy(data.fitted_attrs))
         return data
     before = set(vars(est))
-    X, y = est._validate_input(job.X, job.y, incremental=False, reset=True)
+    if classes is None:
+        X, y = est._validate_input(job.X, job.y, incremental=False, reset=True)
+    else:  # as partial_fit's first call: the labels are `classes`, y's are among them
+        est.classes_ = unique_labels(classes)
+        est._label_binarizer = LabelBinarizer().fit(classes)
+        X, y = est._validate_input(job.X, job.y, incremental=True, reset=True)
     fitted_attrs = {k: v for k, v in vars(est).items() if k not in before}
     if sp.issparse(X):
         X = X.toarray()
@@ -129,6 +137,16 @@ def _validated_data(est, job, data_key, cache) -> _FitData:
     )
     cache[key] = data = _FitData(X, Y, W, weighted, fitted_attrs)
     return data
+
+
+def _partial_fit_classes(est, job) -> tuple | None:
+    """`FitJob.classes` as partial_fit takes them (a classifier trained as partial_fit, a
+    target that is not multilabel), or None: the labels come from y."""
+    if job.partial_fit_epochs is None or job.classes is None or not is_classifier(est):
+        return None
+    if type_of_target(job.y).startswith("multilabel"):
+        return None  # partial_fit binarizes a multilabel y by its own columns
+    return tuple(np.asarray(job.classes).tolist())
 
 
 def _resolved_batch_size(est, n_train) -> int:
@@ -311,7 +329,8 @@ def _materialize(p: MLPMember, result, m: int, snapshot: bool = False):
     est.n_outputs_ = p.data.Y.shape[1]
     est.n_layers_ = n_layers + 1
     est.out_activation_ = p.static_key.out_activation
-    est.n_iter_ = n_iter
+    # After partial_fit calls, n_iter_ is the last call's: one epoch.
+    est.n_iter_ = n_iter if p.partial_fit_epochs is None else 1
     est.t_ = n_iter * n_train
     est.loss_curve_ = [dtype.type(v) for v in result.loss_curve[m][:n_iter]]
     est.loss_ = est.loss_curve_[-1]
@@ -376,7 +395,8 @@ def _fit_by_sklearn(job) -> None:
     est = job.estimator
     if job.partial_fit_epochs is not None:
         est.set_params(max_iter=job.partial_fit_epochs)
-        extra = {"classes": np.unique(job.y)} if is_classifier(est) else {}
+        classes = np.unique(job.y) if job.classes is None else job.classes
+        extra = {"classes": classes} if is_classifier(est) else {}
         for _ in range(job.partial_fit_epochs):
             est.partial_fit(job.X, job.y, sample_weight=job.sample_weight, **extra)
         return

@@ -13,11 +13,14 @@ Pruning happens inside the vectorized training loop. With a pruner (e.g.
 each segment every model is scored on its held-out fold, as it would be if its training ended
 there (the scorer of the search, on the data the final score uses), and once every fold of a
 trial has reached an epoch the mean over the folds is reported to the trial
-(`trial.report(value, step=epoch)`), as optuna_integration's `OptunaSearchCV` reports it after
-each `partial_fit`. A trial the pruner prunes stops all its models at once and frees their
-slots for the models still running; every model of a group advances one segment before any
-advances two, so that trials are compared at the same epoch. A pruned model's numbers up to its
-last epoch are those of its unpruned run (training resumes exactly from a segment's state).
+(`trial.report(value, step=epoch)`), the value optuna_integration's `OptunaSearchCV` reports
+after each `partial_fit`. With ``enable_pruning=True`` and `max_iter`, the MLPs train as there
+(`partial_fit` called `max_iter` times) and are reported as there: `step` is the epoch minus
+one, the last epoch included (``segment_epochs=1``: every epoch, the peer's reports). A trial
+the pruner prunes stops all its models at once and frees their slots for the models still
+running; every model of a group advances one segment before any advances two, so that trials
+are compared at the same epoch. A pruned model's numbers up to its last epoch are those of its
+unpruned run (training resumes exactly from a segment's state).
 
 Pruned trials are `TrialState.PRUNED` in the study, with their last reported value. In
 `cv_results_` their test scores are NaN, as scikit-learn writes a failed fit's: they rank last
@@ -138,8 +141,12 @@ class _BatchPruning:
     models of pruned trials. One instance per batch; `hook` gives `fit_estimators` its
     `on_segment` for one block of jobs. Thread-safe (worker threads call it)."""
 
-    def __init__(self, trials, n_splits: int, every: int, metric: str):
+    def __init__(self, trials, n_splits: int, every: int, metric: str, last_epoch=None):
         self.trials, self.n_splits, self.every, self.metric = trials, n_splits, every, metric
+        #: With `partial_fit` epochs (optuna_integration's way): the epoch every model ends
+        #: at, reported too (and pruned at), and steps numbered as there (epoch - 1).
+        self.last_epoch = last_epoch
+        self.reported_last: set[int] = set()  # trials whose last epoch was reported
         #: (candidate, split) -> {epoch: test score}
         self.scores: defaultdict[tuple, dict] = defaultdict(dict)
         self.ended: dict[tuple, int] = {}  # (candidate, split) -> the epoch its model ended at
@@ -191,7 +198,13 @@ class _BatchPruning:
         folds = [(c, s) for s in range(self.n_splits)]
         while c not in self.pruned:
             step = self.next_step[c]
-            if all(key in self.ended and self.ended[key] <= step for key in folds):
+            if self.last_epoch is not None:
+                if c in self.reported_last:
+                    return
+                step = min(step, self.last_epoch)
+                if all(key in self.ended and self.ended[key] < step for key in folds):
+                    return
+            elif all(key in self.ended and self.ended[key] <= step for key in folds):
                 return
             values = []
             for key in folds:
@@ -202,7 +215,9 @@ class _BatchPruning:
                 else:
                     return  # a fold has not reached this epoch yet
             trial = self.trials[c]
-            trial.report(float(np.mean(values)), step)
+            trial.report(float(np.mean(values)), step if self.last_epoch is None else step - 1)
+            if step == self.last_epoch:
+                self.reported_last.add(c)
             self.next_step[c] = step + self.every
             if trial.should_prune():
                 self.pruned[c] = step
@@ -543,6 +558,15 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             self.study_ = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
         prunes = self.pruner is not None if self.enable_pruning is None else self.enable_pruning
         self._prunes = prunes and not isinstance(self.study_.pruner, optuna.pruners.NopPruner)
+        partial = self._partial_fit_epochs()
+        if partial is not None and self._prunes and self.segment_epochs >= partial:
+            warnings.warn(
+                f"segment_epochs={self.segment_epochs} >= max_iter={partial}: each trial is "
+                "reported to the pruner at its last epoch only (nothing saved); "
+                "segment_epochs=1 reports every epoch, as optuna_integration does.",
+                UserWarning,
+                stacklevel=2,
+            )
         self._metric = self._objective_metric()
         self._pruned_rows: set[int] = set()
         self._pruning, self._first_row = None, 0
@@ -593,7 +617,15 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 f"max_iter must be > 0, got {self.max_iter}: optuna_integration's number of "
                 "partial_fit epochs when pruning (see the parameter's documentation)."
             )
-        if self.enable_pruning and self.max_iter is not None and not self._partial_fit_epochs():
+        partial = self._partial_fit_epochs()
+        if partial is not None and not hasattr(self.estimator, "partial_fit"):
+            raise ValueError(
+                f"estimator must support partial_fit. With enable_pruning=True and max_iter, "
+                f"each fold trains as partial_fit called max_iter times, which "
+                f"{self.estimator!r} does not have (lbfgs): use solver='adam' or 'sgd', or "
+                "max_iter=None for its own fit."
+            )
+        if self.enable_pruning and self.max_iter is not None and partial is None:
             warnings.warn(
                 f"max_iter={self.max_iter} is optuna_integration's number of partial_fit "
                 "epochs per fold when pruning, which vgrid follows for scikit-learn's MLPs; "
@@ -630,9 +662,12 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             return self.max_iter
         return None
 
-    def _start_run(self, *args, **kwargs):
-        run = super()._start_run(*args, **kwargs)
+    def _start_run(self, base_estimator, X, y, params, scorers, routed_params):
+        run = super()._start_run(base_estimator, X, y, params, scorers, routed_params)
         run.partial_fit_epochs = self._partial_fit_epochs()
+        if run.partial_fit_epochs is not None and is_classifier(self.estimator):
+            # optuna_integration's `classes`: the labels of the rows the search runs on
+            run.partial_fit_classes = np.unique(_safe_indexing(y, self.sample_indices_))
         return run
 
     def _check_is_fitted(self):
@@ -788,7 +823,13 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         )
         self._pruning = None
         if self._prunes:
-            self._pruning = _BatchPruning(trials, self.n_splits_, self.segment_epochs, self._metric)
+            self._pruning = _BatchPruning(
+                trials,
+                self.n_splits_,
+                self.segment_epochs,
+                self._metric,
+                last_epoch=self._partial_fit_epochs(),
+            )
         try:
             # Models are scored on the host while XLA's threads train on every core: BLAS
             # threads would contend with them (a test fold's forward pass measured 4x slower).

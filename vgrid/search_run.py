@@ -63,6 +63,7 @@ class SearchRun:
     #: Train every (candidate, fold) as `partial_fit` called this many times (scikit-learn's
     #: MLPs; `FitJob.partial_fit_epochs`): OptunaSearchCV's `max_iter` when pruning.
     partial_fit_epochs: int | None = None
+    partial_fit_classes: Any = None  # with it: a classifier's partial_fit `classes`
     curves: list = field(default_factory=list)  # per evaluated candidate: per split, its curves
     reports: list = field(default_factory=list)  # a ProgramReport per compiled program
     resumed_epochs: int = 0  # epochs that survivors did not train again
@@ -87,6 +88,7 @@ class SearchRun:
                 preprocessing,
                 self.survivors,
                 self.partial_fit_epochs,
+                self.partial_fit_classes,
             )
             outcomes = self._fit_block(block, folds)
             for fitted, outcome, (c, s, parameters) in zip(block.fitted, outcomes, block.pairs):
@@ -213,6 +215,7 @@ def build_jobs(
     preprocessing: Preprocessing,
     survivors: Survivors | None,
     partial_fit_epochs: int | None = None,
+    partial_fit_classes=None,
 ) -> Block:
     """A job per (candidate, fold) of `candidates` ((index, parameters) pairs): the network with
     the candidate's parameters, on the fold's training data preprocessed by the candidate's
@@ -241,6 +244,7 @@ def build_jobs(
                     resume_state=None if survivors is None else survivors.state(parameters, s),
                     keep_state=survivors is not None,
                     partial_fit_epochs=partial_fit_epochs,
+                    classes=partial_fit_classes,
                 )
             )
             block.fitted.append(pipeline.assemble(base_estimator, parameters, steps, model))
