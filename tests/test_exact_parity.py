@@ -188,3 +188,33 @@ def test_partial_fit_epochs_take_partial_fits_classes(datasets):
     for a, b in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
         np.testing.assert_allclose(a, b, rtol=0, atol=TOL)
     np.testing.assert_array_equal(est.predict_proba(X).shape, (len(X), 3))
+
+
+@pytest.mark.parametrize("random_state", ["instance", None])
+def test_a_lone_model_with_its_own_random_stream_is_not_handed_to_numpy(datasets, random_state):
+    """With `allow_numpy_fit`, a lone model may be fit by scikit-learn's own code; not one
+    drawing from a RandomState of its own or numpy's global one (preparing it replayed those
+    draws already): it trains in vgrid's engine and equals scikit-learn's fit, and leaves the
+    stream where scikit-learn's fit leaves it."""
+    X, y = datasets["iris"]
+
+    def make():
+        rs = np.random.RandomState(4) if random_state == "instance" else None
+        return neural_network.MLPClassifier(
+            hidden_layer_sizes=(3,), batch_size=32, max_iter=3, random_state=rs
+        )
+
+    np.random.seed(1)
+    ref = make().fit(X, y)
+    after_ref = np.random.get_state()[2]
+    np.random.seed(1)
+    ours = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        (outcome,) = vgrid.fit_estimators([vgrid.FitJob(ours, X, y)], allow_numpy_fit=True)
+    assert outcome.engine == "vgrid"
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=TOL)
+    assert np.random.get_state()[2] == after_ref
+    if random_state == "instance":
+        assert ours.random_state.get_state()[2] == ref.random_state.get_state()[2]

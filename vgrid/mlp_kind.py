@@ -460,7 +460,11 @@ class MLPKind:
         return plans
 
     def cheaper_one_by_one(self, plan, job, hosted: bool) -> bool:
-        """Whether scikit-learn's NumPy fit of a lone model beats training it with vgrid."""
+        """Whether scikit-learn's NumPy fit of a lone model beats training it with vgrid.
+        Never for an estimator drawing from a RandomState of its own or numpy's global one:
+        preparing the job replayed its draws, and scikit-learn's fit would draw again."""
+        if not isinstance(job.estimator.random_state, (int, np.integer)):
+            return False
         return COST_MODEL.numpy_fit_is_cheaper(plan, 1, job.epochs_hint, compiled=hosted)
 
     def prefers_host(self, own, hosted, job, n_threads=1) -> bool:
