@@ -218,3 +218,28 @@ def test_a_lone_model_with_its_own_random_stream_is_not_handed_to_numpy(datasets
     assert np.random.get_state()[2] == after_ref
     if random_state == "instance":
         assert ours.random_state.get_state()[2] == ref.random_state.get_state()[2]
+
+
+def test_partial_fit_epochs_print_and_check_as_partial_fit(datasets, capsys):
+    """verbose=True prints what the partial_fit calls print (each "Iteration 1", a stop
+    message ending only its call); a multilabel y whose labels `classes` lacks raises
+    scikit-learn's error."""
+    X, y = datasets["iris"]
+    params = dict(hidden_layer_sizes=(4,), batch_size=32, random_state=0, verbose=True)
+    params.update(tol=0.5, n_iter_no_change=1)
+    ref = neural_network.MLPClassifier(**params)
+    for _ in range(4):
+        ref.partial_fit(X, y, classes=[0, 1, 2])
+    theirs = capsys.readouterr().out
+    ours = neural_network.MLPClassifier(**params)
+    vgrid.fit_estimators([vgrid.FitJob(ours, X, y, partial_fit_epochs=4, classes=[0, 1, 2])])
+    assert capsys.readouterr().out == theirs and "Stopping." in theirs
+    Y = np.eye(3, dtype=int)[y]  # multilabel: three label columns
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
+        vgrid.fit_estimators(
+            [
+                vgrid.FitJob(
+                    neural_network.MLPClassifier(), X, Y, partial_fit_epochs=2, classes=[0, 1]
+                )
+            ]
+        )

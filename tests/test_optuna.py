@@ -940,3 +940,48 @@ def test_partial_fit_pruning_needs_partial_fit(iris):
     )
     with pytest.raises(ValueError, match="estimator must support partial_fit"):
         search.fit(*iris)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:`optuna.terminator` module has been deprecated:FutureWarning")
+def test_a_fold_with_non_finite_weights_is_left_out_of_the_reports(iris):
+    """As optuna_integration's nanmean: two folds diverge (huge rows), the report is the
+    mean of the folds that did not; the peer's intermediate values, step for step."""
+    optuna_integration = pytest.importorskip("optuna_integration")
+    X, y = iris
+    order = np.random.RandomState(0).permutation(len(y))
+    X, y = X[order].copy(), y[order]
+    X[:3] *= 1e160  # in test fold 0 only: folds 1 and 2 train on them and diverge
+
+    def run(search_class, **options):
+        study = optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.RandomSampler(seed=0),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=1),
+        )
+        mlp = MLPClassifier(
+            hidden_layer_sizes=(8,),
+            batch_size=32,
+            solver="sgd",
+            learning_rate_init=0.05,
+            random_state=0,
+        )
+        search = search_class(
+            mlp,
+            {"alpha": FloatDistribution(1e-5, 1e-1, log=True)},
+            n_trials=2,
+            cv=KFold(3),
+            enable_pruning=True,
+            max_iter=4,
+            study=study,
+            refit=False,
+            **options,
+        )
+        return search.fit(X, y)
+
+    peer = run(optuna_integration.OptunaSearchCV)
+    ours = run(OptunaSearchCV, trials_per_batch=1, segment_epochs=1)
+    for mine, theirs in zip(ours.trials_, peer.trials_):
+        assert mine.intermediate_values == pytest.approx(theirs.intermediate_values, abs=1e-12)
+        assert np.isfinite(list(mine.intermediate_values.values())).all()

@@ -121,8 +121,12 @@ def _validated_data(est, job, data_key, cache) -> _FitData:
     if classes is None:
         X, y = est._validate_input(job.X, job.y, incremental=False, reset=True)
     else:  # as partial_fit's first call: the labels are `classes`, y's are among them
-        est.classes_ = unique_labels(classes)
-        est._label_binarizer = LabelBinarizer().fit(classes)
+        est.classes_ = unique_labels(job.classes)
+        est._label_binarizer = LabelBinarizer()
+        if type_of_target(job.y).startswith("multilabel"):
+            est._label_binarizer.fit(job.y)
+        else:
+            est._label_binarizer.fit(job.classes)
         X, y = est._validate_input(job.X, job.y, incremental=True, reset=True)
     fitted_attrs = {k: v for k, v in vars(est).items() if k not in before}
     if sp.issparse(X):
@@ -140,13 +144,12 @@ def _validated_data(est, job, data_key, cache) -> _FitData:
 
 
 def _partial_fit_classes(est, job) -> tuple | None:
-    """`FitJob.classes` as partial_fit takes them (a classifier trained as partial_fit, a
-    target that is not multilabel), or None: the labels come from y."""
+    """`FitJob.classes` as a key of the data cache (a classifier trained as partial_fit), or
+    None: the labels come from y."""
     if job.partial_fit_epochs is None or job.classes is None or not is_classifier(est):
         return None
-    if type_of_target(job.y).startswith("multilabel"):
-        return None  # partial_fit binarizes a multilabel y by its own columns
-    return tuple(np.asarray(job.classes).tolist())
+    classes = np.asarray(job.classes)
+    return classes.dtype.str, tuple(classes.tolist())
 
 
 def _resolved_batch_size(est, n_train) -> int:
@@ -351,7 +354,8 @@ def _materialize(p: MLPMember, result, m: int, snapshot: bool = False):
     else:
         est._random_state = check_random_state(est.random_state)
         est._optimizer = _optimizer(est, result, m, params, take)
-        print_training_log(est)  # verbose=True: scikit-learn's per-epoch lines, replayed
+        # verbose=True: scikit-learn's per-epoch lines, replayed
+        print_training_log(est, p.partial_fit_epochs)
         if (
             n_iter == est.max_iter
             and not bool(result.stopped_by_rule[m])

@@ -193,8 +193,11 @@ class _BatchPruning:
 
     def _report(self, c):
         """Report every epoch that all of trial c's folds have reached (a fold that finished
-        earlier counts with its final score), asking the pruner after each; a trial whose
-        folds have all finished is only told its final score, never pruned."""
+        earlier counts with its final score; a fold whose weights are not finite is left out
+        of the mean, as optuna_integration's nanmean leaves a failed fold out), asking the
+        pruner after each; a trial whose folds have all finished is only told its final score,
+        never pruned, except with `last_epoch` (partial_fit epochs), where that epoch is
+        reported and pruned at, as optuna_integration does."""
         folds = [(c, s) for s in range(self.n_splits)]
         while c not in self.pruned:
             step = self.next_step[c]
@@ -215,7 +218,10 @@ class _BatchPruning:
                 else:
                     return  # a fold has not reached this epoch yet
             trial = self.trials[c]
-            trial.report(float(np.mean(values)), step if self.last_epoch is None else step - 1)
+            with warnings.catch_warnings():  # every fold NaN: NaN, reported as such
+                warnings.simplefilter("ignore", RuntimeWarning)
+                value = float(np.nanmean(values))  # a failed fold is left out, as the peer does
+            trial.report(value, step if self.last_epoch is None else step - 1)
             if step == self.last_epoch:
                 self.reported_last.add(c)
             self.next_step[c] = step + self.every
@@ -559,7 +565,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         prunes = self.pruner is not None if self.enable_pruning is None else self.enable_pruning
         self._prunes = prunes and not isinstance(self.study_.pruner, optuna.pruners.NopPruner)
         partial = self._partial_fit_epochs()
-        if partial is not None and self._prunes and self.segment_epochs >= partial:
+        if partial is not None and self._prunes and 1 < self.segment_epochs >= partial:
             warnings.warn(
                 f"segment_epochs={self.segment_epochs} >= max_iter={partial}: each trial is "
                 "reported to the pruner at its last epoch only (nothing saved); "

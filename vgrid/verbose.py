@@ -26,15 +26,18 @@ import numpy as np
 __all__ = ["print_training_log", "training_log"]
 
 
-def training_log(est) -> list[str]:
-    """The lines scikit-learn's `_fit_stochastic` prints for this fitted estimator."""
+def training_log(est, partial_fit_epochs=None) -> list[str]:
+    """The lines scikit-learn's `_fit_stochastic` prints for this fitted estimator; with
+    `partial_fit_epochs`, those of `partial_fit` called once per epoch (each call's epoch is
+    its "Iteration 1", and a stop message ends only that call)."""
     lines = []
+    partial = partial_fit_epochs is not None
     best_loss, best_score, count = np.inf, -np.inf, 0
     learning_rate = est.learning_rate_init
     adaptive = est.solver == "sgd" and est.learning_rate == "adaptive"
-    for epoch in range(est.n_iter_):
+    for epoch in range(len(est.loss_curve_) if partial else est.n_iter_):
         loss = est.loss_curve_[epoch]
-        lines.append(f"Iteration {epoch + 1}, loss = {loss:.8f}")
+        lines.append(f"Iteration {1 if partial else epoch + 1}, loss = {loss:.8f}")
         if est.early_stopping:
             score = est.validation_scores_[epoch]
             lines.append(f"Validation score: {score:f}")
@@ -52,9 +55,13 @@ def training_log(est) -> list[str]:
             )
             if not adaptive:
                 lines.append(message + " Stopping.")
+                if partial:
+                    continue  # the call ends; the next one goes on, its count kept
                 break
             if learning_rate <= 1e-6:
                 lines.append(message + " Learning rate too small. Stopping.")
+                if partial:
+                    continue
                 break
             learning_rate /= 5.0
             lines.append(message + f" Setting learning rate to {learning_rate:f}")
@@ -62,8 +69,9 @@ def training_log(est) -> list[str]:
     return lines
 
 
-def print_training_log(est) -> None:
-    """Print `training_log(est)` when the estimator is verbose, as scikit-learn does."""
+def print_training_log(est, partial_fit_epochs=None) -> None:
+    """Print `training_log(est, partial_fit_epochs)` when the estimator is verbose, as
+    scikit-learn does."""
     if est.verbose:
-        for line in training_log(est):
+        for line in training_log(est, partial_fit_epochs):
             print(line)
