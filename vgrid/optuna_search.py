@@ -384,10 +384,10 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     max_iter : int or None, default=None
         optuna_integration's number of ``partial_fit`` epochs per fold when pruning. With
         ``enable_pruning=True`` and an int, each fold of a scikit-learn MLP trains as
-        ``partial_fit`` called `max_iter` times (``classes`` the fold's labels): exactly that
-        many epochs, shuffled as those calls shuffle, with no stop by the tolerance rule, as
-        optuna_integration trains it; an unpruned trial then scores as there (the refit is a
-        plain ``fit``, as there). None (optuna_integration's default is 1000): each model
+        ``partial_fit`` called `max_iter` times (``classes`` the labels of the rows searched,
+        as there): exactly that many epochs, shuffled as those calls shuffle, with no stop by
+        the tolerance rule, as optuna_integration trains it; an unpruned trial then scores as
+        there (the refit is a plain ``fit``, as there). None (optuna_integration's default is 1000): each model
         trains as its own ``fit`` does. Ignored without pruning, as there; other estimators
         train as their own ``fit`` does (with a warning if `max_iter` is set).
     catch : exception class or tuple of them, default=()
@@ -640,7 +640,6 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 UserWarning,
                 stacklevel=3,
             )
-
         if not (
             isinstance(self.error_score, numbers.Real)
             or (isinstance(self.error_score, str) and self.error_score == "raise")
