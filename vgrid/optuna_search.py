@@ -387,9 +387,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         ``partial_fit`` called `max_iter` times (``classes`` the labels of the rows searched,
         as there): exactly that many epochs, shuffled as those calls shuffle, with no stop by
         the tolerance rule, as optuna_integration trains it; an unpruned trial then scores as
-        there (the refit is a plain ``fit``, as there). None (optuna_integration's default is 1000): each model
-        trains as its own ``fit`` does. Ignored without pruning, as there; other estimators
-        train as their own ``fit`` does (with a warning if `max_iter` is set).
+        there (the refit is a plain ``fit``, as there). None (optuna_integration's default is
+        1000): each model trains as its own ``fit`` does. Ignored without pruning, as there;
+        other estimators train as their own ``fit`` does (with a warning if `max_iter` is set).
     catch : exception class or tuple of them, default=()
         As in `study.optimize`: a trial whose parameters raise one of these when suggested is
         FAIL and the search goes on, as is a batch whose evaluation raises one (its trials
