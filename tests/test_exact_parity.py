@@ -243,3 +243,23 @@ def test_partial_fit_epochs_print_and_check_as_partial_fit(datasets, capsys):
                 )
             ]
         )
+
+
+@pytest.mark.parametrize(
+    "params", [dict(tol=1e-2, n_iter_no_change=2), dict(early_stopping=True, n_iter_no_change=2)]
+)
+def test_an_own_random_state_is_left_where_a_fit_that_stops_early_leaves_it(datasets, params):
+    """A fit that stops before max_iter drew one shuffle per epoch it ran: the estimator's
+    RandomState is left there (not max_iter shuffles on), so a second fit from it equals
+    scikit-learn's second fit."""
+    X, y = datasets["iris"]
+    base = dict(hidden_layer_sizes=(3,), batch_size=32, max_iter=200, **params)
+    ref = neural_network.MLPClassifier(random_state=np.random.RandomState(4), **base)
+    ours = vgrid.MLPClassifier(random_state=np.random.RandomState(4), **base)
+    for _ in range(2):
+        ref.fit(X, y)
+        ours.fit(X, y)
+        assert ours.n_iter_ == ref.n_iter_ < 200
+        assert ours.random_state.get_state()[2] == ref.random_state.get_state()[2]
+        for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+            np.testing.assert_allclose(a, b, rtol=0, atol=TOL)

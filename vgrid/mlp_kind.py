@@ -249,6 +249,8 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
             partial_fit_state=(
                 None if partial is None else lambda: check_random_state(est.random_state)
             ),
+            # An estimator's own RandomState is left where the fit's last epoch leaves it.
+            record_states=rs_key[0] == "state",
         )
         # With the estimator's own RandomState, also where the replay left it (below).
         after = random_state.get_state() if rs_key[0] == "state" else None
@@ -352,6 +354,10 @@ def _materialize(p: MLPMember, result, m: int, snapshot: bool = False):
         est.__dict__.pop("_optimizer", None)
         est.__dict__.pop("_random_state", None)
     else:
+        states = p.randomness.states_after_epoch
+        if states and isinstance(est.random_state, np.random.RandomState):
+            # scikit-learn's fit drew one shuffle per epoch it ran, not per max_iter epoch
+            est.random_state.set_state(states[min(n_iter, len(states)) - 1])
         est._random_state = check_random_state(est.random_state)
         est._optimizer = _optimizer(est, result, m, params, take)
         # verbose=True: scikit-learn's per-epoch lines, replayed

@@ -29,6 +29,10 @@ class FitRandomness(NamedTuple):
     train_rows: np.ndarray  # rows of the fit's data used for training
     val_rows: np.ndarray  # rows held out for early stopping (empty without)
     orders: np.ndarray  # (n_epochs, n_train): rows of the data, in minibatch order, per epoch
+    #: With `record_states`: the RandomState's state after each epoch's draws (one entry,
+    #: after the initial draws, without shuffling), so that a fit that stops early can leave
+    #: the stream where scikit-learn's leaves it.
+    states_after_epoch: list | None = None
 
 
 def replay_fit_randomness(
@@ -45,6 +49,7 @@ def replay_fit_randomness(
     dtype,
     draw_init=True,
     partial_fit_state=None,
+    record_states=False,
 ) -> FitRandomness:
     """Consume `random_state` exactly as scikit-learn's MLP `_fit` does for these settings.
     With `partial_fit_state` (a function giving the RandomState of a `partial_fit` call), as
@@ -70,6 +75,7 @@ def replay_fit_randomness(
         train_rows, val_rows = rows, rows[:0]
     n_train = len(train_rows)
     sample_idx = np.arange(n_train)
+    states: list = []
     if shuffle:
         # sklearn.utils.shuffle(sample_idx, random_state=rs) is resample(replace=False):
         # indices = arange(n); rs.shuffle(indices); sample_idx[indices]. Same draws, no overhead.
@@ -83,6 +89,12 @@ def replay_fit_randomness(
             rs.shuffle(permutation)
             sample_idx = sample_idx[permutation]
             orders[epoch] = sample_idx
+            if record_states:
+                states.append(rs.get_state())
     else:
         orders = sample_idx[None, :]
-    return FitRandomness(init, train_rows, val_rows, train_rows[orders])
+        if record_states:
+            states.append(rs.get_state())
+    return FitRandomness(
+        init, train_rows, val_rows, train_rows[orders], states if record_states else None
+    )
