@@ -252,15 +252,13 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
             # An estimator's own RandomState is left where the fit's last epoch leaves it.
             record_states=rs_key[0] == "state",
         )
-        # With the estimator's own RandomState, also where the replay left it (below).
-        after = random_state.get_state() if rs_key[0] == "state" else None
-        replay_cache[replay_key] = randomness, after
+        replay_cache[replay_key] = randomness
     else:
-        randomness, after = cached
-        if after is not None:
+        randomness = cached
+        if randomness.states_after_epoch:
             # The estimator's own RandomState, drawn from as scikit-learn's fit draws from it
             # (a copy of the one that was replayed): left where that replay left it.
-            est.random_state.set_state(after)
+            est.random_state.set_state(randomness.states_after_epoch[-1])
     if est.early_stopping and len(randomness.val_rows) < 2:
         raise ValueError(
             "The validation set is too small. Increase 'validation_fraction' or "
@@ -361,7 +359,7 @@ def _materialize(p: MLPMember, result, m: int, snapshot: bool = False):
         est._random_state = check_random_state(est.random_state)
         est._optimizer = _optimizer(est, result, m, params, take)
         # verbose=True: scikit-learn's per-epoch lines, replayed
-        print_training_log(est, p.partial_fit_epochs)
+        print_training_log(est, partial_fit=p.partial_fit_epochs is not None)
         if (
             n_iter == est.max_iter
             and not bool(result.stopped_by_rule[m])

@@ -789,15 +789,17 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                     stop = stopped()  # a sampler's after_trial (BruteForceSampler: all seen)
         except (Exception, KeyboardInterrupt):
             # As study.optimize: no trial is left RUNNING, the callbacks see those finished.
-            running = {
-                t.number
-                for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-            }
-            for trial in asked:
-                if trial.number in running:
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            finished = {t.number: t for t in study.get_trials(deepcopy=False)}
-            self._call_back(study, [finished[t.number] for t in asked])
+            now = {t.number: t for t in study.get_trials(deepcopy=False)}
+            running = optuna.trial.TrialState.RUNNING
+            self._call_back(
+                study,
+                [
+                    study.tell(t, state=optuna.trial.TrialState.FAIL)
+                    if now[t.number].state == running
+                    else now[t.number]
+                    for t in asked
+                ],
+            )
             raise
         return (len(trials) if evaluated else 0), self._call_back(study, failed + told) or stop
 

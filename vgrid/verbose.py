@@ -26,12 +26,12 @@ import numpy as np
 __all__ = ["print_training_log", "training_log"]
 
 
-def training_log(est, partial_fit_epochs=None) -> list[str]:
+def training_log(est, partial_fit: bool = False) -> list[str]:
     """The lines scikit-learn's `_fit_stochastic` prints for this fitted estimator; with
-    `partial_fit_epochs`, those of `partial_fit` called once per epoch (each call's epoch is
-    its "Iteration 1", and a stop message ends only that call)."""
+    `partial_fit`, those of `partial_fit` called once per epoch (each call's epoch is its
+    "Iteration 1", and a stop message ends only that call)."""
     lines = []
-    partial = partial_fit_epochs is not None
+    partial = partial_fit
     best_loss, best_score, count = np.inf, -np.inf, 0
     learning_rate = est.learning_rate_init
     adaptive = est.solver == "sgd" and est.learning_rate == "adaptive"
@@ -69,9 +69,9 @@ def training_log(est, partial_fit_epochs=None) -> list[str]:
     return lines
 
 
-def print_training_log(est, partial_fit_epochs=None) -> None:
-    """Print `training_log(est, partial_fit_epochs)` when the estimator is verbose, as
-    scikit-learn does."""
+def print_training_log(est, partial_fit: bool = False) -> None:
+    """Print `training_log(est, partial_fit)` when the estimator is verbose, as scikit-learn
+    does."""
     if est.verbose:
-        for line in training_log(est, partial_fit_epochs):
+        for line in training_log(est, partial_fit):
             print(line)
