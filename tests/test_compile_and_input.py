@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from jax import monitoring
 from sklearn import model_selection, neural_network
+from sklearn.base import clone
 from sklearn.datasets import load_wine
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 import vgrid
@@ -347,3 +349,28 @@ def test_a_shared_replay_still_advances_each_estimators_random_state():
         ours_one.partial_fit(X, y)
         theirs_one.partial_fit(X, y)
         np.testing.assert_allclose(ours_one.coefs_[0], theirs_one.coefs_[0], rtol=0, atol=1e-12)
+
+
+def test_jobs_sharing_data_each_get_what_validation_sets_though_the_first_was_fitted():
+    # Jobs under one data_key validate the data once; a fitted estimator coming first (its
+    # classes_, _label_binarizer, ... already set) must not leave the next job without them.
+    import pandas as pd
+
+    from vgrid import FitJob, fit_estimators
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    named = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    fitted = neural_network.MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        fitted.fit(named, y)  # has feature_names_in_, which a fit on an array removes
+    ours = [fitted, neural_network.MLPClassifier(hidden_layer_sizes=(5,), max_iter=5)]
+    ours[1].set_params(random_state=1)
+    theirs = [clone(est) for est in ours]
+    with pytest.warns(ConvergenceWarning):
+        fit_estimators([FitJob(est, X, y, data_key="wine") for est in ours])
+        for est in theirs:
+            est.fit(X, y)
+    for ours_one, theirs_one in zip(ours, theirs):
+        assert sorted(vars(ours_one)) == sorted(vars(theirs_one))
+        np.testing.assert_allclose(ours_one.predict_proba(X), theirs_one.predict_proba(X))

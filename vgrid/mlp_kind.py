@@ -115,20 +115,25 @@ def _validated_data(est, job, data_key, cache) -> _FitData:
     key = (data_key, is_classifier(est), classes)
     if key in cache:
         data = cache[key]
-        est.__dict__.update(copy.deepcopy(data.fitted_attrs))
+        _set_validated_attrs(est, copy.deepcopy(data.fitted_attrs))
         return data
-    before = set(vars(est))
+    # Validated as an unfitted copy is (the attributes it sets are every job's under this
+    # key, even when `est` was fitted before and already had some of them).
+    params = _param_names(type(est))  # type: ignore[arg-type]
+    probe = copy.copy(est)
+    probe.__dict__ = {k: v for k, v in vars(est).items() if k in params}
     if classes is None:
-        X, y = est._validate_input(job.X, job.y, incremental=False, reset=True)
+        X, y = probe._validate_input(job.X, job.y, incremental=False, reset=True)
     else:  # as partial_fit's first call: the labels are `classes`, y's are among them
-        est.classes_ = unique_labels(job.classes)
-        est._label_binarizer = LabelBinarizer()
+        probe.classes_ = unique_labels(job.classes)
+        probe._label_binarizer = LabelBinarizer()
         if type_of_target(job.y).startswith("multilabel"):
-            est._label_binarizer.fit(job.y)
+            probe._label_binarizer.fit(job.y)
         else:
-            est._label_binarizer.fit(job.classes)
-        X, y = est._validate_input(job.X, job.y, incremental=True, reset=True)
-    fitted_attrs = {k: v for k, v in vars(est).items() if k not in before}
+            probe._label_binarizer.fit(job.classes)
+        X, y = probe._validate_input(job.X, job.y, incremental=True, reset=True)
+    fitted_attrs = {k: v for k, v in vars(probe).items() if k not in params}
+    _set_validated_attrs(est, fitted_attrs)
     if sp.issparse(X):
         X = X.toarray()
     X = np.ascontiguousarray(X)
@@ -141,6 +146,14 @@ def _validated_data(est, job, data_key, cache) -> _FitData:
     )
     cache[key] = data = _FitData(X, Y, W, weighted, fitted_attrs)
     return data
+
+
+def _set_validated_attrs(est, fitted_attrs: dict) -> None:
+    """Give `est` what validating its data sets, as `_validate_input` with ``reset=True``
+    would: `feature_names_in_` is removed when the data have no feature names."""
+    if "feature_names_in_" not in fitted_attrs:
+        vars(est).pop("feature_names_in_", None)
+    vars(est).update(fitted_attrs)
 
 
 def _partial_fit_classes(est, job) -> tuple | None:
