@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.model_selection import KFold, RandomizedSearchCV, cross_val_score
 from sklearn.neural_network import MLPClassifier
 
@@ -417,7 +418,9 @@ def test_pipeline_reports_the_pipelines_score(iris, early_stopping):
     assert trial.intermediate_values[10] == np.mean(scores)
 
 
-def test_estimators_vgrid_does_not_vectorize_run_unpruned(iris, caplog):
+def test_an_estimator_without_partial_fit_runs_unpruned(iris):
+    """A pruner alone (vgrid's way to ask for pruning) warns that it is not used, and the
+    trials are fit whole; enable_pruning=True asks for partial_fit, as optuna_integration."""
     from sklearn.linear_model import LogisticRegression
 
     search = OptunaSearchCV(
@@ -428,7 +431,11 @@ def test_estimators_vgrid_does_not_vectorize_run_unpruned(iris, caplog):
         cv=CV,
         pruner=_median_pruner(),
         random_state=0,
-    ).fit(*iris)
+    )
+    with pytest.raises(ValueError, match="estimator must support partial_fit. With enable_"):
+        clone(search).set_params(enable_pruning=True).fit(*iris)
+    with pytest.warns(UserWarning, match="is not used: LogisticRegression has no partial_fit"):
+        search.fit(*iris)
     assert list(search.cv_results_["status"]) == ["complete"] * 4
     assert [t.value for t in search.study_.trials] == list(search.cv_results_["mean_test_score"])
 
@@ -573,6 +580,15 @@ def test_a_program_kept_for_later_batches_is_compiled_for_speed(iris):
 
 
 # A script written for optuna_integration's OptunaSearchCV, ported by changing the import.
+
+
+def _pruning_study(sampler, n_startup_trials):
+    """A maximizing study with `sampler` and a MedianPruner, for a search of each side."""
+    return optuna.create_study(
+        direction="maximize",
+        sampler=sampler,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=n_startup_trials),
+    )
 
 
 def _assert_same_trials_and_scores(ours, peer):
@@ -901,11 +917,7 @@ def test_ported_pruned_search_reports_and_prunes_as_optuna_integration(iris):
     optuna_integration = pytest.importorskip("optuna_integration")
 
     def run(search_class, **options):
-        study = optuna.create_study(
-            direction="maximize",
-            sampler=optuna.samplers.RandomSampler(seed=0),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=2),
-        )
+        study = _pruning_study(optuna.samplers.RandomSampler(seed=0), n_startup_trials=2)
         mlp = MLPClassifier(hidden_layer_sizes=(8,), batch_size=32, random_state=0)
         search = search_class(
             mlp,
@@ -934,6 +946,57 @@ def test_ported_pruned_search_reports_and_prunes_as_optuna_integration(iris):
         )
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:`optuna.terminator` module has been deprecated:FutureWarning")
+@pytest.mark.parametrize("scoring", [None, ["accuracy", "f1_macro"]])
+def test_an_estimator_vgrid_does_not_train_is_pruned_as_the_peer_prunes_it(iris, scoring):
+    """A ported script pruning SGDClassifier (which vgrid does not train): its folds train by
+    partial_fit, max_iter calls each, reported after each round, one trial at a time, as
+    optuna_integration does: the same trials, reports, pruned trials, scores and refit."""
+    optuna_integration = pytest.importorskip("optuna_integration")
+    from sklearn.linear_model import SGDClassifier
+
+    space = {"alpha": FloatDistribution(1e-6, 1.0, log=True)}
+
+    def run(search_class, **options):
+        study = _pruning_study(optuna.samplers.TPESampler(seed=0), n_startup_trials=2)
+        search = search_class(
+            SGDClassifier(random_state=0),
+            space,
+            n_trials=8,
+            cv=KFold(3, shuffle=True, random_state=0),
+            enable_pruning=True,
+            max_iter=6,
+            study=study,
+            **options,
+        )
+        return search.fit(*iris)
+
+    peer = run(optuna_integration.OptunaSearchCV)
+    if scoring is None:
+        ours = run(OptunaSearchCV)
+    else:  # the peer has one scorer: accuracy (the estimator's score) reported and optimized
+        ours = run(OptunaSearchCV, scoring=scoring, refit="accuracy")
+    assert [t.state for t in ours.trials_] == [t.state for t in peer.trials_]
+    assert TrialState.PRUNED in [t.state for t in ours.trials_]
+    assert ours.n_batches_ == 8  # "auto": one trial per batch, as the peer asks them
+    metric = "score" if scoring is None else "accuracy"
+    for row, (mine, theirs) in enumerate(zip(ours.trials_, peer.trials_)):
+        assert mine.params == theirs.params
+        assert mine.intermediate_values == pytest.approx(theirs.intermediate_values, abs=1e-12)
+        if theirs.state == TrialState.COMPLETE:
+            assert mine.value == pytest.approx(theirs.value, abs=1e-12)
+            for s in range(3):
+                assert ours.cv_results_[f"split{s}_test_{metric}"][row] == pytest.approx(
+                    theirs.user_attrs[f"split{s}_test_score"], abs=1e-12
+                )
+        else:
+            assert ours.cv_results_["status"][row] == "pruned"
+            assert np.isnan(ours.cv_results_[f"mean_test_{metric}"][row])
+    assert ours.best_params_ == peer.best_params_
+    np.testing.assert_array_equal(ours.best_estimator_.coef_, peer.best_estimator_.coef_)
+
+
 def test_partial_fit_pruning_needs_partial_fit(iris):
     search = OptunaSearchCV(
         MLPClassifier(solver="lbfgs"), SPACE, n_trials=2, enable_pruning=True, max_iter=5
@@ -955,11 +1018,7 @@ def test_a_fold_with_non_finite_weights_is_left_out_of_the_reports(iris):
     X[:3] *= 1e160  # in test fold 0 only: folds 1 and 2 train on them and diverge
 
     def run(search_class, **options):
-        study = optuna.create_study(
-            direction="maximize",
-            sampler=optuna.samplers.RandomSampler(seed=0),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=1),
-        )
+        study = _pruning_study(optuna.samplers.RandomSampler(seed=0), n_startup_trials=1)
         mlp = MLPClassifier(
             hidden_layer_sizes=(8,),
             batch_size=32,

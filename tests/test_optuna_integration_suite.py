@@ -24,20 +24,8 @@ UPSTREAM = os.path.join(
     os.path.dirname(__file__), "upstream", "optuna_integration_test_sklearn.py.txt"
 )
 
-_PARTIAL_FIT = (
-    "optuna_integration prunes any estimator by calling its partial_fit max_iter times; vgrid "
-    "prunes the models it trains (MLPs, as partial_fit would train them; Flax estimators) "
-    "inside its training loop, and fits other estimators (here SGDClassifier, KernelDensity) "
-    "whole, unpruned"
-)
 #: test id: why vgrid differs there, on purpose.
 EXPECTED_DIFFERENCES = {
-    "test_optuna_search_pruning_without_partial_fit": f"{_PARTIAL_FIT}, so it needs no "
-    "partial_fit and does not raise for an estimator without it",
-    "test_objective_y_None": f"{_PARTIAL_FIT}: SGDClassifier.fit(X) without y raises "
-    "scikit-learn's TypeError, not partial_fit's ValueError",
-    "test_objective_error_score_nan": f"{_PARTIAL_FIT}: with every fit failing, vgrid raises "
-    "that no trial could be evaluated, not partial_fit's error",
     "test_optuna_search_tuple_instead_of_distribution": "the same ValueError, worded "
     "'must be an Optuna distribution' (the test matches 'must be a optuna distribution')",
     "test_optuna_search_convert_deprecated_distribution": "scikit-learn's rule: __init__ "

@@ -20,7 +20,9 @@ one, the last epoch included (``segment_epochs=1``: every epoch, the peer's repo
 the pruner prunes stops all its models at once and frees their slots for the models still
 running; every model of a group advances one segment before any advances two, so that trials
 are compared at the same epoch. A pruned model's numbers up to its last epoch are those of its
-unpruned run (training resumes exactly from a segment's state).
+unpruned run (training resumes exactly from a segment's state). An estimator vgrid does not
+train (`SGDClassifier`, say) is pruned as optuna_integration prunes it, through its
+`partial_fit`, one trial at a time (`vgrid.partial_fit_run`).
 
 Pruned trials are `TrialState.PRUNED` in the study, with their last reported value. In
 `cv_results_` their test scores are NaN, as scikit-learn writes a failed fit's: they rank last
@@ -68,11 +70,15 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import pipeline
+from .partial_fit_run import PartialFitRun
 from .plan import PlanFloor
 from .scoring import FoldScorer
-from .search import _VectorizedSearchMixin
+from .search import _VectorizedSearchMixin, is_vectorizable
 
 __all__ = ["OptunaSearchCV", "optimize_study"]
+
+#: optuna_integration's `max_iter`: `partial_fit` calls per fold when pruning.
+_PEER_MAX_ITER = 1000
 
 
 def _import_optuna():
@@ -190,6 +196,15 @@ class _BatchPruning:
             estimator.steps = [*fitted.steps[:-1], (fitted.steps[-1][0], model)]
         value = scorer.score(estimator, *fold["test"], fold["score_test"], np.nan)
         return float(value[self.metric] if isinstance(value, dict) else value)
+
+    def report_step(self, c: int, step: int, value: float) -> bool:
+        """Report trial c's `value` at `step` and ask the pruner (a `PartialFitRun`'s round of
+        `partial_fit` calls); whether the trial is pruned."""
+        trial = self.trials[c]
+        trial.report(value, step)
+        if trial.should_prune():
+            self.pruned[c] = step
+        return c in self.pruned
 
     def _report(self, c):
         """Report every epoch that all of trial c's folds have reached (a fold that finished
@@ -314,8 +329,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     ----------
     estimator : estimator
         vgrid's or scikit-learn's MLP, a `vgrid.FlaxClassifier`/`FlaxRegressor`, or a
-        Pipeline ending in one. Other estimators are evaluated by scikit-learn's own code,
-        one fit at a time, without pruning.
+        Pipeline ending in one. Other estimators are evaluated by scikit-learn's own code;
+        with pruning on they train as optuna_integration trains them (see `max_iter`).
     param_distributions : dict of str to optuna.distributions.BaseDistribution
         The search space, e.g. ``{"alpha": FloatDistribution(1e-6, 1e-1, log=True),
         "hidden_layer_sizes": IntDistribution(16, 256)}``.
@@ -323,7 +338,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         Trials to run (None: until `timeout`).
     trials_per_batch : int or "auto", default="auto"
         Trials asked, trained and told together. "auto": ``max(16, ceil(n_trials / 4))``
-        (at most `n_trials`; 16 without `n_trials`), about four rounds of the sampler. More
+        (at most `n_trials`; 16 without `n_trials`), about four rounds of the sampler; 1 for
+        an estimator pruned through its `partial_fit` (see `max_iter`), as there. More
         trials per batch keep more models training at once, fewer let the sampler learn from
         more results. Batches after the first compile nothing (see "One program per study"
         above). On the setup of benchmarks/bench_optuna.py (48 trials), 8, 12 and 16 per batch
@@ -388,8 +404,13 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         as there): exactly that many epochs, shuffled as those calls shuffle, with no stop by
         the tolerance rule, as optuna_integration trains it; an unpruned trial then scores as
         there (the refit is a plain ``fit``, as there). None (optuna_integration's default is
-        1000): each model trains as its own ``fit`` does. Ignored without pruning, as there;
-        other estimators train as their own ``fit`` does (with a warning if `max_iter` is set).
+        1000): each model trains as its own ``fit`` does. Ignored without pruning, as there.
+        A Flax estimator trains as its own ``fit`` does (with a warning if `max_iter` is set).
+        An estimator vgrid does not train is, with pruning on, trained as optuna_integration
+        trains it (`vgrid.partial_fit_run.PartialFitRun`): each fold by ``partial_fit``
+        called `max_iter` times (None: 1000, as there), the folds' mean test score reported
+        after each round of calls (steps from 0), one trial at a time; with
+        ``enable_pruning=True`` it must have ``partial_fit``, as there.
     catch : exception class or tuple of them, default=()
         As in `study.optimize`: a trial whose parameters raise one of these when suggested is
         FAIL and the search goes on, as is a batch whose evaluation raises one (its trials
@@ -586,7 +607,10 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 self.sample_indices_,
             )
         try:
-            super().fit.__wrapped__(self, X, y, **params)
+            if self._trains_by_partial_fit():  # optuna_integration's way, see PartialFitRun
+                self._fit_vectorized(X, y, **params)
+            else:
+                super().fit.__wrapped__(self, X, y, **params)
             if hasattr(self, "best_index_"):  # a row of cv_results_, as a Python int
                 self.best_index_ = int(self.best_index_)
             return self
@@ -624,6 +648,23 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 "partial_fit epochs when pruning (see the parameter's documentation)."
             )
         partial = self._partial_fit_epochs()
+        vectorized = is_vectorizable(self.estimator, self.param_distributions)
+        if not vectorized and not hasattr(self.estimator, "partial_fit"):
+            if self.enable_pruning:
+                raise ValueError(
+                    "estimator must support partial_fit. With enable_pruning=True, an estimator "
+                    "vgrid does not train trains as optuna_integration trains it: partial_fit "
+                    f"called max_iter times per fold; {self.estimator!r} has no partial_fit. "
+                    "Use enable_pruning=False to fit it whole, unpruned."
+                )
+            if self.enable_pruning is None and self.pruner is not None:
+                warnings.warn(
+                    f"pruner={self.pruner!r} is not used: {type(self.estimator).__name__} has "
+                    "no partial_fit, so its trials are fit whole, unpruned (vgrid prunes the "
+                    "networks it trains, and other estimators through their partial_fit).",
+                    UserWarning,
+                    stacklevel=3,
+                )
         if partial is not None and not hasattr(self.estimator, "partial_fit"):
             raise ValueError(
                 f"estimator must support partial_fit. With enable_pruning=True and max_iter, "
@@ -631,7 +672,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 f"{self.estimator!r} does not have (lbfgs): use solver='adam' or 'sgd', or "
                 "max_iter=None for its own fit."
             )
-        if self.enable_pruning and self.max_iter is not None and partial is None:
+        if self.enable_pruning and self.max_iter is not None and vectorized and partial is None:
             warnings.warn(
                 f"max_iter={self.max_iter} is optuna_integration's number of partial_fit "
                 "epochs per fold when pruning, which vgrid follows for scikit-learn's MLPs; "
@@ -667,13 +708,48 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             return self.max_iter
         return None
 
+    def _trains_by_partial_fit(self) -> bool:
+        """Whether the trials train as optuna_integration trains them when pruning
+        (`PartialFitRun`): pruning asked for (``enable_pruning=True``, or a `pruner`) with an
+        estimator vgrid does not train and that has `partial_fit`."""
+        prunes = self.pruner is not None if self.enable_pruning is None else self.enable_pruning
+        return (
+            bool(prunes)
+            and not is_vectorizable(self.estimator, self.param_distributions)
+            and hasattr(self.estimator, "partial_fit")
+        )
+
     def _start_run(self, base_estimator, X, y, params, scorers, routed_params):
+        if self._trains_by_partial_fit():
+            classes = None  # optuna_integration's `classes`: the labels of the rows searched
+            if is_classifier(self.estimator) and y is not None:
+                classes = np.unique(_safe_indexing(y, self.sample_indices_))
+            return PartialFitRun(
+                base_estimator,
+                X,
+                y,
+                scorers,
+                max_iter=_PEER_MAX_ITER if self.max_iter is None else self.max_iter,
+                classes=classes,
+                metric=self._metric,
+                report=self._report_step,
+                fit_params=routed_params.estimator.fit,
+                score_params=routed_params.scorer.score,
+                error_score=self.error_score,
+                return_train_score=self.return_train_score,
+                verbose=self.verbose,
+            )
         run = super()._start_run(base_estimator, X, y, params, scorers, routed_params)
         run.partial_fit_epochs = self._partial_fit_epochs()
         if run.partial_fit_epochs is not None and is_classifier(self.estimator):
             # optuna_integration's `classes`: the labels of the rows the search runs on
             run.partial_fit_classes = np.unique(_safe_indexing(y, self.sample_indices_))
         return run
+
+    def _report_step(self, c: int, step: int, value: float) -> bool:
+        """A `PartialFitRun`'s report of the batch's candidate c; whether it is pruned."""
+        assert self._pruning is not None  # every batch of such a run reports
+        return self._pruning.report_step(c, step, value)
 
     def _check_is_fitted(self):
         """Raise `NotFittedError` unless fitted (optuna_integration's method)."""
@@ -734,6 +810,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     def _batch_size(self) -> int:
         if self.trials_per_batch != "auto":
             return self.trials_per_batch
+        if self._trains_by_partial_fit():  # one trial at a time, as optuna_integration runs
+            return 1
         if self.n_trials is None:
             return 16
         return min(self.n_trials, max(16, math.ceil(self.n_trials / 4)))
@@ -829,7 +907,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             later_batches,
         )
         self._pruning = None
-        if self._prunes:
+        by_partial_fit = self._trains_by_partial_fit()  # reports even to a NopPruner, as there
+        if self._prunes or by_partial_fit:
             self._pruning = _BatchPruning(
                 trials,
                 self.n_splits_,
@@ -840,7 +919,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         try:
             # Models are scored on the host while XLA's threads train on every core: BLAS
             # threads would contend with them (a test fold's forward pass measured 4x slower).
-            with threadpool_limits(1, user_api="blas") if self._prunes else nullcontext():
+            limit = self._prunes and not by_partial_fit
+            with threadpool_limits(1, user_api="blas") if limit else nullcontext():
                 results = evaluate_candidates(
                     [dict(t.params) for t in trials],
                     more_results={"number": [t.number for t in trials]},
@@ -993,7 +1073,8 @@ def optimize_study(
 ):
     """Run batches of trials of your own Optuna `study` on `estimator`; see `OptunaSearchCV`.
 
-    The study's sampler and pruner are used (its direction must be "maximize"). Without
+    The study's sampler and pruner are used (its direction must be "maximize"; the pruner
+    prunes the networks vgrid trains, other estimators are fit whole). Without
     `param_distributions`, the search space is that of the study's finished trials, so that a
     study can be continued. Returns the fitted `OptunaSearchCV` (its `study_` is `study`).
 
@@ -1070,7 +1151,9 @@ def optimize_study(
         n_trials=n_trials,
         trials_per_batch=trials_per_batch,
         study=study,
-        enable_pruning=True,
+        # The study's pruner prunes what vgrid trains; other estimators are fit whole (their
+        # partial_fit is for a ported optuna_integration script's enable_pruning=True).
+        enable_pruning=True if is_vectorizable(estimator, param_distributions) else None,
         segment_epochs=segment_epochs,
         cv=cv,
         scoring=scoring,
