@@ -263,3 +263,25 @@ def test_an_own_random_state_is_left_where_a_fit_that_stops_early_leaves_it(data
         assert ours.random_state.get_state()[2] == ref.random_state.get_state()[2]
         for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
             np.testing.assert_allclose(a, b, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize(
+    "params", [dict(tol=1e-2, n_iter_no_change=2), dict(early_stopping=True, n_iter_no_change=2)]
+)
+def test_numpys_global_stream_is_left_where_a_fit_that_stops_early_leaves_it(datasets, params):
+    """random_state=None draws from numpy's global RandomState: a fit that stops before
+    max_iter leaves it one shuffle per epoch it ran on, as scikit-learn's does, so the next fit
+    (and any draw) after `np.random.seed` equals scikit-learn's. (Several such fits in one call,
+    a search's, chain on each other's stopping epochs: only the last leaves the stream so.)"""
+    X, y = datasets["iris"]
+    base = dict(hidden_layer_sizes=(3,), batch_size=32, max_iter=200, **params)
+    fits = {}
+    for name, cls in [("ref", neural_network.MLPClassifier), ("ours", vgrid.MLPClassifier)]:
+        np.random.seed(4)
+        fits[name] = [cls(**base).fit(X, y) for _ in range(2)], np.random.randint(1 << 30)
+    (ours, our_draw), (ref, ref_draw) = fits["ours"], fits["ref"]
+    assert our_draw == ref_draw
+    for ours_one, ref_one in zip(ours, ref):
+        assert ours_one.n_iter_ == ref_one.n_iter_ < 200
+        for a, b in zip(ours_one.coefs_, ref_one.coefs_):
+            np.testing.assert_allclose(a, b, rtol=0, atol=TOL)

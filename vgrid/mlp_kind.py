@@ -104,6 +104,19 @@ class MLPMember(NamedTuple):
     static_key: MLPStaticKey
     resume: ModelState | None
     partial_fit_epochs: int | None = None  # `FitJob.partial_fit_epochs`
+    global_stream: _GlobalStream | None = None  # drawing from numpy's global RandomState
+
+
+class _GlobalStream:
+    """The jobs of one `fit_estimators` call that draw from numpy's global RandomState
+    (``random_state=None``), replayed in job order. Each fit's draws start where the previous
+    one's replay ended, all `max_iter` epochs of it; the last one's fit leaves the stream where
+    scikit-learn's leaves it, one shuffle per epoch it ran (exact for a lone fit; a stop before
+    max_iter earlier in the chain moves every later fit's draws, which no replay made before
+    training can know)."""
+
+    def __init__(self):
+        self.last_job = -1
 
 
 def _is_vectorizable(est) -> bool:
@@ -211,7 +224,7 @@ def _param_names(klass) -> frozenset:
     return frozenset(klass._get_param_names())
 
 
-def _prepare(index, job, cache, replay_cache) -> MLPMember:
+def _prepare(index, job, cache, replay_cache, global_stream=None) -> MLPMember:
     est = job.estimator
     partial = job.partial_fit_epochs
     if partial is not None:
@@ -231,6 +244,8 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
     # name the classes 'True'/'False'); the split is the same as on 0.0/1.0.
     stratify = data.Y.astype(bool) if (is_classifier(est) and data.Y.shape[1] == 1) else None
     rs_key = _random_state_key(est.random_state, index)
+    if rs_key[0] == "global" and global_stream is not None:
+        global_stream.last_job = index
     # Without early stopping the replay depends on the data only through its row count: the
     # folds of a search (equal sizes, one seed) share one replay, and one row of the tables.
     replay_key = (
@@ -262,8 +277,9 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
             partial_fit_state=(
                 None if partial is None else lambda: check_random_state(est.random_state)
             ),
-            # An estimator's own RandomState is left where the fit's last epoch leaves it.
-            record_states=rs_key[0] == "state",
+            # An estimator's own RandomState, or numpy's global one, is left where the fit's
+            # last epoch leaves it.
+            record_states=rs_key[0] in ("state", "global"),
         )
         replay_cache[replay_key] = randomness
     else:
@@ -302,6 +318,7 @@ def _prepare(index, job, cache, replay_cache) -> MLPMember:
         static_key,
         job.resume_state,
         partial,
+        global_stream if rs_key[0] == "global" else None,
     )
 
 
@@ -366,9 +383,11 @@ def _materialize(p: MLPMember, result, m: int, snapshot: bool = False):
         est.__dict__.pop("_random_state", None)
     else:
         states = p.randomness.states_after_epoch
+        # scikit-learn's fit drew one shuffle per epoch it ran, not per max_iter epoch
         if states and isinstance(est.random_state, np.random.RandomState):
-            # scikit-learn's fit drew one shuffle per epoch it ran, not per max_iter epoch
             est.random_state.set_state(states[min(n_iter, len(states)) - 1])
+        elif states and p.global_stream is not None and p.global_stream.last_job == p.job_index:
+            check_random_state(None).set_state(states[min(n_iter, len(states)) - 1])
         est._random_state = check_random_state(est.random_state)
         est._optimizer = _optimizer(est, result, m, params, take)
         # verbose=True: scikit-learn's per-epoch lines, replayed
@@ -469,7 +488,13 @@ class MLPKind:
         return "scikit-learn"
 
     def prepare(self, index, job, cache):
-        return _prepare(index, job, cache.setdefault("data", {}), cache.setdefault("replay", {}))
+        return _prepare(
+            index,
+            job,
+            cache.setdefault("data", {}),
+            cache.setdefault("replay", {}),
+            cache.setdefault("global_stream", _GlobalStream()),
+        )
 
     #: A whole group may train in a wider program already compiled (`ProgramCache.hosted_plan`).
     hosts_groups = True
