@@ -352,8 +352,8 @@ def test_no_nonfinite_warning_for_pruned_trials(iris):
         (
             dict(param_distributions={"alpha": [1e-3, 1e-2]}),
             ValueError,
-            r"param_distributions\['alpha'\] must be an Optuna distribution, got \[0.001, 0.01\] "
-            "of type list",
+            r"Value of alpha must be a optuna distribution: param_distributions\['alpha'\] is "
+            r"\[0.001, 0.01\] of type list",
         ),
         (dict(n_trials=None), ValueError, "n_trials and timeout are both None"),
         (dict(study="minimize"), ValueError, r"maximizes one score.*\['MINIMIZE'\]"),

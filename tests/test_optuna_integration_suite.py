@@ -26,8 +26,6 @@ UPSTREAM = os.path.join(
 
 #: test id: why vgrid differs there, on purpose.
 EXPECTED_DIFFERENCES = {
-    "test_optuna_search_tuple_instead_of_distribution": "the same ValueError, worded "
-    "'must be an Optuna distribution' (the test matches 'must be a optuna distribution')",
     "test_optuna_search_convert_deprecated_distribution": "scikit-learn's rule: __init__ "
     "only stores its parameters; vgrid rejects a deprecated distribution in fit",
     "test_no_halt_with_error[param_dist0-all_params0]": "trials are asked a batch at a time: "

@@ -629,8 +629,10 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         for name, dist in self.param_distributions.items():
             if not isinstance(dist, optuna.distributions.BaseDistribution):
                 raise ValueError(
-                    f"param_distributions[{name!r}] must be an Optuna distribution, got "
-                    f"{dist!r} of type {type(dist).__name__}; e.g. optuna.distributions."
+                    # optuna_integration's words first (a ported script may match them)
+                    f"Value of {name} must be a optuna distribution: param_distributions"
+                    f"[{name!r}] is {dist!r} of type {type(dist).__name__}; use an instance of "
+                    "optuna.distributions.BaseDistribution, e.g. optuna.distributions."
                     "FloatDistribution(1e-4, 1e-1, log=True) or CategoricalDistribution([...])."
                 )
             # (private to Optuna, which keeps its old classes for a while; without it, none)
