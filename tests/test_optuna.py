@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, RandomizedSearchCV, cross_val_score
 from sklearn.neural_network import MLPClassifier
 
@@ -434,7 +435,7 @@ def test_an_estimator_without_partial_fit_runs_unpruned(iris):
     )
     with pytest.raises(ValueError, match="estimator must support partial_fit. With enable_"):
         clone(search).set_params(enable_pruning=True).fit(*iris)
-    with pytest.warns(UserWarning, match="is not used: LogisticRegression has no partial_fit"):
+    with pytest.warns(UserWarning, match="is not used: .* LogisticRegression is fit whole"):
         search.fit(*iris)
     assert list(search.cv_results_["status"]) == ["complete"] * 4
     assert [t.value for t in search.study_.trials] == list(search.cv_results_["mean_test_score"])
@@ -948,20 +949,31 @@ def test_ported_pruned_search_reports_and_prunes_as_optuna_integration(iris):
 
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 @pytest.mark.filterwarnings("ignore:`optuna.terminator` module has been deprecated:FutureWarning")
-@pytest.mark.parametrize("scoring", [None, ["accuracy", "f1_macro"]])
-def test_an_estimator_vgrid_does_not_train_is_pruned_as_the_peer_prunes_it(iris, scoring):
-    """A ported script pruning SGDClassifier (which vgrid does not train): its folds train by
+@pytest.mark.filterwarnings("ignore:Class PassiveAggressiveClassifier is deprecated")
+@pytest.mark.parametrize(
+    "name, parameter, scoring",
+    [
+        ("SGDClassifier", "alpha", None),
+        ("SGDClassifier", "alpha", ["accuracy", "f1_macro"]),
+        # its __init__ copies C into eta0: set, then cloned per fold, as the peer does
+        ("PassiveAggressiveClassifier", "C", None),
+    ],
+)
+def test_an_estimator_vgrid_does_not_train_is_pruned_as_the_peer_prunes_it(
+    iris, name, parameter, scoring
+):
+    """A ported script pruning an estimator vgrid does not train: its folds train by
     partial_fit, max_iter calls each, reported after each round, one trial at a time, as
     optuna_integration does: the same trials, reports, pruned trials, scores and refit."""
     optuna_integration = pytest.importorskip("optuna_integration")
-    from sklearn.linear_model import SGDClassifier
+    from sklearn import linear_model
 
-    space = {"alpha": FloatDistribution(1e-6, 1.0, log=True)}
+    space = {parameter: FloatDistribution(1e-6, 1.0, log=True)}
 
     def run(search_class, **options):
         study = _pruning_study(optuna.samplers.TPESampler(seed=0), n_startup_trials=2)
         search = search_class(
-            SGDClassifier(random_state=0),
+            getattr(linear_model, name)(random_state=0),
             space,
             n_trials=8,
             cv=KFold(3, shuffle=True, random_state=0),
@@ -995,6 +1007,36 @@ def test_an_estimator_vgrid_does_not_train_is_pruned_as_the_peer_prunes_it(iris,
             assert np.isnan(ours.cv_results_[f"mean_test_{metric}"][row])
     assert ours.best_params_ == peer.best_params_
     np.testing.assert_array_equal(ours.best_estimator_.coef_, peer.best_estimator_.coef_)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:`optuna.terminator` module has been deprecated:FutureWarning")
+def test_only_enable_pruning_trains_an_estimator_vgrid_does_not_train_by_partial_fit(iris):
+    """A pruner alone (even a NopPruner) leaves such an estimator fit whole, as before, with a
+    warning; enable_pruning=True trains it by partial_fit (here an MLP subclass, which vgrid
+    does not vectorize: every round reported, no warning about segment_epochs)."""
+    from sklearn.linear_model import SGDClassifier
+
+    class MyMLP(MLPClassifier):
+        pass
+
+    space = {"alpha": FloatDistribution(1e-4, 1e-1, log=True)}
+    options = dict(n_trials=2, cv=3, random_state=0, refit=False)
+    plain = OptunaSearchCV(SGDClassifier(max_iter=5, random_state=0), space, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        unpruned = plain.fit(*iris).cv_results_["mean_test_score"]
+        with pytest.warns(UserWarning, match="NopPruner.* is not used"):
+            plain.set_params(pruner=optuna.pruners.NopPruner()).fit(*iris)
+    np.testing.assert_array_equal(plain.cv_results_["mean_test_score"], unpruned)
+    assert not any(t.intermediate_values for t in plain.trials_)
+    mlp = MyMLP(hidden_layer_sizes=(4,), random_state=0)
+    search = OptunaSearchCV(mlp, space, enable_pruning=True, max_iter=3, **options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search.fit(*iris)
+    assert not [w for w in caught if "segment_epochs" in str(w.message)]
+    assert [sorted(t.intermediate_values) for t in search.trials_] == [[0, 1, 2]] * 2
 
 
 def test_partial_fit_pruning_needs_partial_fit(iris):
@@ -1044,3 +1086,45 @@ def test_a_fold_with_non_finite_weights_is_left_out_of_the_reports(iris):
     for mine, theirs in zip(ours.trials_, peer.trials_):
         assert mine.intermediate_values == pytest.approx(theirs.intermediate_values, abs=1e-12)
         assert np.isfinite(list(mine.intermediate_values.values())).all()
+        assert mine.state == theirs.state  # a trial's value: the nanmean of its folds
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:`optuna.terminator` module has been deprecated:FutureWarning")
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning", "ignore::UserWarning")
+@pytest.mark.parametrize("enable_pruning", [False, True])
+def test_a_trial_with_a_failed_fold_scores_the_mean_of_the_others(enable_pruning):
+    """As optuna_integration computes a trial's value (nanmean): a fold whose fit fails
+    (MultinomialNB, a negative value among one fold's training rows; error_score=nan) is left
+    out of the trial's mean in the study and in cv_results_, so the trial is COMPLETE, and
+    the sampler sees what the peer's sees: the same trials, values and best."""
+    optuna_integration = pytest.importorskip("optuna_integration")
+    from sklearn.datasets import load_iris
+    from sklearn.naive_bayes import MultinomialNB
+
+    X, y = load_iris(return_X_y=True)  # counts-like: non-negative
+    X[0, 0] = -0.1
+
+    def run(search_class):
+        search = search_class(
+            MultinomialNB(),
+            {"alpha": FloatDistribution(1e-3, 10, log=True)},
+            n_trials=4,
+            enable_pruning=enable_pruning,
+            max_iter=3,
+            random_state=0,
+            cv=2,
+            refit=False,  # the refit would take the negative value
+        )
+        return search.fit(X, y)
+
+    peer, ours = run(optuna_integration.OptunaSearchCV), run(OptunaSearchCV)
+    assert [t.state for t in ours.trials_] == [TrialState.COMPLETE] * 4
+    assert [t.params for t in ours.trials_] == [t.params for t in peer.trials_]
+    assert [t.value for t in ours.trials_] == pytest.approx([t.value for t in peer.trials_])
+    assert np.isnan(ours.cv_results_["split1_test_score"]).all()  # fold 1 trains on row 0
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], ours.cv_results_["split0_test_score"]
+    )
+    assert list(ours.cv_results_["status"]) == ["complete"] * 4
+    assert ours.best_params_ == peer.best_params_

@@ -59,6 +59,7 @@ from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.base import _fit_context, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import check_cv
@@ -94,6 +95,14 @@ def _import_optuna():
 
 def _nan_like(scores):
     return {name: np.nan for name in scores} if isinstance(scores, dict) else np.nan
+
+
+def _rank(means):
+    """scikit-learn's ranks of mean test scores: NaN ties with the worst."""
+    if np.isnan(means).all():
+        return np.ones_like(means, dtype=np.int32)
+    filled = np.nan_to_num(means, nan=np.nanmin(means) - 1)
+    return rankdata(-filled, method="min").astype(np.int32, copy=False)
 
 
 def _widest_choices(dist):
@@ -330,7 +339,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     estimator : estimator
         vgrid's or scikit-learn's MLP, a `vgrid.FlaxClassifier`/`FlaxRegressor`, or a
         Pipeline ending in one. Other estimators are evaluated by scikit-learn's own code;
-        with pruning on they train as optuna_integration trains them (see `max_iter`).
+        with ``enable_pruning=True`` they train as optuna_integration trains them (see
+        `max_iter`).
     param_distributions : dict of str to optuna.distributions.BaseDistribution
         The search space, e.g. ``{"alpha": FloatDistribution(1e-6, 1e-1, log=True),
         "hidden_layer_sizes": IntDistribution(16, 256)}``.
@@ -406,11 +416,13 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         there (the refit is a plain ``fit``, as there). None (optuna_integration's default is
         1000): each model trains as its own ``fit`` does. Ignored without pruning, as there.
         A Flax estimator trains as its own ``fit`` does (with a warning if `max_iter` is set).
-        An estimator vgrid does not train is, with pruning on, trained as optuna_integration
-        trains it (`vgrid.partial_fit_run.PartialFitRun`): each fold by ``partial_fit``
-        called `max_iter` times (None: 1000, as there), the folds' mean test score reported
-        after each round of calls (steps from 0), one trial at a time; with
-        ``enable_pruning=True`` it must have ``partial_fit``, as there.
+        An estimator vgrid does not train is, with ``enable_pruning=True``, trained as
+        optuna_integration trains it (`vgrid.partial_fit_run.PartialFitRun`): each fold by
+        ``partial_fit`` called `max_iter` times (None: 1000, as there), the folds' mean test
+        score reported after each round of calls (steps from 0), one trial at a time; it must
+        have ``partial_fit``, as there. (Fit parameters such as ``sample_weight`` are sliced
+        to each fold's rows, as scikit-learn's searches slice them; the peer passes them
+        whole, which fails.) A `pruner` alone does not prune it (a warning says so).
     catch : exception class or tuple of them, default=()
         As in `study.optimize`: a trial whose parameters raise one of these when suggested is
         FAIL and the search goes on, as is a batch whose evaluation raises one (its trials
@@ -429,7 +441,10 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     cv_results_ : dict of numpy arrays
         scikit-learn's keys, one row per trial of this fit in the order asked, plus
         ``status`` ("complete", "pruned" or "fail") and ``number`` (the Optuna trial
-        number). Pruned trials have NaN test (and train) scores.
+        number). Pruned trials have NaN test (and train) scores. A trial's mean (and std)
+        score is over its folds whose score is not NaN, as optuna_integration computes a
+        trial's value: a fold that failed (with ``error_score=np.nan``) is left out, where
+        scikit-learn's searches give NaN.
     best_estimator_, best_score_, best_params_, best_index_, refit_time_, scorer_
         As in `vgrid.RandomizedSearchCV`; pruned trials are never `best_*`.
     n_splits_, multimetric_, learning_curves_, vectorization_, refit_engine_
@@ -592,7 +607,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 "reported to the pruner at its last epoch only (nothing saved); "
                 "segment_epochs=1 reports every epoch, as optuna_integration does.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         self._metric = self._objective_metric()
         self._pruned_rows: set[int] = set()
@@ -659,14 +674,15 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                     f"called max_iter times per fold; {self.estimator!r} has no partial_fit. "
                     "Use enable_pruning=False to fit it whole, unpruned."
                 )
-            if self.enable_pruning is None and self.pruner is not None:
-                warnings.warn(
-                    f"pruner={self.pruner!r} is not used: {type(self.estimator).__name__} has "
-                    "no partial_fit, so its trials are fit whole, unpruned (vgrid prunes the "
-                    "networks it trains, and other estimators through their partial_fit).",
-                    UserWarning,
-                    stacklevel=3,
-                )
+        if not vectorized and self.enable_pruning is None and self.pruner is not None:
+            warnings.warn(
+                f"pruner={self.pruner!r} is not used: vgrid prunes the networks it trains, "
+                f"and {type(self.estimator).__name__} is fit whole, unpruned. "
+                "enable_pruning=True trains it as optuna_integration does, by partial_fit "
+                "(max_iter calls per fold), if it has partial_fit.",
+                UserWarning,
+                stacklevel=4,
+            )
         if partial is not None and not hasattr(self.estimator, "partial_fit"):
             raise ValueError(
                 f"estimator must support partial_fit. With enable_pruning=True and max_iter, "
@@ -681,7 +697,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 f"{type(self.estimator).__name__} trains as its own fit does (set its own "
                 "epochs instead).",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         if not (
             isinstance(self.error_score, numbers.Real)
@@ -706,17 +722,20 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         `partial_fit` called `max_iter` times (scikit-learn's MLPs, `enable_pruning=True`)."""
         from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
 
-        if self.enable_pruning and isinstance(self.estimator, BaseMultilayerPerceptron):
+        if (
+            self.enable_pruning
+            and isinstance(self.estimator, BaseMultilayerPerceptron)
+            and is_vectorizable(self.estimator, self.param_distributions)
+        ):
             return self.max_iter
         return None
 
     def _trains_by_partial_fit(self) -> bool:
-        """Whether the trials train as optuna_integration trains them when pruning
-        (`PartialFitRun`): pruning asked for (``enable_pruning=True``, or a `pruner`) with an
-        estimator vgrid does not train and that has `partial_fit`."""
-        prunes = self.pruner is not None if self.enable_pruning is None else self.enable_pruning
+        """Whether the trials train as optuna_integration trains them with its
+        ``enable_pruning=True`` (`PartialFitRun`): asked for so, with an estimator vgrid does
+        not train and that has `partial_fit`."""
         return (
-            bool(prunes)
+            bool(self.enable_pruning)
             and not is_vectorizable(self.estimator, self.param_distributions)
             and hasattr(self.estimator, "partial_fit")
         )
@@ -1028,11 +1047,25 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         return out
 
     def _format_results(self, candidate_params, n_splits, out, more_results=None):
-        """scikit-learn's, plus `status`; its warning about non-finite scores only when some
-        come from failures rather than pruning."""
+        """scikit-learn's, plus `status`, with each trial's mean and std over its folds whose
+        score is not NaN, as optuna_integration computes a trial's value (`np.nanmean`: a
+        fold that failed with ``error_score=np.nan`` is left out), ranked as scikit-learn
+        ranks; its warning about non-finite scores only for trials that failed."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             results = super()._format_results(candidate_params, n_splits, out, more_results)
+        non_finite = []
+        for key in [
+            k[len("mean_") :] for k in results if k.startswith(("mean_test_", "mean_train_"))
+        ]:
+            splits = np.column_stack([results[f"split{s}_{key}"] for s in range(n_splits)])
+            with warnings.catch_warnings():  # a row of NaN only: NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                results[f"mean_{key}"] = means = np.nanmean(splits, axis=1)
+                results[f"std_{key}"] = np.nanstd(splits, axis=1)
+            if key.startswith("test_"):
+                results[f"rank_{key}"] = _rank(means)
+            non_finite.append((key.split("_")[0], means))
         status = np.full(len(candidate_params), "complete", dtype=object)
         status[sorted(self._pruned_rows)] = "pruned"
         failed = [
@@ -1043,11 +1076,15 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         status[failed] = "fail"
         results["status"] = status
         for warning in caught:
-            if "scores are non-finite" in str(warning.message) and not failed:
-                continue
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
+            if "scores are non-finite" not in str(warning.message):
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+        for kind, means in non_finite:
+            if failed and not np.isfinite(means).all():  # scikit-learn's warning, as it words it
+                warnings.warn(  # noqa: B028 - scikit-learn's warning, raised as it raises it
+                    f"One or more of the {kind} scores are non-finite: {means}", UserWarning
+                )
         return results
 
     def trials_dataframe(self, **kwargs):

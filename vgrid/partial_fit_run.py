@@ -1,11 +1,13 @@
 """Pruning an estimator vgrid does not train, as optuna_integration prunes it: by `partial_fit`.
 
-With pruning on, optuna_integration's `OptunaSearchCV` trains a trial's folds by calling the
-estimator's `partial_fit` `max_iter` times, every fold one call at a time, and after each round
-reports the mean of the folds' test scores to the trial (``step`` counting from 0), then asks
-the pruner whether to stop. vgrid's `OptunaSearchCV` prunes the networks it trains inside its
-own training loop; for any other estimator (`SGDClassifier`, say) it uses `PartialFitRun`, which
-does what optuna_integration does, so that a ported script prunes as it did. `PartialFitRun` has
+With ``enable_pruning=True``, optuna_integration's `OptunaSearchCV` trains a trial's folds by
+calling the estimator's `partial_fit` `max_iter` times, every fold one call at a time, and after
+each round reports the mean of the folds' test scores to the trial (``step`` counting from 0),
+then asks the pruner whether to stop. vgrid's `OptunaSearchCV` prunes the networks it trains
+inside its own training loop; for any other estimator (`SGDClassifier`, say), with
+``enable_pruning=True``, it uses `PartialFitRun`, which does what optuna_integration does, so
+that a ported script prunes as it did (fit parameters are sliced to each fold's rows, as
+scikit-learn slices them, where the peer passes them whole and fails). `PartialFitRun` has
 `vgrid.search_run.SearchRun`'s interface for the search's `fit`: `evaluate`, `refit` and
 `fitted_attributes`.
 
@@ -76,10 +78,11 @@ class PartialFitRun:
         scoring = Scoring(scorer, self.error_score, self.return_train_score, self.verbose)
         out = []
         for c, parameters in enumerate(candidate_params):
-            estimators = [
-                clone(self.base_estimator).set_params(**clone(parameters, safe=False))
-                for _ in folds
-            ]
+            # Set, then cloned per fold, as optuna_integration does (an estimator whose
+            # __init__ derives attributes from its parameters, PassiveAggressive's, differs
+            # the other way round).
+            estimator = clone(self.base_estimator).set_params(**clone(parameters, safe=False))
+            estimators = [clone(estimator) for _ in folds]
             outcomes = [FitOutcome() for _ in folds]
             for step in range(self.max_iter):
                 scores = [
