@@ -734,20 +734,26 @@ def test_catch_fails_a_trial_whose_suggestion_raises_and_the_search_goes_on(iris
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 @pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite:UserWarning")
 @pytest.mark.parametrize("error_score", [np.nan, 0.0])
+@pytest.mark.parametrize("trained_by", ["vgrid", "its own code"])
 def test_a_batch_whose_every_fit_fails_gets_error_score_rows_and_the_study_goes_on(
-    iris, error_score
+    iris, error_score, trained_by
 ):
     """scikit-learn's searches raise when every fit fails; a batch of a study warns, its
     trials get `error_score` (FAIL in the study if NaN, else COMPLETE with it, as in
-    optuna_integration's study), and the next batch runs, whoever shares the batch."""
+    optuna_integration's study), and the next batch runs, whoever shares the batch, for an
+    MLP as for an estimator vgrid does not train (DecisionTreeClassifier)."""
     from optuna.distributions import CategoricalDistribution
     from sklearn.exceptions import FitFailedWarning
+    from sklearn.tree import DecisionTreeClassifier
 
-    space = {"alpha": CategoricalDistribution([-1.0, 1e-4])}  # a negative alpha fails to fit
+    if trained_by == "vgrid":  # a negative alpha fails to fit
+        estimator, name, bad, good = _mlp(5), "alpha", -1.0, 1e-4
+    else:  # max_depth=0 fails to fit
+        estimator, name, bad, good = DecisionTreeClassifier(random_state=0), "max_depth", 0, 1
     sampler = optuna.samplers.BruteForceSampler(seed=0)
     search = OptunaSearchCV(
-        _mlp(5),
-        space,
+        estimator,
+        {name: CategoricalDistribution([bad, good])},
         n_trials=4,
         trials_per_batch=1,
         cv=CV,
@@ -760,47 +766,40 @@ def test_a_batch_whose_every_fit_fails_gets_error_score_rows_and_the_study_goes_
     # BruteForceSampler stops the study once it has seen both values (inside the loop, as in
     # `study.optimize`; not a RuntimeError): two batches of one trial.
     assert search.n_trials_ == search.n_batches_ == 2
-    by_alpha = {t.params["alpha"]: (t.state, t.value) for t in search.trials_}
+    by_value = {t.params[name]: (t.state, t.value) for t in search.trials_}
     failed = (TrialState.FAIL, None) if np.isnan(error_score) else (TrialState.COMPLETE, 0.0)
-    assert by_alpha[-1.0] == failed and by_alpha[1e-4][0] == TrialState.COMPLETE
-    rows = {p["alpha"]: row for row, p in enumerate(search.cv_results_["params"])}
-    assert search.cv_results_["status"][rows[-1.0]] == (
+    assert by_value[bad] == failed and by_value[good][0] == TrialState.COMPLETE
+    rows = {p[name]: row for row, p in enumerate(search.cv_results_["params"])}
+    assert search.cv_results_["status"][rows[bad]] == (
         "fail" if np.isnan(error_score) else "complete"
     )
-    np.testing.assert_array_equal(search.cv_results_["mean_test_score"][rows[-1.0]], error_score)
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"][rows[bad]], error_score)
 
 
-@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
-def test_an_estimator_vgrid_hands_to_scikit_learn_fails_a_batch_whose_every_fit_fails(iris):
-    """scikit-learn's own search code raises when every fit of a batch fails: the batch's
-    trials are FAIL (no rows), with a FitFailedWarning, and the search goes on; a search in
-    which no trial could be evaluated raises."""
-    from optuna.distributions import IntDistribution
-    from sklearn.exceptions import FitFailedWarning
-    from sklearn.tree import DecisionTreeClassifier
+def test_a_search_where_no_trial_could_be_evaluated_raises(iris):
+    """Every trial failing in its suggestion: nothing to report, fit raises (the trials are
+    FAIL in the study)."""
 
-    space = {"max_depth": IntDistribution(0, 1)}  # max_depth=0 fails to fit
+    class Unsuggestable(optuna.distributions.BaseDistribution):
+        def _contains(self, param_value_in_internal_repr):
+            raise ValueError("not this one")
+
+        def single(self):
+            raise ValueError("not this one")
+
+        def to_internal_repr(self, param_value_in_external_repr):
+            raise ValueError("not this one")
+
     search = OptunaSearchCV(
-        DecisionTreeClassifier(random_state=0),
-        space,
-        n_trials=4,
-        trials_per_batch=1,
+        _mlp(5),
+        {"alpha": Unsuggestable()},
+        n_trials=2,
         cv=CV,
-        refit=False,
-        sampler=optuna.samplers.BruteForceSampler(seed=0),
+        catch=(ValueError,),
     )
-    with pytest.warns(FitFailedWarning, match="fits failed"):
+    with pytest.raises(ValueError, match="None of the 2 trials of this search could be"):
         search.fit(*iris)
-    by_depth = {t.params["max_depth"]: t.state for t in search.trials_}
-    assert by_depth == {0: TrialState.FAIL, 1: TrialState.COMPLETE}
-    assert list(search.cv_results_["params"]) == [{"max_depth": 1}]
-    with (
-        pytest.raises(ValueError, match="None of the 1 trials of this search could be"),
-        pytest.warns(FitFailedWarning),
-    ):
-        OptunaSearchCV(
-            DecisionTreeClassifier(), {"max_depth": IntDistribution(0, 0)}, n_trials=1, cv=CV
-        ).fit(*iris)
+    assert [t.state for t in search.study_.trials] == [TrialState.FAIL] * 2
 
 
 def test_an_interrupted_batch_leaves_no_trial_running_and_calls_back_the_finished(iris):

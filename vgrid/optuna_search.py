@@ -22,7 +22,7 @@ running; every model of a group advances one segment before any advances two, so
 are compared at the same epoch. A pruned model's numbers up to its last epoch are those of its
 unpruned run (training resumes exactly from a segment's state). An estimator vgrid does not
 train (`SGDClassifier`, say) is pruned as optuna_integration prunes it, through its
-`partial_fit`, one trial at a time (`vgrid.partial_fit_run`).
+`partial_fit`, one trial at a time (`vgrid.own_fit_runs`).
 
 Pruned trials are `TrialState.PRUNED` in the study, with their last reported value. In
 `cv_results_` their test scores are NaN, as scikit-learn writes a failed fit's: they rank last
@@ -71,10 +71,10 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import pipeline
-from .partial_fit_run import PartialFitRun
+from .own_fit_runs import OwnFitRun, PartialFitRun
 from .plan import PlanFloor
 from .scoring import FoldScorer
-from .search import _VectorizedSearchMixin, is_vectorizable
+from .search import _note_not_vectorized, _VectorizedSearchMixin, is_vectorizable
 
 __all__ = ["OptunaSearchCV", "optimize_study"]
 
@@ -253,20 +253,6 @@ class _BatchPruning:
                 self.pruned[c] = step
 
 
-class _BatchFailed(Exception):
-    """Every fit of a batch failed (with a numeric `error_score`): its trials fail, the study
-    goes on."""
-
-
-def _every_fit_failed(error, error_score) -> bool:
-    """Whether `error` is scikit-learn's "All the N fits failed" (numeric `error_score`)."""
-    return (
-        isinstance(error, ValueError)
-        and not isinstance(error_score, str)
-        and "fits failed" in str(error).lstrip().split("\n", 1)[0]
-    )
-
-
 @contextmanager
 def _optimize_loop(study):
     """Inside, `study.stop()` works as inside `study.optimize` (a callback's, or a sampler's
@@ -417,7 +403,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         1000): each model trains as its own ``fit`` does. Ignored without pruning, as there.
         A Flax estimator trains as its own ``fit`` does (with a warning if `max_iter` is set).
         An estimator vgrid does not train is, with ``enable_pruning=True``, trained as
-        optuna_integration trains it (`vgrid.partial_fit_run.PartialFitRun`): each fold by
+        optuna_integration trains it (`vgrid.own_fit_runs.PartialFitRun`): each fold by
         ``partial_fit`` called `max_iter` times (None: 1000, as there), the folds' mean test
         score reported after each round of calls (steps from 0), one trial at a time; it must
         have ``partial_fit``, as there. (Fit parameters such as ``sample_weight`` are sliced
@@ -430,9 +416,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         raised after every trial of its batch not yet told is told FAIL and the callbacks
         have seen those finished. Failed fits are scored `error_score`, as in scikit-learn;
         a batch whose every fit fails only warns (scikit-learn's searches raise) and the
-        search goes on, as optuna_integration's does; for an estimator vgrid hands to
-        scikit-learn's search code, such a batch is FAIL, without rows. If no trial could be
-        evaluated, `fit` raises.
+        search goes on, as optuna_integration's does. If no trial could be evaluated, `fit`
+        raises.
 
     Attributes
     ----------
@@ -622,10 +607,11 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 self.sample_indices_,
             )
         try:
-            if self._trains_by_partial_fit():  # optuna_integration's way, see PartialFitRun
-                self._fit_vectorized(X, y, **params)
-            else:
-                super().fit.__wrapped__(self, X, y, **params)
+            # Every estimator through the facade's fit: vgrid's engine, or a run of the
+            # estimator's own code (`vgrid.own_fit_runs`, see `_start_run`).
+            if not self._trains_by_partial_fit() and not self._vectorized():
+                _note_not_vectorized(self.estimator)
+            self._fit_vectorized(X, y, **params)
             if hasattr(self, "best_index_"):  # a row of cv_results_, as a Python int
                 self.best_index_ = int(self.best_index_)
             return self
@@ -740,7 +726,25 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             and hasattr(self.estimator, "partial_fit")
         )
 
+    def _vectorized(self) -> bool:
+        """Whether vgrid's engine trains the estimator (else its own code does)."""
+        return is_vectorizable(self.estimator, self.param_distributions)
+
     def _start_run(self, base_estimator, X, y, params, scorers, routed_params):
+        if not self._vectorized() and not self._trains_by_partial_fit():
+            return OwnFitRun(
+                base_estimator,
+                X,
+                y,
+                scorers,
+                fit_params=routed_params.estimator.fit,
+                score_params=routed_params.scorer.score,
+                error_score=self.error_score,
+                return_train_score=self.return_train_score,
+                verbose=self.verbose,
+                n_jobs=self.n_jobs,
+                pre_dispatch=self.pre_dispatch,
+            )
         if self._trains_by_partial_fit():
             classes = None  # optuna_integration's `classes`: the labels of the rows searched
             if is_classifier(self.estimator) and y is not None:
@@ -940,17 +944,13 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         try:
             # Models are scored on the host while XLA's threads train on every core: BLAS
             # threads would contend with them (a test fold's forward pass measured 4x slower).
-            limit = self._prunes and not by_partial_fit
+            limit = self._prunes and self._vectorized()
             with threadpool_limits(1, user_api="blas") if limit else nullcontext():
                 results = evaluate_candidates(
                     [dict(t.params) for t in trials],
                     more_results={"number": [t.number for t in trials]},
                 )
         except Exception as error:  # noqa: BLE001 - FAIL, then raised unless caught
-            if _every_fit_failed(error, self.error_score):
-                # scikit-learn's search code raises when every fit fails; a study goes on.
-                warnings.warn(str(error), FitFailedWarning, stacklevel=4)
-                error = _BatchFailed(str(error))
             return self._fail(study, trials, error), False
         self._first_row += len(trials)
         return self._tell(study, trials, results, optuna.trial.TrialState), True
@@ -969,7 +969,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         is one of `catch`. Returns the frozen trials."""
         optuna = _import_optuna()
         told = [study.tell(t, state=optuna.trial.TrialState.FAIL) for t in trials]
-        if not isinstance(error, (*self._catch(), _BatchFailed)):
+        if not isinstance(error, self._catch()):
             raise error
         reason = str(error).strip().split("\n", 1)[0] or repr(error)
         for frozen in told:

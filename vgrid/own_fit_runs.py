@@ -1,15 +1,21 @@
-"""Pruning an estimator vgrid does not train, as optuna_integration prunes it: by `partial_fit`.
+"""A search's fits by the estimator's own code, for estimators vgrid does not train.
 
-With ``enable_pruning=True``, optuna_integration's `OptunaSearchCV` trains a trial's folds by
-calling the estimator's `partial_fit` `max_iter` times, every fold one call at a time, and after
-each round reports the mean of the folds' test scores to the trial (``step`` counting from 0),
-then asks the pruner whether to stop. vgrid's `OptunaSearchCV` prunes the networks it trains
-inside its own training loop; for any other estimator (`SGDClassifier`, say), with
-``enable_pruning=True``, it uses `PartialFitRun`, which does what optuna_integration does, so
-that a ported script prunes as it did (fit parameters are sliced to each fold's rows, as
-scikit-learn slices them, where the peer passes them whole and fails). `PartialFitRun` has
-`vgrid.search_run.SearchRun`'s interface for the search's `fit`: `evaluate`, `refit` and
-`fitted_attributes`.
+`vgrid.OptunaSearchCV` runs every estimator through the same `fit` body (the facade's mirror of
+scikit-learn's `BaseSearchCV.fit`, `vgrid.search`), which takes a run object with
+`vgrid.search_run.SearchRun`'s interface: `evaluate`, `refit` and `fitted_attributes`. For an
+estimator vgrid does not train it is one of these:
+
+- `OwnFitRun`: scikit-learn's `_fit_and_score` for every (candidate, split), in a joblib
+  `Parallel` of `n_jobs`, exactly as scikit-learn's searches fit and score;
+- `PartialFitRun`: pruning as optuna_integration prunes, by `partial_fit`. With
+  ``enable_pruning=True``, optuna_integration's `OptunaSearchCV` trains a trial's folds by
+  calling the estimator's `partial_fit` `max_iter` times, every fold one call at a time, and
+  after each round reports the mean of the folds' test scores to the trial (``step`` counting
+  from 0), then asks the pruner whether to stop. vgrid prunes the networks it trains inside its
+  own training loop; for any other estimator (`SGDClassifier`, say) `PartialFitRun` does what
+  optuna_integration does, so that a ported script prunes as it did (fit parameters are sliced
+  to each fold's rows, as scikit-learn slices them, where the peer passes them whole and
+  fails).
 
 Example:
     >>> from sklearn.datasets import load_iris
@@ -32,11 +38,14 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import product
 from traceback import format_exc
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
+from sklearn.model_selection._validation import _fit_and_score
 from sklearn.utils.validation import _check_method_params
 
 from .engine import FitOutcome
@@ -44,7 +53,63 @@ from .folds import prepare_folds
 from .scoring import FoldScorer
 from .search_run import Scoring
 
-__all__ = ["PartialFitRun"]
+__all__ = ["OwnFitRun", "PartialFitRun"]
+
+
+@dataclass
+class OwnFitRun:
+    """One `fit` of a search whose (candidate, split) pairs are fitted and scored by
+    scikit-learn's `_fit_and_score`, in parallel as scikit-learn's searches run them."""
+
+    base_estimator: Any  # a clone of the search's estimator
+    X: Any
+    y: Any
+    scorers: Any  # scikit-learn's scorer, or its _MultimetricScorer
+    fit_params: dict = field(default_factory=dict)  # routed to the estimator's fit
+    score_params: dict = field(default_factory=dict)  # routed to the scorer
+    error_score: Any = np.nan
+    return_train_score: bool = False
+    verbose: int = 0
+    n_jobs: int | None = None
+    pre_dispatch: Any = "2*n_jobs"
+
+    def evaluate(self, candidate_params: list[dict], splits: list) -> list[dict]:
+        """`_fit_and_score`'s record for every (candidate, split), candidate-major."""
+        n_candidates, n_splits = len(candidate_params), len(splits)
+        with Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch) as parallel:
+            return parallel(
+                delayed(_fit_and_score)(
+                    clone(self.base_estimator),
+                    self.X,
+                    self.y,
+                    train=train,
+                    test=test,
+                    parameters=parameters,
+                    split_progress=(split_idx, n_splits),
+                    candidate_progress=(cand_idx, n_candidates),
+                    scorer=self.scorers,
+                    fit_params=self.fit_params,
+                    score_params=self.score_params,
+                    return_train_score=self.return_train_score,
+                    return_n_test_samples=True,
+                    return_times=True,
+                    return_parameters=False,
+                    error_score=self.error_score,
+                    verbose=self.verbose,
+                )
+                for (cand_idx, parameters), (split_idx, (train, test)) in product(
+                    enumerate(candidate_params), enumerate(splits)
+                )
+            )
+
+    def refit(self, estimator, best_index: int) -> str:
+        """Fit `estimator` on all the data by its own `fit`, as scikit-learn's searches refit."""
+        estimator.fit(self.X, self.y, **self.fit_params)
+        return "scikit-learn"
+
+    def fitted_attributes(self) -> dict[str, Any]:
+        """Nothing of vgrid's engine: none of its programs ran."""
+        return {}
 
 
 @dataclass
