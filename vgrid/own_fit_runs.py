@@ -28,8 +28,8 @@ Example:
     ...     report=lambda c, step, value: reports.append(step) or False)
     >>> rows = np.arange(150)
     >>> records = run.evaluate([{"alpha": 1e-3}], [(rows[::2], rows[1::2])])
-    >>> reports, len(records), records[0]["fit_error"]
-    ([0, 1, 2], 1, None)
+    >>> reports, [record["fit_error"] for record in records]
+    ([0, 1, 2], [None])
 """
 
 from __future__ import annotations
