@@ -776,6 +776,30 @@ def test_a_batch_whose_every_fit_fails_gets_error_score_rows_and_the_study_goes_
     np.testing.assert_array_equal(search.cv_results_["mean_test_score"][rows[bad]], error_score)
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_brute_force_sampler_is_asked_no_more_trials_than_combinations_left(iris):
+    """BruteForceSampler counts running trials as taken and repeats combinations once all are:
+    a batch asks at most the combinations left, so every combination is tried once, as one
+    trial at a time would, and the sampler then stops the study."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    space = {
+        "alpha": CategoricalDistribution([1e-4, 1e-2]),
+        "hidden_layer_sizes": IntDistribution(4, 8, step=2),
+    }
+    search = OptunaSearchCV(
+        _mlp(5),
+        space,
+        n_trials=20,
+        trials_per_batch=4,
+        cv=CV,
+        refit=False,
+        sampler=optuna.samplers.BruteForceSampler(seed=0),
+    ).fit(*iris)
+    assert search.n_batches_ == 2 and search.n_trials_ == 6
+    assert len({tuple(sorted(t.params.items())) for t in search.trials_}) == 6
+
+
 def test_a_search_where_no_trial_could_be_evaluated_raises(iris):
     """Every trial failing in its suggestion: nothing to report, fit raises (the trials are
     FAIL in the study)."""

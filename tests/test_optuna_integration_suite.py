@@ -28,9 +28,6 @@ UPSTREAM = os.path.join(
 EXPECTED_DIFFERENCES = {
     "test_optuna_search_convert_deprecated_distribution": "scikit-learn's rule: __init__ "
     "only stores its parameters; vgrid rejects a deprecated distribution in fit",
-    "test_no_halt_with_error[param_dist0-all_params0]": "trials are asked a batch at a time: "
-    "BruteForceSampler suggests its 2 combinations and repeats them in the batch's other 8 "
-    "trials (the study then stops, as the sampler asks)",
     "test_no_halt_with_error[param_dist1-all_params1]": "every trial fails: vgrid refits the "
     "best row's parameters, as scikit-learn's searches choose it, and that fit raises "
     "(optuna_integration refits the estimator's defaults)",

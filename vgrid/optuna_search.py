@@ -97,6 +97,17 @@ def _nan_like(scores):
     return {name: np.nan for name in scores} if isinstance(scores, dict) else np.nan
 
 
+def _n_choices(dist) -> int | None:
+    """How many values a BruteForceSampler enumerates for `dist` (None: a continuous one,
+    which it rejects)."""
+    if hasattr(dist, "choices"):
+        return len(dist.choices)
+    step = getattr(dist, "step", None)
+    if step is None:
+        return None
+    return int(round((dist.high - dist.low) / step)) + 1
+
+
 def _rank(means):
     """scikit-learn's ranks of mean test scores: NaN ties with the worst."""
     if np.isnan(means).all():
@@ -339,7 +350,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         trials per batch keep more models training at once, fewer let the sampler learn from
         more results. Batches after the first compile nothing (see "One program per study"
         above). On the setup of benchmarks/bench_optuna.py (48 trials), 8, 12 and 16 per batch
-        reached about the same best scores over four sampler seeds.
+        reached about the same best scores over four sampler seeds. With a
+        `BruteForceSampler`, a batch asks at most the combinations no trial has taken yet
+        (it would repeat them).
     sampler : optuna.samplers.BaseSampler or None, default=None
         None: ``TPESampler(seed=..., constant_liar=True)``, seeded from `random_state`.
     pruner : optuna.pruners.BasePruner or None, default=None
@@ -853,6 +866,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             self.timeout is None or not asked or time.monotonic() - start < self.timeout
         ):
             size = batch if self.n_trials is None else min(batch, self.n_trials - asked)
+            left = self._combinations_left()
+            size = size if left is None else min(size, left)
             later = 1 if self.n_trials is None else -(-(self.n_trials - asked - size) // batch)
             n_evaluated, stop = self._run_batch(study, size, evaluate_candidates, later)
             asked += size
@@ -865,6 +880,31 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 "when its parameters were suggested or with its batch (see the warnings and "
                 "Optuna's log; the study has them as FAIL)."
             )
+
+    def _combinations_left(self) -> int | None:
+        """With a `BruteForceSampler` (which counts running trials as taken): how many of the
+        space's combinations no trial has taken yet (at least 1), so that a batch asks no
+        more than that, as one trial at a time would (it would repeat combinations, as
+        ``study.optimize(n_jobs=...)`` may); None for other samplers."""
+        optuna = _import_optuna()
+        sampler = self.study_.sampler
+        if not isinstance(sampler, optuna.samplers.BruteForceSampler) or getattr(
+            sampler, "_avoid_premature_stop", False
+        ):
+            return None
+        total = 1
+        for dist in self.param_distributions.values():
+            n = _n_choices(dist)
+            if n is None:
+                return None
+            total *= n
+        taken = {
+            tuple(repr(t.params.get(name)) for name in self.param_distributions)
+            for t in self.study_.get_trials(deepcopy=False)
+            if t.state != optuna.trial.TrialState.WAITING
+            and set(t.params) == set(self.param_distributions)
+        }
+        return max(1, total - len(taken))
 
     def _run_batch(self, study, size, evaluate_candidates, later_batches):
         """Ask, evaluate and tell one batch of `size` trials; call the callbacks. Returns
