@@ -136,6 +136,24 @@ def test_pruned_model_numbers_equal_its_unpruned_run(iris, pruned):
         assert trial.intermediate_values[epoch] == np.mean(scores)
 
 
+def test_a_job_that_fails_before_training_is_shown_to_on_segment_once(iris):
+    """done at epoch 0, without a model: whoever waits for every job's epochs need not wait."""
+    X, y = iris
+    seen = []
+
+    def record(job_indices, n_iter, done, snapshot):
+        seen.extend(
+            (j, int(n), bool(d), snapshot(k))
+            for k, (j, n, d) in enumerate(zip(job_indices, n_iter, done))
+            if j == 1
+        )
+        return [False] * len(job_indices)
+
+    jobs = [FitJob(_mlp(10), X, y), FitJob(_mlp(10).set_params(alpha=-1.0), X, y)]
+    outcomes = fit_estimators(jobs, raise_errors=False, on_segment=record, segment_epochs=5)
+    assert outcomes[1].error is not None and seen == [(1, 0, True, None)]
+
+
 @pytest.mark.parametrize(
     "schedule",
     [dict(n_threads=1, n_slots=1), dict(n_threads=2, n_slots=1), dict(n_threads=1, n_slots=2)],
@@ -800,30 +818,99 @@ def test_a_brute_force_sampler_is_asked_no_more_trials_than_combinations_left(ir
     assert len({tuple(sorted(t.params.items())) for t in search.trials_}) == 6
 
 
-def test_a_search_where_no_trial_could_be_evaluated_raises(iris):
-    """Every trial failing in its suggestion: nothing to report, fit raises (the trials are
-    FAIL in the study)."""
+class _Unsuggestable(optuna.distributions.BaseDistribution):
+    """A distribution whose every suggestion raises."""
 
-    class Unsuggestable(optuna.distributions.BaseDistribution):
-        def _contains(self, param_value_in_internal_repr):
-            raise ValueError("not this one")
+    def _contains(self, param_value_in_internal_repr):
+        raise ValueError("not this one")
 
-        def single(self):
-            raise ValueError("not this one")
+    def single(self):
+        raise ValueError("not this one")
 
-        def to_internal_repr(self, param_value_in_external_repr):
-            raise ValueError("not this one")
+    def to_internal_repr(self, param_value_in_external_repr):
+        raise ValueError("not this one")
 
-    search = OptunaSearchCV(
-        _mlp(5),
-        {"alpha": Unsuggestable()},
-        n_trials=2,
-        cv=CV,
-        catch=(ValueError,),
-    )
-    with pytest.raises(ValueError, match="None of the 2 trials of this search could be"):
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite:UserWarning")
+@pytest.mark.parametrize("fails", ["suggestion", "every MLP fit", "every tree fit"])
+def test_a_search_where_every_trial_fails_raises(iris, fails):
+    """Every trial FAIL (its suggestion raised, or every fit, for an MLP as for an estimator
+    vgrid does not train): nothing to choose or refit, fit raises as scikit-learn's searches
+    raise when every fit fails; the trials are FAIL in the study."""
+    from optuna.distributions import CategoricalDistribution
+    from sklearn.tree import DecisionTreeClassifier
+
+    estimator, space = {
+        "suggestion": (_mlp(5), {"alpha": _Unsuggestable()}),
+        "every MLP fit": (_mlp(5), {"alpha": CategoricalDistribution([-1.0, -2.0])}),
+        "every tree fit": (DecisionTreeClassifier(), {"max_depth": CategoricalDistribution([0])}),
+    }[fails]
+    search = OptunaSearchCV(estimator, space, n_trials=2, cv=CV, catch=(ValueError,))
+    with pytest.raises(ValueError, match="None of the 2 trials of this search could be") as e:
         search.fit(*iris)
     assert [t.state for t in search.study_.trials] == [TrialState.FAIL] * 2
+    if fails != "suggestion":  # the fits' errors, as scikit-learn's "All the fits failed"
+        assert " fits failed with the following error:" in str(e.value)
+        assert ("'alpha' parameter" if "MLP" in fails else "'max_depth' parameter") in str(e.value)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite:UserWarning")
+def test_a_fold_that_fails_before_training_is_left_out_of_the_reports(iris):
+    """A pipeline step that fails on one fold only: the trial is reported the mean of its
+    other folds (as optuna_integration's nanmean) and pruned like any other, not left waiting
+    for that fold; a step failing on every fold fails the trial."""
+    from sklearn.base import BaseEstimator, TransformerMixin
+    from sklearn.pipeline import Pipeline
+
+    X, y = iris[0][:-1], iris[1][:-1]  # KFold(3): 99, 99 and 100 training rows
+
+    class Flaky(TransformerMixin, BaseEstimator):
+        def __init__(self, fail=0):
+            self.fail = fail
+
+        def fit(self, X, y=None):
+            if self.fail == 2 or (self.fail == 1 and len(X) == 100):
+                raise ValueError("this fold")
+            return self
+
+        def transform(self, X):
+            return X
+
+    pipe = Pipeline([("flaky", Flaky()), ("mlp", _mlp(10))])
+    space = {"flaky__fail": optuna.distributions.CategoricalDistribution([0, 1, 2])}
+    search = OptunaSearchCV(
+        pipe,
+        space,
+        n_trials=3,
+        cv=KFold(3),
+        refit=False,
+        sampler=optuna.samplers.GridSampler({"flaky__fail": [0, 1, 2]}),
+        pruner=optuna.pruners.ThresholdPruner(lower=2.0),  # prunes every trial it is told of
+    ).fit(X, y)
+    states = {t.params["flaky__fail"]: t.state for t in search.trials_}
+    assert states == {0: TrialState.PRUNED, 1: TrialState.PRUNED, 2: TrialState.FAIL}
+
+
+def test_an_unsupervised_estimator_is_refit_without_y(iris):
+    from sklearn.base import BaseEstimator
+
+    class Centre(BaseEstimator):
+        def __init__(self, k=1.0):
+            self.k = k
+
+        def fit(self, X):  # no y, as scikit-learn's searches then call it
+            self.centre_ = X.mean(0) * self.k
+            return self
+
+        def score(self, X, y=None):
+            return -float(((X - self.centre_) ** 2).sum())
+
+    search = OptunaSearchCV(
+        Centre(), {"k": FloatDistribution(0.5, 1.5)}, n_trials=3, cv=3, random_state=0
+    )
+    assert search.fit(iris[0]).best_estimator_.centre_.shape == (iris[0].shape[1],)
 
 
 def test_an_interrupted_batch_leaves_no_trial_running_and_calls_back_the_finished(iris):

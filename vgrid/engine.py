@@ -201,6 +201,11 @@ def _route_group(plan, n_threads):
     return hosted if plan.kind.prefers_host(plan, hosted, None, threads) else plan
 
 
+def _no_model(k):
+    """A failed job's snapshot: none."""
+    return None
+
+
 def _job_segment_hook(on_segment):
     """The scheduler's `on_segment(plan, members, states)` in terms of jobs: calls
     `on_segment(job_indices, n_iter, done, snapshot)`, where `snapshot(k)` is a copy of the k-th
@@ -280,7 +285,8 @@ def fit_estimators(
         `snapshot(k)` is a copy of the k-th model's estimator as if its training ended
         there, with its public fitted attributes (to predict and score; not the optimizer
         state that `partial_fit` would continue from), or None if that fails (e.g.
-        non-finite weights).
+        non-finite weights). A job that fails before it trains is shown once, done at epoch 0,
+        its snapshot None.
     plan_floors : dict or None, default=None
         ``{kind name: floor}``, e.g. a `vgrid.plan.PlanFloor` for ``"mlp"``: what later calls
         will bring (the next batches of an Optuna study), so that the programs compiled now
@@ -347,6 +353,11 @@ def fit_estimators(
         total=n_models, disable=not progress or not n_models, unit="model", desc="vgrid training"
     ) as bar:
         hook = None if on_segment is None else _job_segment_hook(on_segment)
+        failed = [i for i, outcome in enumerate(outcomes) if outcome.error is not None]
+        if on_segment is not None and failed:
+            # shown once, done at epoch 0 without a model: a caller waiting for every job's
+            # epochs (pruning) does not wait for these
+            on_segment(failed, np.zeros(len(failed), int), np.ones(len(failed), bool), _no_model)
         finished = run_groups(
             plans,
             progress=(lambda: bar.update(1)) if progress else None,

@@ -55,7 +55,7 @@ import numbers
 import threading
 import time
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import contextmanager, nullcontext
 
 import numpy as np
@@ -182,7 +182,14 @@ class _BatchPruning:
         self.lock = threading.Lock()
 
     def hook(self, jobs, scorer):
-        """`on_segment` for `jobs`: ((candidate, split, parameters), fitted estimator, fold)."""
+        """`on_segment` for `jobs`: ((candidate, split, parameters), fitted estimator, fold).
+        A fold of these candidates that is not among them failed before training (its
+        preprocessing): it counts as NaN, left out of the reported mean."""
+        present = {(c, s) for (c, s, _), _, _ in jobs}
+        for c in {c for c, _ in present}:
+            for s in range(self.n_splits):
+                if (c, s) not in present:
+                    self.scores[c, s][0], self.ended[c, s] = np.nan, 0
 
         def on_segment(job_indices, n_iter, done, snapshot):
             with self.lock:
@@ -429,8 +436,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         raised after every trial of its batch not yet told is told FAIL and the callbacks
         have seen those finished. Failed fits are scored `error_score`, as in scikit-learn;
         a batch whose every fit fails only warns (scikit-learn's searches raise) and the
-        search goes on, as optuna_integration's does. If no trial could be evaluated, `fit`
-        raises.
+        search goes on, as optuna_integration's does. If no trial of the search is
+        COMPLETE or PRUNED, `fit` raises (nothing to choose or refit).
 
     Attributes
     ----------
@@ -447,7 +454,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         As in `vgrid.RandomizedSearchCV`; pruned trials are never `best_*`.
     n_splits_, multimetric_, learning_curves_, vectorization_, refit_engine_
         As in `vgrid.RandomizedSearchCV` (a pruned model's curves end at its pruning
-        epoch).
+        epoch). For an estimator vgrid does not train, `refit_engine_` is "scikit-learn"
+        (its own ``fit``) and there are no `learning_curves_` or `vectorization_`.
     n_batches_ : int
         Batches run.
     sample_indices_ : ndarray of int
@@ -608,7 +616,10 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 stacklevel=3,
             )
         self._metric = self._objective_metric()
+        for name in ("learning_curves_", "vectorization_", "refit_engine_"):
+            self.__dict__.pop(name, None)  # an earlier fit's, which this one may not set
         self._pruned_rows: set[int] = set()
+        self._fit_errors: Counter = Counter()  # every failed fit's error, for the last word
         self._pruning, self._first_row = None, 0
         self._floor = None
         cv = self.cv
@@ -631,6 +642,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         finally:
             self.cv = cv
             del self._pruning, self._pruned_rows, self._first_row, self._prunes, self._floor
+            del self._fit_errors
 
     def _check_compatible_params(self, optuna):
         """The checks of optuna_integration's `OptunaSearchCV`, raising its errors (a ported
@@ -875,10 +887,15 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             if stop:
                 break
         if not evaluated:
+            details = "".join(
+                f"\n\n{n} fits failed with the following error:\n{error}"
+                for error, n in self._fit_errors.most_common(3)
+            )
             raise ValueError(
                 f"None of the {asked} trials of this search could be evaluated: each failed, "
-                "when its parameters were suggested or with its batch (see the warnings and "
-                "Optuna's log; the study has them as FAIL)."
+                "when its parameters were suggested, with its batch, or in every fit (see the "
+                "warnings and Optuna's log; the study has them as FAIL)."
+                + (f" Below are the fits' most common errors:{details}" if details else "")
             )
 
     def _combinations_left(self) -> int | None:
@@ -908,7 +925,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
 
     def _run_batch(self, study, size, evaluate_candidates, later_batches):
         """Ask, evaluate and tell one batch of `size` trials; call the callbacks. Returns
-        (how many trials were evaluated, whether `study.stop()` was called)."""
+        (how many trials were evaluated: COMPLETE or PRUNED, whether `study.stop()` was
+        called)."""
         optuna = _import_optuna()
         asked: list = []
         try:
@@ -944,7 +962,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 ],
             )
             raise
-        return (len(trials) if evaluated else 0), self._call_back(study, failed + told) or stop
+        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        n_evaluated = sum(t.state in finished for t in told) if evaluated else 0
+        return n_evaluated, self._call_back(study, failed + told) or stop
 
     def _call_back(self, study, finished) -> bool:
         """Call each of `callbacks` as ``callback(study, frozen_trial)`` for these finished
@@ -959,9 +979,8 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     def _evaluate_batch(self, study, trials, evaluate_candidates, later_batches):
         """Train and score the batch's trials at once and tell the study: (the frozen trials,
         whether the batch was evaluated). A batch whose evaluation raises one of `catch` is
-        FAIL, without rows in `cv_results_`; as is, for an estimator vgrid hands to
-        scikit-learn's search, a batch whose every fit fails (vgrid's own go on with
-        `error_score` rows)."""
+        FAIL, without rows in `cv_results_`; one whose every fit fails gets `error_score`
+        rows (see `_warn_or_raise_about_fit_failures`)."""
         optuna = _import_optuna()
         self.n_batches_ += 1
         self._floor = _batch_floor(
@@ -999,6 +1018,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         """scikit-learn's check, but a batch whose every fit failed (a numeric `error_score`)
         only warns: its trials get `error_score` rows, and the study goes on, as
         optuna_integration's does."""
+        self._fit_errors.update(r["fit_error"] for r in out if r["fit_error"] is not None)
         try:
             super()._warn_or_raise_about_fit_failures(out)
         except ValueError as error:  # every fit failed
@@ -1120,8 +1140,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 warnings.warn_explicit(
                     warning.message, warning.category, warning.filename, warning.lineno
                 )
+        new_failures = [i for i in failed if i >= self._first_row]  # in this batch
         for kind, means in non_finite:
-            if failed and not np.isfinite(means).all():  # scikit-learn's warning, as it words it
+            if new_failures and not np.isfinite(means).all():  # scikit-learn's, as it words it
                 warnings.warn(  # noqa: B028 - scikit-learn's warning, raised as it raises it
                     f"One or more of the {kind} scores are non-finite: {means}", UserWarning
                 )

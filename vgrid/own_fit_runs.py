@@ -56,6 +56,14 @@ from .search_run import Scoring
 __all__ = ["OwnFitRun", "PartialFitRun"]
 
 
+def _fit_own(estimator, X, y, fit_params: dict) -> None:
+    """`estimator.fit`, as scikit-learn's searches call it for the refit."""
+    if y is None:
+        estimator.fit(X, **fit_params)
+    else:
+        estimator.fit(X, y, **fit_params)
+
+
 @dataclass
 class OwnFitRun:
     """One `fit` of a search whose (candidate, split) pairs are fitted and scored by
@@ -103,8 +111,9 @@ class OwnFitRun:
             )
 
     def refit(self, estimator, best_index: int) -> str:
-        """Fit `estimator` on all the data by its own `fit`, as scikit-learn's searches refit."""
-        estimator.fit(self.X, self.y, **self.fit_params)
+        """Fit `estimator` on all the data by its own `fit`, as scikit-learn's searches refit
+        (without y when there is none)."""
+        _fit_own(estimator, self.X, self.y, self.fit_params)
         return "scikit-learn"
 
     def fitted_attributes(self) -> dict[str, Any]:
@@ -182,8 +191,9 @@ class PartialFitRun:
         return float(value[self.metric] if isinstance(value, dict) else value)
 
     def refit(self, estimator, best_index: int) -> str:
-        """Fit `estimator` on all the data by its own `fit`, as optuna_integration refits."""
-        estimator.fit(self.X, self.y, **self.fit_params)
+        """Fit `estimator` on all the data by its own `fit`, as optuna_integration refits
+        (without y when there is none, as scikit-learn's searches refit)."""
+        _fit_own(estimator, self.X, self.y, self.fit_params)
         return "scikit-learn"
 
     def fitted_attributes(self) -> dict[str, Any]:

@@ -116,8 +116,8 @@ def _note_not_vectorized(estimator) -> None:
     if name not in _NOT_VECTORIZED_NOTED:
         _NOT_VECTORIZED_NOTED.add(name)
         logging.getLogger("vgrid").warning(
-            "vgrid does not vectorize %s: its grid is evaluated by scikit-learn's search, one "
-            "fit at a time.",
+            "vgrid does not vectorize %s: its candidates are fitted and scored by "
+            "scikit-learn's own code, one fit at a time (or n_jobs at once).",
             name,
         )
 
