@@ -285,3 +285,21 @@ def test_numpys_global_stream_is_left_where_a_fit_that_stops_early_leaves_it(dat
         assert ours_one.n_iter_ == ref_one.n_iter_ < 200
         for a, b in zip(ours_one.coefs_, ref_one.coefs_):
             np.testing.assert_allclose(a, b, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_fast_mode_gives_scikit_learns_attribute_types(datasets, early_stopping):
+    """float32 data: the losses and scores are of scikit-learn's types (np.float64, float),
+    so that a script can compare, print or serialize them (json) as it did."""
+    X, y = datasets["iris"]
+    X = X.astype(np.float32)
+    params = dict(max_iter=5, random_state=0, early_stopping=early_stopping)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = neural_network.MLPClassifier(**params).fit(X, y)
+        ours = vgrid.MLPClassifier(**params).fit(X, y)
+    for name in ("loss_", "best_loss_", "validation_scores_", "best_validation_score_", "t_"):
+        assert type(getattr(ours, name)) is type(getattr(ref, name)), name
+    assert {type(v) for v in ours.loss_curve_} == {type(v) for v in ref.loss_curve_}
+    for name in ("coefs_", "intercepts_"):
+        assert [a.dtype for a in getattr(ours, name)] == [a.dtype for a in getattr(ref, name)]

@@ -1149,6 +1149,66 @@ def test_only_enable_pruning_trains_an_estimator_vgrid_does_not_train_by_partial
     assert [sorted(t.intermediate_values) for t in search.trials_] == [[0, 1, 2]] * 2
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:`optuna.terminator` module has been deprecated:FutureWarning")
+@pytest.mark.parametrize("estimator", ["SGDClassifier", "MLPClassifier"])
+def test_sample_weight_weights_the_fits_not_the_scores_as_optuna_integration(iris, estimator):
+    """optuna_integration's cross_validate passes sample_weight to fit only: the trials'
+    values (which steer the sampler) are unweighted scores there, and here."""
+    optuna_integration = pytest.importorskip("optuna_integration")
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = iris
+    weights = np.where(y == 0, 5.0, 1.0)
+    model = SGDClassifier(max_iter=5, random_state=0) if estimator == "SGDClassifier" else _mlp(8)
+    space = {"alpha": FloatDistribution(1e-4, 10.0, log=True)}
+
+    def run(search_class):
+        search = search_class(model, space, n_trials=3, cv=3, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return search.fit(X, y, sample_weight=weights)
+
+    peer, ours = run(optuna_integration.OptunaSearchCV), run(OptunaSearchCV)
+    assert [t.params for t in ours.trials_] == [t.params for t in peer.trials_]
+    assert [t.value for t in ours.trials_] == pytest.approx([t.value for t in peer.trials_])
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.99])
+def test_trials_are_logged_as_study_optimize_logs_them(iris, threshold):
+    """A ported script printed Optuna's "Trial N finished with value ..." lines (the peer's
+    search runs in study.optimize): so does a batched one, and "Trial N pruned." lines."""
+    import logging
+
+    class Lines(logging.Handler):
+        lines: list = []
+
+        def emit(self, record):
+            self.lines.append(record.getMessage())
+
+    handler = Lines()
+    logger = logging.getLogger("optuna")
+    logger.addHandler(handler)
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        OptunaSearchCV(
+            _mlp(10),
+            SPACE,
+            n_trials=4,
+            trials_per_batch=2,
+            cv=CV,
+            random_state=0,
+            pruner=optuna.pruners.ThresholdPruner(lower=threshold),  # 0.99: prunes each trial
+            refit=False,
+        ).fit(*iris)
+    finally:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        logger.removeHandler(handler)
+    expected = "Trial {} pruned. trial was pruned at" if threshold else "Trial {} finished with"
+    for number in range(4):
+        assert any(line.startswith(expected.format(number)) for line in handler.lines)
+
+
 def test_partial_fit_pruning_needs_partial_fit(iris):
     search = OptunaSearchCV(
         MLPClassifier(solver="lbfgs"), SPACE, n_trials=2, enable_pruning=True, max_iter=5

@@ -285,3 +285,78 @@ def test_parameter_validation_checks_each_new_value():
         with pytest.raises(InvalidParameterError) as theirs:
             bad._validate_params()
         assert str(ours.value) == str(theirs.value)
+
+
+_WARNING_SCRIPT = """
+import sys
+from sklearn.datasets import load_iris
+X, y = load_iris(return_X_y=True)
+if sys.argv[1] == "vgrid":
+    from vgrid import GridSearchCV, MLPClassifier
+else:
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.neural_network import MLPClassifier
+grid = {"alpha": [1e-4, 1e-3], "batch_size": [500]}  # clipped: a warning per fit too
+GridSearchCV(MLPClassifier(max_iter=3, random_state=0), grid, cv=3).fit(X, y)
+for _ in range(2):
+    MLPClassifier(max_iter=3, random_state=0).fit(X, y)
+"""
+
+
+def test_a_script_shows_as_many_warnings_as_with_scikit_learn(tmp_path):
+    """Under Python's default filters (once per code location) a script sees each fit's
+    ConvergenceWarning and batch-size warning, as scikit-learn shows them (its jobs and fits
+    reset that record), not only the first of each."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "warnings_script.py"
+    script.write_text(_WARNING_SCRIPT)
+    counts = {}
+    for side in ("sklearn", "vgrid"):
+        stderr = subprocess.run(
+            [sys.executable, str(script), side], capture_output=True, text=True, check=True
+        ).stderr
+        counts[side] = (stderr.count("ConvergenceWarning"), stderr.count("It is going to be"))
+    assert counts["vgrid"] == counts["sklearn"]
+    assert counts["sklearn"][0] >= 9
+
+
+def test_verbose_training_lines_come_in_scikit_learns_order(datasets, capsys):
+    """verbose=True's per-epoch lines, fit by fit in the order scikit-learn fits them (not
+    grouped by compiled program)."""
+    X, y = datasets["iris"]
+    mlp = neural_network.MLPClassifier(max_iter=2, random_state=0, verbose=True)
+    grid = {"hidden_layer_sizes": [(2, 2), (30, 30), 30]}
+    printed = {}
+    for name, search in [("ours", vgrid.GridSearchCV), ("ref", model_selection.GridSearchCV)]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            search(mlp, grid, cv=2).fit(X, y)
+        printed[name] = [
+            line for line in capsys.readouterr().out.splitlines() if line.startswith("Iteration")
+        ]
+    assert printed["ours"] == printed["ref"] and len(printed["ref"]) == 14
+
+
+def test_scikit_learns_own_fits_get_the_numbers_of_its_n_jobs_workers():
+    """An lbfgs MLP (fit by scikit-learn's own code) in a search with n_jobs=-1 runs with the
+    BLAS threads of one of scikit-learn's loky workers, so its numbers, which depend on how
+    a product's sums are split, are those of scikit-learn's search with the same n_jobs."""
+    from sklearn.datasets import make_regression
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_regression(n_samples=400, n_features=8, noise=10.0, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    mlp = neural_network.MLPRegressor(
+        solver="lbfgs", hidden_layer_sizes=500, activation="logistic", max_iter=150
+    )
+    grid = {"random_state": [111]}
+    kwargs = dict(cv=3, scoring="neg_mean_absolute_error", n_jobs=-1, refit=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = vgrid.GridSearchCV(mlp, grid, **kwargs).fit(X, y)
+        ref = model_selection.GridSearchCV(mlp, grid, **kwargs).fit(X, y)
+    for s in range(3):
+        key = f"split{s}_test_score"
+        np.testing.assert_allclose(ours.cv_results_[key], ref.cv_results_[key], rtol=0, atol=1e-9)

@@ -153,10 +153,15 @@ def _record_failure(outcome, exc, raise_errors):
 
 
 def _timed(outcome: FitOutcome, raise_errors: bool, work, *args):
-    """Run `work(*args)`, adding its seconds to the outcome and recording a failure in it."""
+    """Run `work(*args)`, adding its seconds to the outcome and recording a failure in it.
+    Its warnings are shown even where an earlier job's came from the same line: it runs under
+    `warnings.catch_warnings()`, which resets Python's "once per location" record, as each
+    job of scikit-learn's searches (and each of its fits) runs (so a grid shows each model's
+    ConvergenceWarning, as scikit-learn's does)."""
     start = time.perf_counter()
     try:
-        return work(*args)
+        with warnings.catch_warnings():
+            return work(*args)
     except Exception as exc:  # noqa: BLE001 - reported like scikit-learn's fit_error
         _record_failure(outcome, exc, raise_errors)
     finally:
@@ -364,18 +369,21 @@ def fit_estimators(
             on_segment=hook,
             **schedule,
         )
+    trained = []
     for plan, (states, report) in zip(plans, finished):
         if reports is not None:
             reports.append(report)
         share = (report.compile_seconds + report.train_seconds) / plan.n_models
-        for m, member in enumerate(plan.members):
-            outcome, job = outcomes[member.job_index], jobs[member.job_index]
-            outcome.fit_time += share
-            if member.resume is not None:
-                outcome.resumed_epochs = int(member.resume.n_iter)
-            if job.keep_state:
-                outcome.state = plan.kind.unpad_state(_row(states, m), member, plan)
-            _timed(outcome, raise_errors, plan.kind.finish, plan, member, states, m)
+        trained += [(plan, states, share, m, member) for m, member in enumerate(plan.members)]
+    # In the jobs' order, as fits one after another end (verbose=True's lines, warnings)
+    for plan, states, share, m, member in sorted(trained, key=lambda t: t[4].job_index):
+        outcome, job = outcomes[member.job_index], jobs[member.job_index]
+        outcome.fit_time += share
+        if member.resume is not None:
+            outcome.resumed_epochs = int(member.resume.n_iter)
+        if job.keep_state:
+            outcome.state = plan.kind.unpad_state(_row(states, m), member, plan)
+        _timed(outcome, raise_errors, plan.kind.finish, plan, member, states, m)
     return outcomes
 
 

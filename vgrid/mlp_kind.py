@@ -365,7 +365,8 @@ def _materialize(p: MLPMember, result, m: int, snapshot: bool = False):
     # After partial_fit calls, n_iter_ is the last call's: one epoch.
     est.n_iter_ = n_iter if p.partial_fit_epochs is None else 1
     est.t_ = n_iter * n_train
-    est.loss_curve_ = [dtype.type(v) for v in result.loss_curve[m][:n_iter]]
+    # np.float64 whatever the data's dtype, as scikit-learn's (its losses accumulate in it)
+    est.loss_curve_ = [np.float64(v) for v in result.loss_curve[m][:n_iter]]
     est.loss_ = est.loss_curve_[-1]
     est._no_improvement_count = int(result.no_improvement_count[m])
     if est.early_stopping:
@@ -373,7 +374,7 @@ def _materialize(p: MLPMember, result, m: int, snapshot: bool = False):
         est.validation_scores_ = [float(v) for v in result.validation_scores[m][:n_iter]]
         est.best_validation_score_ = float(result.best_validation_score[m])
     else:
-        est.best_loss_ = dtype.type(result.best_loss[m])
+        est.best_loss_ = np.float64(result.best_loss[m])
         est.validation_scores_ = None
         est.best_validation_score_ = None
     est._best_coefs, est._best_intercepts = est.coefs_, est.intercepts_

@@ -50,6 +50,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import numbers
 import threading
@@ -64,8 +65,8 @@ from sklearn.base import _fit_context, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
-from sklearn.utils import _safe_indexing, check_random_state, get_tags
-from sklearn.utils._metadata_requests import get_routing_for_object
+from sklearn.utils import Bunch, _safe_indexing, check_random_state, get_tags
+from sklearn.utils._metadata_requests import _routing_enabled, get_routing_for_object
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted
 from threadpoolctl import threadpool_limits
@@ -106,6 +107,33 @@ def _n_choices(dist) -> int | None:
     if step is None:
         return None
     return int(round((dist.high - dist.low) / step)) + 1
+
+
+def _log_as_optimize_logs(study, frozen, value) -> None:
+    """The line `study.optimize` logs for a trial it ran, which a script ported from
+    optuna_integration (whose search runs in `study.optimize`) printed: "Trial N finished
+    with value ...", "Trial N pruned. ..." or a failed value's warning. Optuna's own functions
+    for them are private: an Optuna without them logs nothing here."""
+    from optuna.trial import TrialState
+
+    try:
+        if frozen.state == TrialState.COMPLETE:
+            study._log_completed_trial(frozen.values, frozen.number, frozen.params)
+        elif frozen.state == TrialState.PRUNED:
+            logging.getLogger("optuna.study._optimize").info(
+                f"Trial {frozen.number} pruned. trial was pruned at iteration {frozen.last_step}."
+            )
+        else:
+            from optuna.study._optimize import _log_failed_trial
+
+            _log_failed_trial(
+                frozen.number,
+                frozen.params,
+                f"The value {float(value)} is not acceptable",
+                value_or_values=float(value),
+            )
+    except (AttributeError, ImportError, TypeError):
+        pass
 
 
 def _rank(means):
@@ -374,7 +402,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
     segment_epochs : int, default=5
         With a pruner, epochs between two reports to it.
     scoring : str, callable, list, tuple, dict or None, default=None
-        As in scikit-learn's `RandomizedSearchCV`.
+        As in scikit-learn's `RandomizedSearchCV`, but a `sample_weight` passed to `fit`
+        weights the fits only, not the scores, as in optuna_integration (without metadata
+        routing; with it, a scorer that requests `sample_weight` gets it).
     refit : bool, str or callable, default=True
         As in scikit-learn's `RandomizedSearchCV`. With several scorers, `refit` names the
         one optimized.
@@ -1050,6 +1080,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
             value = results[f"mean_test_{self._metric}"][row]
             if results["status"][row] == "pruned":
                 told.append(study.tell(trial, state=TrialState.PRUNED))
+                _log_as_optimize_logs(study, told[-1], value)
                 continue
             self._report_to_terminator(
                 trial,
@@ -1059,7 +1090,19 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 told.append(study.tell(trial, state=TrialState.FAIL))
             else:
                 told.append(study.tell(trial, float(value)))
+            _log_as_optimize_logs(study, told[-1], value)
         return told
+
+    def _get_routed_params_for_fit(self, params):
+        """scikit-learn's routing, but without metadata routing a `sample_weight` goes to the
+        estimator's fit only, not to the scorer (scikit-learn 1.9's searches weight the
+        scores too): optuna_integration's `cross_validate` scores unweighted, and the trials'
+        values, which steer the sampler, must be what a ported script got. With metadata
+        routing on, a scorer that requests `sample_weight` gets it."""
+        routed = super()._get_routed_params_for_fit(params)
+        if not _routing_enabled():
+            routed.scorer = Bunch(score={})
+        return routed
 
     @staticmethod
     def _report_to_terminator(trial, scores):

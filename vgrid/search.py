@@ -54,6 +54,7 @@ from inspect import signature
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from joblib import cpu_count, effective_n_jobs
 from sklearn import model_selection, neural_network
 from sklearn.base import _fit_context, clone, is_classifier
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -140,6 +141,16 @@ def _worker_threads(n_jobs) -> int | None:
     return max(1, min(n_cores, n_jobs if n_jobs > 0 else n_cores + 1 + n_jobs))
 
 
+def _blas_threads(n_jobs) -> int | None:
+    """The BLAS threads of each of scikit-learn's worker processes for `n_jobs` (joblib's
+    loky gives each ``cpu_count() // n_jobs``), or None: n_jobs None or 1, fits in the main
+    process with every thread. Fits that scikit-learn's own code makes (lbfgs) run so, since
+    a matrix product's sums, and so an lbfgs fit's numbers, depend on the thread count."""
+    if n_jobs is None or n_jobs == 1:
+        return None
+    return max(cpu_count() // effective_n_jobs(n_jobs), 1)
+
+
 if TYPE_CHECKING:  # scikit-learn ships no types: what the mixin uses of BaseSearchCV
 
     class _BaseSearchCV:
@@ -211,6 +222,7 @@ class _VectorizedSearchMixin(_BaseSearchCV):
             verbose=self.verbose,
             refit_rows=_num_samples(X) if self.refit else None,
             n_threads=_worker_threads(self.n_jobs),
+            blas_threads=_blas_threads(self.n_jobs),
             chunk_size=chunk_size,
             checkpoint=self._open_checkpoint(X, y, params, chunk_size),
             survivors=Survivors(self.resource) if continues else None,

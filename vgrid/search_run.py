@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from joblib import logger
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.utils.validation import _num_samples
+from threadpoolctl import threadpool_limits
 
 from . import pipeline
 from .checkpoint import Checkpoint
@@ -60,6 +62,9 @@ class SearchRun:
     block_models: int  # models fitted, scored and dropped at a time
     #: The search's hook: `fit_estimators` options for a block's jobs (pruning).
     segment_schedule: Callable[[list, Any, Any], dict]
+    #: BLAS threads while fitting (those fits that scikit-learn's code makes, e.g. lbfgs, get
+    #: the numbers they get in scikit-learn's n_jobs worker processes); None: no limit.
+    blas_threads: int | None = None
     #: Train every (candidate, fold) as `partial_fit` called this many times (scikit-learn's
     #: MLPs; `FitJob.partial_fit_epochs`): OptunaSearchCV's `max_iter` when pruning.
     partial_fit_epochs: int | None = None
@@ -106,19 +111,25 @@ class SearchRun:
             for i, pair in enumerate(block.pairs)
             if i not in block.failures
         ]
-        job_outcomes = iter(
-            fit_estimators(
-                block.jobs,
-                raise_errors=self.error_score == "raise",
-                reports=reports,
-                progress=self.verbose > 0,
-                chunk_size=self.chunk_size,
-                checkpoint=self.checkpoint,
-                refit_rows=self.refit_rows,
-                n_threads=self.n_threads,
-                **self.segment_schedule(segment_jobs, self.scorers, self.base_estimator),
-            )
+        limit = (
+            nullcontext()
+            if self.blas_threads is None
+            else threadpool_limits(self.blas_threads, user_api="blas")
         )
+        with limit:
+            job_outcomes = iter(
+                fit_estimators(
+                    block.jobs,
+                    raise_errors=self.error_score == "raise",
+                    reports=reports,
+                    progress=self.verbose > 0,
+                    chunk_size=self.chunk_size,
+                    checkpoint=self.checkpoint,
+                    refit_rows=self.refit_rows,
+                    n_threads=self.n_threads,
+                    **self.segment_schedule(segment_jobs, self.scorers, self.base_estimator),
+                )
+            )
         outcomes = [
             block.failures[i] if i in block.failures else next(job_outcomes)
             for i in range(len(block.pairs))
