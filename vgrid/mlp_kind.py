@@ -234,6 +234,7 @@ def _prepare(index, job, cache, replay_cache, global_stream=None) -> MLPMember:
     _validate_params(est)
     hidden = est.hidden_layer_sizes
     hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
+    hidden = [int(h) if isinstance(h, np.integer) else h for h in hidden]  # np.arange's
     if np.any(np.array(hidden) <= 0):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
     data_key = job.data_key if job.data_key is not None else ("job", index)
