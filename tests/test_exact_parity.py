@@ -303,3 +303,24 @@ def test_fast_mode_gives_scikit_learns_attribute_types(datasets, early_stopping)
     assert {type(v) for v in ours.loss_curve_} == {type(v) for v in ref.loss_curve_}
     for name in ("coefs_", "intercepts_"):
         assert [a.dtype for a in getattr(ours, name)] == [a.dtype for a in getattr(ref, name)]
+
+
+def test_fast_mode_verbose_lines_follow_the_float32_stopping_rule(datasets, capsys):
+    """verbose=True's lines replay the stopping rule as the fit applied it, in float32 for
+    float32 data: a flat loss that the float32 rule never stops on (n_iter_ == max_iter)
+    prints every epoch and no "Stopping." (the float64 losses alone would say otherwise)."""
+    X, y = datasets["iris"]
+    est = vgrid.MLPClassifier(
+        hidden_layer_sizes=(4,),
+        learning_rate_init=1e-12,
+        tol=1e-9,
+        batch_size=150,
+        shuffle=False,
+        max_iter=30,
+        random_state=0,
+        verbose=True,
+    )
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X.astype(np.float32), y)
+    out = capsys.readouterr().out
+    assert est.n_iter_ == 30 and out.count("Iteration") == 30 and "Stopping." not in out

@@ -751,7 +751,8 @@ def test_catch_fails_a_trial_whose_suggestion_raises_and_the_search_goes_on(iris
 
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 @pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite:UserWarning")
-@pytest.mark.parametrize("error_score", [np.nan, 0.0])
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # -inf's std
+@pytest.mark.parametrize("error_score", [np.nan, 0.0, -np.inf])
 @pytest.mark.parametrize("trained_by", ["vgrid", "its own code"])
 def test_a_batch_whose_every_fit_fails_gets_error_score_rows_and_the_study_goes_on(
     iris, error_score, trained_by
@@ -785,7 +786,10 @@ def test_a_batch_whose_every_fit_fails_gets_error_score_rows_and_the_study_goes_
     # `study.optimize`; not a RuntimeError): two batches of one trial.
     assert search.n_trials_ == search.n_batches_ == 2
     by_value = {t.params[name]: (t.state, t.value) for t in search.trials_}
-    failed = (TrialState.FAIL, None) if np.isnan(error_score) else (TrialState.COMPLETE, 0.0)
+    # As Optuna: NaN fails; a number, -inf included, is the trial's value
+    failed = (
+        (TrialState.FAIL, None) if np.isnan(error_score) else (TrialState.COMPLETE, error_score)
+    )
     assert by_value[bad] == failed and by_value[good][0] == TrialState.COMPLETE
     rows = {p[name]: row for row, p in enumerate(search.cv_results_["params"])}
     assert search.cv_results_["status"][rows[bad]] == (

@@ -360,3 +360,23 @@ def test_scikit_learns_own_fits_get_the_numbers_of_its_n_jobs_workers():
     for s in range(3):
         key = f"split{s}_test_score"
         np.testing.assert_allclose(ours.cv_results_[key], ref.cv_results_[key], rtol=0, atol=1e-9)
+
+
+def test_blas_threads_follow_scikit_learns_loky_workers_only(monkeypatch):
+    """The limit is loky's (cpu_count() // n_jobs); none without n_jobs, under another
+    backend, when the environment sets the thread count, or in OptunaSearchCV (whose peer's
+    n_jobs are threads)."""
+    import joblib
+
+    from vgrid.search import _blas_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    assert _blas_threads(None) is None and _blas_threads(1) is None
+    assert _blas_threads(-1) == 1
+    assert _blas_threads(2) == max(joblib.cpu_count() // 2, 1)
+    with joblib.parallel_backend("threading"):
+        assert _blas_threads(-1) is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert _blas_threads(-1) is None

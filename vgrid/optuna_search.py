@@ -129,8 +129,8 @@ def _log_as_optimize_logs(study, frozen, value) -> None:
             _log_failed_trial(
                 frozen.number,
                 frozen.params,
-                f"The value {float(value)} is not acceptable",
-                value_or_values=float(value),
+                f"The value {value} is not acceptable",
+                value_or_values=value,
             )
     except (AttributeError, ImportError, TypeError):
         pass
@@ -820,6 +820,9 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 verbose=self.verbose,
             )
         run = super()._start_run(base_estimator, X, y, params, scorers, routed_params)
+        # optuna_integration's n_jobs are threads of study.optimize: every fit keeps every
+        # BLAS thread (no limit as for scikit-learn's loky workers)
+        run.blas_threads = None
         run.partial_fit_epochs = self._partial_fit_epochs()
         if run.partial_fit_epochs is not None and is_classifier(self.estimator):
             # optuna_integration's `classes`: the labels of the rows the search runs on
@@ -1086,7 +1089,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 trial,
                 [results[f"split{s}_test_{self._metric}"][row] for s in range(self.n_splits_)],
             )
-            if not np.isfinite(value):
+            if np.isnan(value):  # as Optuna: NaN fails, an infinite error_score is a value
                 told.append(study.tell(trial, state=TrialState.FAIL))
             else:
                 told.append(study.tell(trial, float(value)))
@@ -1174,7 +1177,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         failed = [
             i
             for i, row in enumerate(results[f"mean_test_{self._metric}"])
-            if not np.isfinite(row) and status[i] != "pruned"
+            if np.isnan(row) and status[i] != "pruned"
         ]
         status[failed] = "fail"
         results["status"] = status
@@ -1183,9 +1186,13 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 warnings.warn_explicit(
                     warning.message, warning.category, warning.filename, warning.lineno
                 )
-        new_failures = [i for i in failed if i >= self._first_row]  # in this batch
-        for kind, means in non_finite:
-            if new_failures and not np.isfinite(means).all():  # scikit-learn's, as it words it
+        for kind, means in non_finite:  # scikit-learn's warning, for this batch's rows
+            new = [
+                i
+                for i in range(self._first_row, len(means))
+                if not np.isfinite(means[i]) and status[i] != "pruned"
+            ]
+            if new:
                 warnings.warn(  # noqa: B028 - scikit-learn's warning, raised as it raises it
                     f"One or more of the {kind} scores are non-finite: {means}", UserWarning
                 )

@@ -55,6 +55,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from joblib import cpu_count, effective_n_jobs
+from joblib._parallel_backends import LokyBackend
+from joblib.parallel import get_active_backend
 from sklearn import model_selection, neural_network
 from sklearn.base import _fit_context, clone, is_classifier
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -141,12 +143,19 @@ def _worker_threads(n_jobs) -> int | None:
     return max(1, min(n_cores, n_jobs if n_jobs > 0 else n_cores + 1 + n_jobs))
 
 
+#: Environment variables that set BLAS threads: with one set, loky's workers keep it.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _blas_threads(n_jobs) -> int | None:
-    """The BLAS threads of each of scikit-learn's worker processes for `n_jobs` (joblib's
-    loky gives each ``cpu_count() // n_jobs``), or None: n_jobs None or 1, fits in the main
-    process with every thread. Fits that scikit-learn's own code makes (lbfgs) run so, since
-    a matrix product's sums, and so an lbfgs fit's numbers, depend on the thread count."""
-    if n_jobs is None or n_jobs == 1:
+    """The BLAS threads of each of scikit-learn's worker processes for `n_jobs` under joblib's
+    default loky backend (each gets ``cpu_count() // n_jobs``), or None: no limit (n_jobs None
+    or 1, fits in the main process; another backend; thread counts set by the environment).
+    Fits that scikit-learn's own code makes (lbfgs) run so, since a matrix product's sums,
+    and so an lbfgs fit's numbers, depend on the thread count."""
+    if n_jobs is None or n_jobs == 1 or any(os.environ.get(v) for v in _THREAD_VARIABLES):
+        return None
+    if not isinstance(get_active_backend()[0], LokyBackend):
         return None
     return max(cpu_count() // effective_n_jobs(n_jobs), 1)
 

@@ -35,6 +35,8 @@ def training_log(est, partial_fit: bool = False) -> list[str]:
     best_loss, best_score, count = np.inf, -np.inf, 0
     learning_rate = est.learning_rate_init
     adaptive = est.solver == "sgd" and est.learning_rate == "adaptive"
+    # The stopping rule in the training's dtype, as the fit applied it (float32 data: float32)
+    real = np.asarray(est.coefs_[0]).dtype.type if hasattr(est, "coefs_") else np.float64
     for epoch in range(len(est.loss_curve_) if partial else est.n_iter_):
         loss = est.loss_curve_[epoch]
         lines.append(f"Iteration {1 if partial else epoch + 1}, loss = {loss:.8f}")
@@ -45,8 +47,8 @@ def training_log(est, partial_fit: bool = False) -> list[str]:
             best_score = max(best_score, score)
             what = "Validation score"
         else:
-            count = count + 1 if loss > best_loss - est.tol else 0
-            best_loss = min(best_loss, loss)
+            count = count + 1 if real(loss) > real(best_loss) - real(est.tol) else 0
+            best_loss = min(best_loss, real(loss))
             what = "Training loss"
         if count > est.n_iter_no_change:
             message = (
