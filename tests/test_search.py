@@ -353,6 +353,11 @@ def test_scikit_learns_own_fits_get_the_numbers_of_its_n_jobs_workers():
     )
     grid = {"random_state": [111]}
     kwargs = dict(cv=3, scoring="neg_mean_absolute_error", n_jobs=-1, refit=False)
+    # Fresh loky workers, as a script's first search starts them (earlier tests' workers,
+    # reused, may have imported and set up other libraries)
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours = vgrid.GridSearchCV(mlp, grid, **kwargs).fit(X, y)
@@ -363,9 +368,8 @@ def test_scikit_learns_own_fits_get_the_numbers_of_its_n_jobs_workers():
 
 
 def test_blas_threads_follow_scikit_learns_loky_workers_only(monkeypatch):
-    """The limit is loky's (cpu_count() // n_jobs); none without n_jobs, under another
-    backend, when the environment sets the thread count, or in OptunaSearchCV (whose peer's
-    n_jobs are threads)."""
+    """The limit is what loky's workers get: the environment's thread count, else
+    cpu_count() // n_jobs; none without n_jobs or under another backend."""
     import joblib
 
     from vgrid.search import _blas_threads
@@ -378,5 +382,5 @@ def test_blas_threads_follow_scikit_learns_loky_workers_only(monkeypatch):
     assert _blas_threads(2) == max(joblib.cpu_count() // 2, 1)
     with joblib.parallel_backend("threading"):
         assert _blas_threads(-1) is None
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert _blas_threads(-1) is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # what loky's workers then get
+    assert _blas_threads(-1) == 3

@@ -143,20 +143,25 @@ def _worker_threads(n_jobs) -> int | None:
     return max(1, min(n_cores, n_jobs if n_jobs > 0 else n_cores + 1 + n_jobs))
 
 
-#: Environment variables that set BLAS threads: with one set, loky's workers keep it.
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Environment variables that set a worker's BLAS threads, in the order OpenBLAS reads them.
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def _blas_threads(n_jobs) -> int | None:
     """The BLAS threads of each of scikit-learn's worker processes for `n_jobs` under joblib's
-    default loky backend (each gets ``cpu_count() // n_jobs``), or None: no limit (n_jobs None
-    or 1, fits in the main process; another backend; thread counts set by the environment).
-    Fits that scikit-learn's own code makes (lbfgs) run so, since a matrix product's sums,
-    and so an lbfgs fit's numbers, depend on the thread count."""
-    if n_jobs is None or n_jobs == 1 or any(os.environ.get(v) for v in _THREAD_VARIABLES):
+    default loky backend, or None: no limit (n_jobs None or 1, fits in the main process; another
+    backend). Loky gives each worker the thread count the environment sets (read when the
+    worker starts, so also one set after this process loaded its BLAS, e.g. by Dask), or else
+    ``cpu_count() // n_jobs``. Fits that scikit-learn's own code makes (lbfgs) run so, since a
+    matrix product's sums, and so an lbfgs fit's numbers, depend on the thread count."""
+    if n_jobs is None or n_jobs == 1:
         return None
     if not isinstance(get_active_backend()[0], LokyBackend):
         return None
+    for variable in _THREAD_VARIABLES:
+        value = os.environ.get(variable, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
     return max(cpu_count() // effective_n_jobs(n_jobs), 1)
 
 
