@@ -706,7 +706,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
                 "partial_fit epochs when pruning (see the parameter's documentation)."
             )
         partial = self._partial_fit_epochs()
-        vectorized = is_vectorizable(self.estimator, self.param_distributions)
+        vectorized = self._vectorized()
         if not vectorized and not hasattr(self.estimator, "partial_fit"):
             if self.enable_pruning:
                 raise ValueError(
@@ -766,7 +766,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         if (
             self.enable_pruning
             and isinstance(self.estimator, BaseMultilayerPerceptron)
-            and is_vectorizable(self.estimator, self.param_distributions)
+            and self._vectorized()
         ):
             return self.max_iter
         return None
@@ -777,7 +777,7 @@ class OptunaSearchCV(_VectorizedSearchMixin, BaseSearchCV):
         not train and that has `partial_fit`."""
         return (
             bool(self.enable_pruning)
-            and not is_vectorizable(self.estimator, self.param_distributions)
+            and not self._vectorized()
             and hasattr(self.estimator, "partial_fit")
         )
 

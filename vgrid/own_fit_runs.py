@@ -56,16 +56,29 @@ from .search_run import Scoring
 __all__ = ["OwnFitRun", "PartialFitRun"]
 
 
-def _fit_own(estimator, X, y, fit_params: dict) -> None:
-    """`estimator.fit`, as scikit-learn's searches call it for the refit."""
-    if y is None:
-        estimator.fit(X, **fit_params)
-    else:
-        estimator.fit(X, y, **fit_params)
+class _RefitByOwnFit:
+    """The refit and fitted attributes of a run of the estimator's own code."""
+
+    X: Any
+    y: Any
+    fit_params: dict
+
+    def refit(self, estimator, best_index: int) -> str:
+        """Fit `estimator` on all the data by its own `fit`, as scikit-learn's searches (and
+        optuna_integration) refit (without y when there is none)."""
+        if self.y is None:
+            estimator.fit(self.X, **self.fit_params)
+        else:
+            estimator.fit(self.X, self.y, **self.fit_params)
+        return "scikit-learn"
+
+    def fitted_attributes(self) -> dict[str, Any]:
+        """Nothing of vgrid's engine: none of its programs ran."""
+        return {}
 
 
 @dataclass
-class OwnFitRun:
+class OwnFitRun(_RefitByOwnFit):
     """One `fit` of a search whose (candidate, split) pairs are fitted and scored by
     scikit-learn's `_fit_and_score`, in parallel as scikit-learn's searches run them."""
 
@@ -110,19 +123,9 @@ class OwnFitRun:
                 )
             )
 
-    def refit(self, estimator, best_index: int) -> str:
-        """Fit `estimator` on all the data by its own `fit`, as scikit-learn's searches refit
-        (without y when there is none)."""
-        _fit_own(estimator, self.X, self.y, self.fit_params)
-        return "scikit-learn"
-
-    def fitted_attributes(self) -> dict[str, Any]:
-        """Nothing of vgrid's engine: none of its programs ran."""
-        return {}
-
 
 @dataclass
-class PartialFitRun:
+class PartialFitRun(_RefitByOwnFit):
     """One `fit` of a search whose folds train by `partial_fit`, `max_iter` calls each, with
     `report(candidate, step, mean test score) -> pruned` called after each round of calls."""
 
@@ -189,13 +192,3 @@ class PartialFitRun:
         outcome.error = None
         value = scorer.score(estimator, *fold["test"], fold["score_test"], self.error_score)
         return float(value[self.metric] if isinstance(value, dict) else value)
-
-    def refit(self, estimator, best_index: int) -> str:
-        """Fit `estimator` on all the data by its own `fit`, as optuna_integration refits
-        (without y when there is none, as scikit-learn's searches refit)."""
-        _fit_own(estimator, self.X, self.y, self.fit_params)
-        return "scikit-learn"
-
-    def fitted_attributes(self) -> dict[str, Any]:
-        """Nothing of vgrid's engine: none of its programs ran."""
-        return {}
