@@ -127,7 +127,7 @@ def test_accelerator_slots_are_bounded_by_free_memory():
     from vgrid.training import GroupConfig
 
     config = GroupConfig(
-        (256, 256), False, 3, "relu", "softmax", "log_loss", "adam", False, True, 200, 50, 100
+        (256, 256), False, 64, 3, "relu", "softmax", "log_loss", "adam", False, True, 200, 50, 100
     )
     per_model = _model_state_bytes(config, 64, 4)
     plenty = _default_slots(per_model, 4096, 1, device=_FakeGPU(10**12))

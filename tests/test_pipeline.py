@@ -93,3 +93,34 @@ def test_failing_preprocessing_gets_error_score(datasets):
         ours_warning = {w.category.__name__ for w in caught}
     assert_same_search(ours, ref)
     assert "FitFailedWarning" in ours_warning and ours_warning == ref_warning
+
+
+def test_input_widths_share_one_program_with_scikit_learns_numbers(datasets):
+    # A grid over PCA's n_components gives the networks inputs of 2, 5 and 9 columns: one
+    # program, the narrower data padded with zero columns (whose kernel rows stay zero).
+    X, y = datasets["wine"]
+    grid = {"pca__n_components": [2, 5, 9], "mlp__early_stopping": [False, True]}
+    ours, ref = fit_both(_pipe(), grid, X, y, cv=3)
+    assert_same_search(ours, ref, atol=SCORE_ATOL)
+    assert len(ours.vectorization_) == 1
+    assert ours.best_estimator_[-1].coefs_[0].shape == ref.best_estimator_[-1].coefs_[0].shape
+
+
+def test_jobs_of_several_input_widths_train_together_exactly(datasets):
+    X, y = datasets["wine"]
+    widths = (4, 9, 13)
+    make = lambda: neural_network.MLPClassifier(  # noqa: E731
+        hidden_layer_sizes=(5,), max_iter=15, random_state=0
+    )
+    jobs = [vgrid.FitJob(make(), X[:, :k], y, data_key=k) for k in widths]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcomes = vgrid.fit_estimators(jobs)
+        refs = [make().fit(X[:, :k], y) for k in widths]
+    assert all(o.error is None for o in outcomes)
+    for k, job, ref in zip(widths, jobs, refs):
+        ours = job.estimator
+        assert ours.coefs_[0].shape == (k, 5) and ours.n_features_in_ == k
+        for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=0, atol=1e-10)

@@ -1,11 +1,12 @@
 """How a group's models are laid out in padded arrays, and how one model's state moves in and out.
 
-A group of models shares one program, so its arrays have the group's padded shapes: hidden layers
-padded to the group's widths, the output layer always in the last position (a shallower model's
-skipped layers sit in between and stay zero), data of every fold stacked and padded with an
-all-zero sentinel row, one minibatch order per distinct (fold, random stream). `build_inputs`
-makes those arrays; `pad_state` and `unpad_state` move one model's training state between its own
-shapes and a group's, which is what lets a halving round continue a model in another group.
+A group of models shares one program, so its arrays have the group's padded shapes: data padded
+with zero columns to the group's input width, hidden layers padded to the group's widths, the
+output layer always in the last position (a shallower model's skipped layers sit in between and
+stay zero), data of every fold stacked and padded with an all-zero sentinel row, one minibatch
+order per distinct (fold, random stream). `build_inputs` makes those arrays; `pad_state` and
+`unpad_state` move one model's training state between its own shapes and a group's, which is
+what lets a halving round continue a model in another group.
 """
 
 from __future__ import annotations
@@ -70,14 +71,15 @@ def build_inputs(plan: GroupPlan):
     data_ids, data_members = _unique(members, lambda p: p.data_key)
     n_rows = max(floor.get("n_rows", 0), *(len(p.data.X) for p in data_members))
     sentinel = n_rows
-    n_features = members[0].data.X.shape[1]
+    n_features = cfg.n_features
     n_data = max(floor.get("n_data", 0), len(data_members))
-    X = np.zeros((n_data, n_rows + 1, n_features), dtype)
+    X = np.zeros((n_data, n_rows + 1, n_features), dtype)  # narrower data: zero columns
     Y = np.zeros((n_data, n_rows + 1, cfg.n_outputs), dtype)
     W = np.zeros((n_data, n_rows + 1), dtype)
     for d, p in enumerate(data_members):
         data = p.data
-        X[d, : len(data.X)], Y[d, : len(data.X)], W[d, : len(data.X)] = data.X, data.Y, data.W
+        X[d, : len(data.X), : data.X.shape[1]] = data.X
+        Y[d, : len(data.X)], W[d, : len(data.X)] = data.Y, data.W
 
     order_ids, order_members = _unique(members, lambda p: (p.replay_key, p.batch_size))
     n_table_epochs = max(
@@ -195,9 +197,7 @@ def pad_state(state: ModelState, config: GroupConfig) -> ModelState:
     n_positions = len(config.hidden_widths) + 1
 
     def pad(tree):
-        units = layer_units(
-            config.hidden_widths, tree["layer_0"]["kernel"].shape[0], config.n_outputs
-        )
+        units = layer_units(config.hidden_widths, config.n_features, config.n_outputs)
         dtype = tree["layer_0"]["kernel"].dtype
         out = {
             f"layer_{q}": {

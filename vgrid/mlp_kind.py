@@ -303,7 +303,6 @@ def _prepare(index, job, cache, replay_cache, global_stream=None) -> MLPMember:
         out_activation,
         loss,
         is_classifier(est),
-        n_features,
         data.Y.shape[1],
         _batch_bucket(batch_size),
     )
@@ -564,7 +563,7 @@ class MLPKind:
             for p, n in zip(members, states.n_iter)
         )
         useful = sum(
-            model_flops(p.hidden, n_features, cfg.n_outputs, len(p.randomness.train_rows), n)
+            model_flops(p.hidden, p.data.X.shape[1], cfg.n_outputs, len(p.randomness.train_rows), n)
             for p, n in zip(members, states.n_iter)
         )
         return ProgramReport(

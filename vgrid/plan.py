@@ -1,8 +1,9 @@
 """Planning: which models share a compiled program, and how much padding that costs.
 
 Jobs are first grouped by what must be static (`engine.STATIC_PARAMS`, depth, dtype, ...).
-Inside a group, models of different widths can share one program by padding to the widest,
-which wastes the padded work; or be split into buckets, each costing one more compilation.
+Inside a group, models of different widths (hidden layers, and the input: the folds of a
+TF-IDF pipeline, a grid over PCA's `n_components`) can share one program by padding to the
+widest, which wastes the padded work; or be split into buckets, each costing one more compilation.
 `plan_groups` chooses the split that minimises the estimated time, from a `CostModel` of
 measured compile seconds and FLOP/s per worker thread. Given `room_rows` (the rows a later
 refit will train on), groups get room for that many rows and minibatches, so that the refit's
@@ -55,7 +56,6 @@ class MLPStaticKey(NamedTuple):
     out_activation: str
     loss: str
     is_classifier: bool
-    n_features: int
     n_outputs: int
     batch_bucket: int  # batch sizes within a factor of two share a program
 
@@ -180,7 +180,7 @@ class GroupPlan:
         return sum(
             model_flops(
                 self.config.hidden_widths if padded else p.hidden,
-                p.data.X.shape[1],
+                self.config.n_features if padded else p.data.X.shape[1],
                 self.config.n_outputs,
                 len(p.randomness.train_rows),
                 p.estimator.max_iter,
@@ -295,6 +295,7 @@ def _make_plan(
     config = GroupConfig(
         widths,
         mixed_depths,
+        max(p.data.X.shape[1] for p in members),
         n_out,
         activation,
         out_activation,
@@ -323,23 +324,27 @@ def _make_plan(
 
 
 def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list]:
-    """Split a static group into width buckets minimising compile + padded training time."""
-    by_arch: dict = {}
+    """Split a static group into buckets of input and hidden widths minimising compile +
+    padded training time."""
+    by_shape: dict = {}  # (input width, hidden widths): members
     for p in members:
-        by_arch.setdefault(p.hidden, []).append(p)
-    archs = sorted(by_arch, key=lambda h: model_flops(h, 1, 1, 1, 1) + sum(h))
-    if len(archs) == 1:
+        by_shape.setdefault((p.data.X.shape[1], p.hidden), []).append(p)
+    shapes = sorted(
+        by_shape, key=lambda s: (model_flops(s[1], s[0], key.n_outputs, 1, 1), s[0], s[1])
+    )
+    if len(shapes) == 1:
         return [members]
     rate = cost.flops_per_second(np.dtype(key.dtype).name, jax.default_backend()) * n_threads
     compile_cost = cost.compile_seconds
 
-    def seconds(i, j):  # one program for archs[i:j]
-        group = [p for h in archs[i:j] for p in by_arch[h]]
-        widths = padded_widths(archs[i:j])
+    def seconds(i, j):  # one program for shapes[i:j]
+        group = [p for s in shapes[i:j] for p in by_shape[s]]
+        widths = padded_widths([h for _, h in shapes[i:j]])
+        n_features = max(n for n, _ in shapes[i:j])
         work = sum(
             model_flops(
                 widths,
-                p.data.X.shape[1],
+                n_features,
                 key.n_outputs,
                 len(p.randomness.train_rows),
                 p.estimator.max_iter,
@@ -348,7 +353,7 @@ def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list
         )
         return compile_cost + work / rate
 
-    return contiguous_buckets(archs, by_arch, seconds)
+    return contiguous_buckets(shapes, by_shape, seconds)
 
 
 def contiguous_buckets(archs: list, members_of: dict, seconds) -> list[list]:
@@ -422,6 +427,7 @@ def fits_in(p, static_key: tuple, config: GroupConfig, shapes: dict) -> bool:
     n_batches = _n_minibatches(n_train, p.batch_size)
     return (
         p.static_key == static_key
+        and p.data.X.shape[1] <= config.n_features
         and widths_ok
         and config.activation in (est.activation, "mixed")
         and (config.early_stopping or not est.early_stopping)

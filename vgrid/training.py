@@ -57,6 +57,10 @@ class GroupConfig(NamedTuple):
 
     hidden_widths: tuple[int, ...]
     mixed_depths: bool  # models of several depths: deeper layers are skipped per model
+    # Input width, padded: data sets of several widths (the folds of a TF-IDF or one-hot
+    # pipeline, a grid over PCA's n_components) share a program, their extra columns zero.
+    # A zero column gives its kernel row zero gradient, so the row stays zero: exact.
+    n_features: int
     n_outputs: int
     activation: str  # one hidden activation for all models, or "mixed" (per-model codes)
     out_activation: str  # 'softmax', 'logistic', 'identity' or 'exp'
