@@ -12,6 +12,19 @@ from sklearn.preprocessing import StandardScaler
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+@pytest.fixture()
+def fresh_hosts(monkeypatch):
+    """For tests that count compilations: start with no compiled program to host their
+    models. A program an earlier test compiled (for wider inputs, say) would otherwise take
+    them, and the counts would depend on the order tests run in. Within the test, hosting
+    works as usual. (Not for every test: hosting across tests saves the suite compilations.)"""
+    from collections import deque
+
+    from vgrid import scheduling
+
+    monkeypatch.setattr(scheduling.PROGRAMS, "_hosts", deque(maxlen=64))
+
+
 def _scaled(loader):
     X, y = loader(return_X_y=True)
     return StandardScaler().fit_transform(X), y

@@ -14,6 +14,9 @@ from vgrid.cli import main
 
 from helpers import assert_same_search
 
+#: These tests count compilations: none may be hosted by a program an earlier test compiled.
+pytestmark = pytest.mark.usefixtures("fresh_hosts")
+
 _COMPILES = []
 monitoring.register_event_duration_secs_listener(
     lambda event, duration, **kw: (
@@ -374,3 +377,35 @@ def test_jobs_sharing_data_each_get_what_validation_sets_though_the_first_was_fi
     for ours_one, theirs_one in zip(ours, theirs):
         assert sorted(vars(ours_one)) == sorted(vars(theirs_one))
         np.testing.assert_allclose(ours_one.predict_proba(X), theirs_one.predict_proba(X))
+
+
+def test_a_lone_model_takes_the_compiled_program_with_the_least_padding(monkeypatch):
+    import warnings
+
+    from vgrid import FitJob, fit_estimators, plan
+
+    # Two programs compiled, for 10 and 300 input columns (the newer one wider): a lone model
+    # on 10 columns trains in the first, compiling nothing. (Compilations priced low, so that
+    # the wide program's padding is never worth it.)
+    monkeypatch.setitem(plan.COST_MODEL.__dict__, "compile_seconds", 1e-4)
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(300, 300)), rng.randint(0, 2, 300)
+    make = lambda seed: neural_network.MLPClassifier(  # noqa: E731
+        hidden_layer_sizes=(23,), max_iter=30, tol=0, random_state=seed
+    )
+
+    def fit(jobs):
+        reports = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            n = _count_compiles(lambda: fit_estimators(jobs, reports=reports))
+        return n, reports
+
+    assert fit([FitJob(make(s), X[:, :10], y, data_key=10) for s in range(2)])[0] == 1
+    assert fit([FitJob(make(s), X, y, data_key=300) for s in range(2)])[0] == 1
+    lone = FitJob(make(7), X[:, :10], y)
+    n_compiles, reports = fit([lone])
+    assert n_compiles == 0 and reports[0].compile_seconds == 0
+    np.testing.assert_allclose(
+        lone.estimator.coefs_[0], make(7).fit(X[:, :10], y).coefs_[0], rtol=0, atol=1e-10
+    )

@@ -483,6 +483,7 @@ def test_flax_trials_are_pruned_inside_the_vectorized_loop(iris):
         assert list(n_epochs) == [step] * 3 and step < 30
 
 
+@pytest.mark.usefixtures("fresh_hosts")
 def test_one_program_for_the_whole_study(iris, monkeypatch):
     """The first batch compiles a program wide enough for the whole search space (16 units,
     the distribution's upper bound) and for a full batch's tables; the later batches train in

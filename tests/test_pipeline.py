@@ -113,11 +113,13 @@ def test_jobs_of_several_input_widths_train_together_exactly(datasets):
         hidden_layer_sizes=(5,), max_iter=15, random_state=0
     )
     jobs = [vgrid.FitJob(make(), X[:, :k], y, data_key=k) for k in widths]
+    reports = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        outcomes = vgrid.fit_estimators(jobs)
+        outcomes = vgrid.fit_estimators(jobs, reports=reports)
         refs = [make().fit(X[:, :k], y) for k in widths]
     assert all(o.error is None for o in outcomes)
+    assert [r.n_models for r in reports] == [3]  # one program
     for k, job, ref in zip(widths, jobs, refs):
         ours = job.estimator
         assert ours.coefs_[0].shape == (k, 5) and ours.n_features_in_ == k

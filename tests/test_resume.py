@@ -48,9 +48,21 @@ def test_a_model_resumes_in_a_program_of_wider_inputs(datasets):
     saved = fit_estimators([FitJob(make(6), X[:, :6], y, keep_state=True)])[0].state
     resumed = FitJob(make(20), X[:, :6], y, resume_state=saved)
     scratch = FitJob(make(20), X[:, :6], y)
-    fit_estimators([resumed, FitJob(make(20), X, y, data_key="all")])
+    reports = []
+    fit_estimators([resumed, FitJob(make(20), X, y, data_key="all")], reports=reports)
+    assert [r.n_models for r in reports] == [2]  # one program: the resumed model padded
     fit_estimators([scratch])
     a, b = resumed.estimator, scratch.estimator
     assert a.coefs_[0].shape == (6, 5) and a.n_iter_ == b.n_iter_
     for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         np.testing.assert_allclose(u, v, rtol=0, atol=1e-13)
+
+
+def test_a_state_of_another_input_width_is_refused(datasets):
+    X, y = datasets["wine"]
+    make = lambda max_iter: vgrid.MLPClassifier(  # noqa: E731
+        hidden_layer_sizes=(5,), max_iter=max_iter, random_state=0
+    )
+    saved = fit_estimators([FitJob(make(6), X[:, :6], y, keep_state=True)])[0].state
+    with pytest.raises(ValueError, match=r"layer shapes \[\(6, 5\), \(5, 3\)\].*input width 13"):
+        fit_estimators([FitJob(make(20), X, y, resume_state=saved)])

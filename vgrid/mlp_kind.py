@@ -241,6 +241,8 @@ def _prepare(index, job, cache, replay_cache, global_stream=None) -> MLPMember:
     data = _validated_data(est, job, data_key, cache)
     n_samples, n_features = data.X.shape
     units = layer_units(hidden, n_features, data.Y.shape[1])
+    if job.resume_state is not None:
+        _check_resume_shapes(job.resume_state, units)
     # scikit-learn stratifies on its binarized labels, which are bool (its error messages
     # name the classes 'True'/'False'); the split is the same as on 0.0/1.0.
     stratify = data.Y.astype(bool) if (is_classifier(est) and data.Y.shape[1] == 1) else None
@@ -320,6 +322,19 @@ def _prepare(index, job, cache, replay_cache, global_stream=None) -> MLPMember:
         partial,
         global_stream if rs_key[0] == "global" else None,
     )
+
+
+def _check_resume_shapes(state, units) -> None:
+    """A kept state (`FitOutcome.state`) must be of this network on data of this width."""
+    params = state.params
+    shapes = [tuple(params[f"layer_{i}"]["kernel"].shape) for i in range(len(params))]
+    expected = list(zip(units[:-1], units[1:]))
+    if shapes != expected:
+        raise ValueError(
+            f"resume_state holds a network with layer shapes {shapes}, but this job's "
+            f"estimator and data make {expected} (input width {units[0]}). Resume a state "
+            "kept from the same estimator, on data with the same columns."
+        )
 
 
 def _batch_bucket(batch_size: int) -> int:

@@ -323,37 +323,80 @@ def _make_plan(
     return plan
 
 
+class _RunSeconds:
+    """`seconds(i, j)`: compile + padded training time of one program for `shapes[i:j]`
+    ((input width, hidden widths) pairs, `row_epochs[shape]` the summed training rows x
+    `max_iter` of its members: training FLOPs are 6 x weights x rows x epochs). Each run's
+    padded widths and work are extended from the last call with the same `i`, so the
+    dynamic program of `contiguous_buckets` costs O(len(shapes)^2), not O(len(shapes)^3)."""
+
+    def __init__(self, shapes, row_epochs, n_outputs, compile_seconds, rate):
+        self.shapes, self.row_epochs = shapes, row_epochs
+        self.n_outputs, self.compile_seconds, self.rate = n_outputs, compile_seconds, rate
+        self.runs: dict = {}  # i: [end, n_features, depths, per-position max, widest, work]
+
+    def __call__(self, i, j):
+        run = self.runs.setdefault(i, [i, 0, set(), [], 0, 0.0])
+        end, n_features, depths, per_position, widest, work = run
+        for n, hidden in self.shapes[end:j]:
+            n_features = max(n_features, n)
+            depths.add(len(hidden))
+            widest = max([widest, *hidden])
+            for q, width in enumerate(hidden):
+                if q < len(per_position):
+                    per_position[q] = max(per_position[q], width)
+                else:
+                    per_position.append(width)
+            work += self.row_epochs[(n, hidden)]
+        run[:] = [max(end, j), n_features, depths, per_position, widest, work]
+        # `padded_widths`: the widest at each depth, or everywhere when depths differ
+        widths = tuple(per_position) if len(depths) == 1 else (widest,) * len(per_position)
+        flops = model_flops(widths, n_features, self.n_outputs, 1, 1) * work
+        return self.compile_seconds + flops / self.rate
+
+
 def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list]:
     """Split a static group into buckets of input and hidden widths minimising compile +
-    padded training time."""
+    padded training time: the best contiguous split of its (input width, hidden widths)
+    pairs sorted by cost, or, when the cost model rates it cheaper, the best split of each
+    input width's own pairs (the split of a grid before input widths were padded)."""
     by_shape: dict = {}  # (input width, hidden widths): members
     for p in members:
         by_shape.setdefault((p.data.X.shape[1], p.hidden), []).append(p)
-    shapes = sorted(
-        by_shape, key=lambda s: (model_flops(s[1], s[0], key.n_outputs, 1, 1), s[0], s[1])
-    )
-    if len(shapes) == 1:
+    if len(by_shape) == 1:
         return [members]
     rate = cost.flops_per_second(np.dtype(key.dtype).name, jax.default_backend()) * n_threads
-    compile_cost = cost.compile_seconds
+    row_epochs = {
+        shape: float(sum(len(p.randomness.train_rows) * p.estimator.max_iter for p in group))
+        for shape, group in by_shape.items()
+    }
 
-    def seconds(i, j):  # one program for shapes[i:j]
-        group = [p for s in shapes[i:j] for p in by_shape[s]]
-        widths = padded_widths([h for _, h in shapes[i:j]])
-        n_features = max(n for n, _ in shapes[i:j])
-        work = sum(
-            model_flops(
-                widths,
-                n_features,
-                key.n_outputs,
-                len(p.randomness.train_rows),
-                p.estimator.max_iter,
-            )
-            for p in group
+    def split(shapes):  # (estimated seconds, buckets)
+        shapes = sorted(
+            shapes, key=lambda s: (model_flops(s[1], s[0], key.n_outputs, 1, 1), s[0], s[1])
         )
-        return compile_cost + work / rate
+        seconds = _RunSeconds(shapes, row_epochs, key.n_outputs, cost.compile_seconds, rate)
+        buckets = contiguous_buckets(shapes, by_shape, seconds)
+        total = sum(
+            _RunSeconds(
+                sorted({(p.data.X.shape[1], p.hidden) for p in bucket}),
+                row_epochs,
+                key.n_outputs,
+                cost.compile_seconds,
+                rate,
+            )(0, len(by_shape))
+            for bucket in buckets
+        )
+        return total, buckets
 
-    return contiguous_buckets(shapes, by_shape, seconds)
+    joint = split(list(by_shape))
+    widths = sorted({n for n, _ in by_shape})
+    if len(widths) == 1:
+        return joint[1]
+    per_width = [split([s for s in by_shape if s[0] == n]) for n in widths]
+    if sum(seconds for seconds, _ in per_width) < joint[0]:
+        return [bucket for _, buckets in per_width for bucket in buckets]
+    return joint[1]
 
 
 def contiguous_buckets(archs: list, members_of: dict, seconds) -> list[list]:

@@ -479,8 +479,9 @@ class ProgramCache:
         refit in a program given room for it, say), or a whole group when its kind says
         `hosts_groups` (the next batch of an Optuna study in the program the first batch
         compiled wide enough). Its arrays are padded to that program's shapes, so running it
-        compiles nothing. A lone model takes the newest such program, a group the one with
-        the least padded work."""
+        compiles nothing. For kinds that host groups (the MLPs, whose programs of wider
+        inputs or layers can hold a model too) it takes the one with the least padded work;
+        for others, the newest."""
         kind = plan.kind
         if plan.n_models > 1 and not getattr(kind, "hosts_groups", False):
             return None
@@ -494,8 +495,8 @@ class ProgramCache:
             and kind.fits_in(first, static_key, config, shapes)  # most hosts fail here
             and all(kind.fits_in(member, static_key, config, shapes) for member in others)
         ]
-        if plan.n_models > 1:
-            candidates.sort(key=lambda hosted: hosted.padded_flops)
+        if getattr(kind, "hosts_groups", False):  # the MLPs': programs padded in input and width
+            candidates.sort(key=lambda hosted: hosted.padded_flops)  # stable: newest first on ties
         for hosted in candidates:
             # The group's tables (distinct data sets, orders, initial weights) must fit too:
             # the same signature means the same shapes.
