@@ -371,23 +371,16 @@ def _bucket_by_width(key, members, cost: CostModel, n_threads: int) -> list[list
         for shape, group in by_shape.items()
     }
 
+    def run_seconds(shapes):
+        return _RunSeconds(shapes, row_epochs, key.n_outputs, cost.compile_seconds, rate)
+
     def split(shapes):  # (estimated seconds, buckets)
         shapes = sorted(
             shapes, key=lambda s: (model_flops(s[1], s[0], key.n_outputs, 1, 1), s[0], s[1])
         )
-        seconds = _RunSeconds(shapes, row_epochs, key.n_outputs, cost.compile_seconds, rate)
-        buckets = contiguous_buckets(shapes, by_shape, seconds)
-        total = sum(
-            _RunSeconds(
-                sorted({(p.data.X.shape[1], p.hidden) for p in bucket}),
-                row_epochs,
-                key.n_outputs,
-                cost.compile_seconds,
-                rate,
-            )(0, len(by_shape))
-            for bucket in buckets
-        )
-        return total, buckets
+        buckets = contiguous_buckets(shapes, by_shape, run_seconds(shapes))
+        runs = [list({(p.data.X.shape[1], p.hidden): None for p in bucket}) for bucket in buckets]
+        return sum(run_seconds(run)(0, len(run)) for run in runs), buckets
 
     joint = split(list(by_shape))
     widths = sorted({n for n, _ in by_shape})
